@@ -1,0 +1,3 @@
+from imdx.cli import main
+
+main()

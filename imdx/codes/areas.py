@@ -1,0 +1,155 @@
+"""One table of countries and areas, and the resolution of every source's names and codes to it.
+
+The key of an area (``code``) is:
+
+* for a country or area: its ISO 3166-1 alpha-3 code (``DEU``); where ISO has none, the code the
+  World Bank uses (``XKX`` Kosovo, ``CHI`` Channel Islands) or ``M<m49>`` (``M680`` Sark);
+* for a UN M49 region: its three-digit M49 code (``001`` World, ``002`` Africa, ``014`` Eastern
+  Africa); UN DESA's own codes for the same regions (900 WORLD, 903 AFRICA, 910 Eastern Africa)
+  are aliases of these;
+* for a World Bank income group: the World Bank code (``HIC``, ``UMC``, ``LMC``, ``LIC``, ``MIC``);
+* for other groupings: the publisher's own code (UN DESA ``1833`` "Northern Africa and Western
+  Asia", World Bank ``EUU``);
+* for residual categories: SDMX-style codes (``_O`` other, ``_ON`` other North, ``_OS`` other South,
+  ``_U`` unknown, ``_S`` stateless).
+
+Every alias (a name, or a code in a named system: ``iso3``, ``iso2``, ``m49``, ``undesa``, ``wb``,
+``unhcr``, ...) resolves to exactly one code. A name that cannot be resolved is never guessed:
+the caller records an ``unmapped-area`` issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from imdx.codes.names import normalise
+
+AREA_COLUMNS = ["code", "name", "kind", "m49", "iso3", "iso2", "region", "subregion",
+                "intermediate_region", "sdg_region", "wb_income", "un_development", "ldc", "lldc", "sids"]
+KINDS = ("country", "aggregate", "residual")
+
+#: residual categories shared by all sources
+RESIDUALS = [("_O", "Other"), ("_ON", "Other North"), ("_OS", "Other South"), ("_U", "Unknown"),
+             ("_S", "Stateless")]
+
+
+@dataclass(frozen=True)
+class Match:
+    code: str | None
+    via: str | None  # which system matched: "code", "iso3", "name", ...
+
+
+class Areas:
+    """The area table (``frame``) and its aliases (``aliases``: code, system, alias).
+
+    Build it with :func:`imdx.codes.build.build_areas`; sources add their own names and codes with
+    :meth:`add_alias` and :meth:`add_area`.
+    """
+
+    def __init__(self, frame: pd.DataFrame, aliases: pd.DataFrame | None = None):
+        self.frame = frame.reindex(columns=AREA_COLUMNS).astype(object).set_index("code", drop=False)
+        self._by: dict[str, dict[str, str]] = {}
+        self._rows: list[tuple[str, str, str]] = []
+        for code in self.frame.index:
+            self._put("code", code, code)
+        if aliases is not None:
+            for row in aliases.itertuples(index=False):
+                self.add_alias(row.code, row.system, row.alias)
+
+    # -- building -----------------------------------------------------------------------------
+    def _put(self, system: str, key: str, code: str) -> bool:
+        table = self._by.setdefault(system, {})
+        if key in table:
+            return table[key] == code
+        table[key] = code
+        return True
+
+    def add_alias(self, code: str, system: str, alias: object) -> bool:
+        """Make ``alias`` (a name when ``system == "name"``, else a code) resolve to ``code``.
+
+        Returns False, and changes nothing, when the alias already means another area (the first
+        registration wins: official sources are registered before package and sidecar names).
+        """
+        if code not in self.frame.index:
+            raise KeyError(f"unknown area code {code!r}")
+        if alias is None or (isinstance(alias, float) and pd.isna(alias)) or str(alias).strip() == "":
+            return False
+        key = normalise(alias) if system == "name" else str(alias).strip()
+        ok = self._put(system, key, code)
+        if ok:
+            self._rows.append((code, system, str(alias).strip()))
+        return ok
+
+    def add_area(self, code: str, name: str, kind: str, **attrs) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}")
+        if code in self.frame.index:
+            return
+        row = {c: None for c in AREA_COLUMNS} | {"code": code, "name": name, "kind": kind} | attrs
+        self.frame.loc[code] = [row[c] for c in AREA_COLUMNS]
+        self._put("code", code, code)
+        self.add_alias(code, "name", name)
+
+    def load_sidecar(self, name: str) -> None:
+        """Register the aliases of ``imdx/codes/aliases/<name>.csv`` (columns code, system, alias)."""
+        text = resources.files("imdx.codes").joinpath("aliases", f"{name}.csv").read_text("utf-8")
+        from io import StringIO
+
+        table = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False, comment="#")
+        for row in table.itertuples(index=False):
+            self.add_alias(row.code, row.system, row.alias)
+
+    # -- resolving ----------------------------------------------------------------------------
+    def resolve(self, value: object, systems: tuple[str, ...] = ("code", "iso3", "m49", "name")) -> Match:
+        """Find the area a code or name denotes, trying ``systems`` in order."""
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return Match(None, None)
+        text = str(value).strip()
+        for system in systems:
+            table = self._by.get(system, {})
+            key = normalise(text) if system == "name" else text
+            if system in ("m49", "undesa"):
+                key = key.lstrip("0") or key
+            if system in ("code", "iso3", "iso2", "wb"):
+                key = key.upper() if key.upper() in table else key
+            if key in table:
+                return Match(table[key], system)
+        return Match(None, None)
+
+    def map(self, values: pd.Series, systems: tuple[str, ...]) -> pd.Series:
+        """Vectorised :meth:`resolve`: one code (or ``<NA>``) per value."""
+        uniques = pd.unique(values.astype("string").fillna(""))
+        lookup = {u: self.resolve(u, systems).code if u != "" else None for u in uniques}
+        return values.astype("string").fillna("").map(lookup).astype("string")
+
+    def search(self, text: str, limit: int = 20) -> pd.DataFrame:
+        """Areas whose code or any alias contains ``text`` (case and accents ignored)."""
+        needle = normalise(text)
+        hits = {code for system, table in self._by.items() for key, code in table.items()
+                if needle in (key if system == "name" else key.casefold())}
+        return self.frame.loc[sorted(hits)].head(limit)
+
+    # -- reading ------------------------------------------------------------------------------
+    def name(self, code: str) -> str | None:
+        return self.frame["name"].get(code)
+
+    def kind(self, code: str) -> str | None:
+        return self.frame["kind"].get(code)
+
+    def countries(self) -> list[str]:
+        return list(self.frame.index[self.frame["kind"] == "country"])
+
+    @property
+    def aliases(self) -> pd.DataFrame:
+        return pd.DataFrame(self._rows, columns=["code", "system", "alias"]).drop_duplicates()
+
+    def table(self) -> pd.DataFrame:
+        return self.frame.reset_index(drop=True)
+
+
+def read_m49(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")

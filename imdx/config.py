@@ -1,0 +1,49 @@
+"""Settings as data: each has a name, an environment variable, a default and a help text.
+
+Nothing is read at import: call :func:`settings` (the CLI does, once per command).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from imdx.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str | None
+    help: str
+
+
+SETTINGS = [
+    Setting("mirror", "IMDX_MIRROR", None,
+            "A folder laid out like the publishers' files: one folder per source (undesa_ims, wdi, unhcr, wpp, "
+            "m49, ...), each file under its published name. When set, files are read from it instead of "
+            "being downloaded."),
+    Setting("db", "IMDX_DB", "imdx.duckdb", "The store: a DuckDB file."),
+    Setting("cache", "IMDX_CACHE", str(Path.home() / ".cache" / "imdx"),
+            "Where files downloaded from the publishers are kept, by checksum."),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    mirror: Path | None
+    db: Path
+    cache: Path
+
+
+def settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    env = os.environ if env is None else env
+    values = {s.name: overrides.get(s.name) or env.get(s.env) or s.default for s in SETTINGS}
+    mirror = Path(values["mirror"]).expanduser() if values["mirror"] else None
+    if mirror is not None and not mirror.is_dir():
+        raise ConfigError(f"the mirror folder {mirror} does not exist; set IMDX_MIRROR (or --mirror) to a folder "
+                          "laid out like the publishers' files, e.g. ../shared/data")
+    return Settings(mirror=mirror, db=Path(values["db"]).expanduser(), cache=Path(values["cache"]).expanduser())

@@ -1,0 +1,61 @@
+"""The exception hierarchy.
+
+Two kinds of failure exist in imdx. A fault of the program or of its environment (a file that
+cannot be read, a query that names something that does not exist, a store that cannot be opened)
+raises an :class:`ImdxError` subclass whose message says what to do next. A problem *in the data*
+(an unmapped country name, parts that do not add up) is never an exception: it becomes an
+:class:`imdx.model.report.Issue` in the load report.
+"""
+
+from __future__ import annotations
+
+
+class ImdxError(Exception):
+    """Base class of every error imdx raises on purpose. ``str(err)`` is meant for the user."""
+
+    #: process exit code used by the CLI
+    exit_code = 1
+
+
+class ConfigError(ImdxError):
+    """A setting is missing or wrong (e.g. ``IMDX_MIRROR`` names no folder)."""
+
+
+class SourceFileError(ImdxError):
+    """A published file cannot be read as expected: truncated, wrong layout, renamed columns.
+
+    The message names the file and, where known, the sheet, row and column, and says what was
+    expected there.
+    """
+
+    def __init__(self, file: str, problem: str, *, sheet: str | None = None, row: int | None = None,
+                 column: str | None = None, expected: str | None = None, hint: str | None = None):
+        self.file, self.sheet, self.row, self.column = file, sheet, row, column
+        self.problem, self.expected = problem, expected
+        where = [f"file {file}"]
+        if sheet is not None:
+            where.append(f"sheet {sheet!r}")
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column}")
+        msg = f"{', '.join(where)}: {problem}"
+        if expected:
+            msg += f"; expected {expected}"
+        msg += ". " + (hint or "Check that the file is the one the publisher released (see `imdx sources`), "
+                       "or download it again; the store was left unchanged.")
+        super().__init__(msg)
+
+
+class SourceUnavailableError(ImdxError):
+    """A source's files could be found neither at the publisher nor in the mirror folder."""
+
+
+class QueryError(ImdxError):
+    """A query names an unknown dataflow, dimension or code, or a malformed value."""
+
+    exit_code = 2
+
+
+class StoreError(ImdxError):
+    """The store cannot be opened, or a write to it failed (it is left as it was)."""

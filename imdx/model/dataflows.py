@@ -1,0 +1,150 @@
+"""The dataflows: what each table of observations means, its dimensions and unit.
+
+Every dataflow shares one tidy observation model: one row per observation, one column per
+dimension (areas as area codes, the other dimensions as codes of a code list, time as ``year``),
+``value`` in the dataflow's unit, and the attributes ``obs_status`` (SDMX OBS_STATUS),
+``definition`` (e.g. a migrant stock's B/C/I/R type of data), ``note`` (footnote marks as
+published) and the source cell (``cell_file``, ``cell_sheet``, ``cell_row``, ``cell_column``).
+Which release an observation belongs to is recorded by the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from imdx.errors import QueryError
+from imdx.model import codelists as cl
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    description: str
+    codelist: str = "area"  # "area", a code list name from imdx.model.codelists, or "free" (codes as published)
+
+    @property
+    def is_area(self) -> bool:
+        return self.codelist == "area"
+
+    def codes(self) -> dict[str, str] | None:
+        return None if self.codelist in ("area", "free") else getattr(cl, self.codelist)
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    id: str
+    name: str
+    dimensions: tuple[Dimension, ...]
+    unit: str
+    description: str
+    definitions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dimension_names(self) -> list[str]:
+        return [d.name for d in self.dimensions] + ["year"]
+
+    def dimension(self, name: str) -> Dimension:
+        for d in self.dimensions:
+            if d.name == name:
+                return d
+        raise QueryError(f"dataflow {self.id!r} has no dimension {name!r}; its dimensions are "
+                         f"{', '.join(self.dimension_names)}")
+
+
+ATTRIBUTES = ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_row", "cell_column"]
+
+_AREA = {
+    "area": Dimension("area", "Country or area (or aggregate) the value refers to"),
+    "destination": Dimension("destination", "Country or area of destination (residence)"),
+    "origin": Dimension("origin", "Country or area of origin (birth or citizenship)"),
+    "asylum": Dimension("asylum", "Country of asylum"),
+    "sender": Dimension("sender", "Country from which remittances are sent"),
+    "receiver": Dimension("receiver", "Country receiving remittances"),
+}
+_SEX = Dimension("sex", "Sex", "SEX")
+_AGE = Dimension("age", "Age group", "AGE")
+_POP_TYPE = Dimension("population_type", "UNHCR population type", "POPULATION_TYPE")
+
+
+def _flow(id, name, dims, unit, description, **kw) -> Dataflow:
+    return Dataflow(id, name, tuple(_AREA[d] if isinstance(d, str) else d for d in dims), unit, description, **kw)
+
+
+_PER_AREA_YEAR = ["area"]
+
+DATAFLOWS: dict[str, Dataflow] = {f.id: f for f in [
+    _flow("migrant_stock", "International migrant stock", ["destination", "origin", _SEX, _AGE], "persons",
+          "Persons living in a country other than their country of birth (or, where only that is known, "
+          "of citizenship), at mid-year.", definitions=cl.STOCK_DEFINITION),
+    _flow("migrant_stock_share", "International migrants as a share of the population",
+          ["destination", _SEX], "percent", "Migrant stock as a percentage of the total population."),
+    _flow("female_migrant_share", "Female migrants as a share of all international migrants",
+          ["destination"], "percent", "Female migrant stock as a percentage of the migrant stock."),
+    _flow("migrant_stock_growth", "Annual rate of change of the migrant stock", ["destination", _SEX],
+          "percent per year", "Average annual rate of change over the five years ending in `year`."),
+    _flow("refugee_stock", "Refugees and asylum-seekers included in the migrant stock", ["destination"],
+          "persons", "Refugees and asylum seekers (UNHCR, UNRWA) counted in UN DESA's migrant stock."),
+    _flow("refugee_stock_share", "Refugees and asylum-seekers as a share of the migrant stock",
+          ["destination"], "percent", "Refugee stock as a percentage of the international migrant stock."),
+    _flow("refugee_stock_growth", "Annual rate of change of the refugee stock", ["destination"],
+          "percent per year", "Average annual rate of change over the five years ending in `year`."),
+    _flow("bilateral_migration", "Bilateral migrant stock (World Bank/KNOMAD)", ["origin", "destination"],
+          "persons", "Migrants born in `origin` living in `destination` (KNOMAD estimates)."),
+    _flow("bilateral_remittances", "Bilateral remittance flows (World Bank/KNOMAD)", ["sender", "receiver"],
+          "US dollars", "Remittances sent from `sender` to `receiver` (current US$; published in millions)."),
+    _flow("remittances", "Personal remittances", ["area", Dimension("flow", "Direction", "REMITTANCE_FLOW")],
+          "US dollars", "Personal remittances, received or paid (current US$), balance of payments."),
+    _flow("fdi_inflows", "Foreign direct investment, net inflows", _PER_AREA_YEAR, "US dollars",
+          "Foreign direct investment, net inflows (BoP, current US$)."),
+    _flow("oda_received", "Net official development assistance received", _PER_AREA_YEAR, "US dollars",
+          "Net ODA received (current US$); negative when repayments exceed disbursements."),
+    _flow("gdp", "Gross domestic product", _PER_AREA_YEAR, "US dollars", "GDP (current US$)."),
+    _flow("population", "Total population", _PER_AREA_YEAR, "persons",
+          "Total population (de facto, all residents), mid-year unless stated."),
+    _flow("births", "Live births", _PER_AREA_YEAR, "persons", "Live births during the calendar year."),
+    _flow("deaths", "Deaths", _PER_AREA_YEAR, "persons", "Deaths during the calendar year."),
+    _flow("net_migration", "Net migration", _PER_AREA_YEAR, "persons",
+          "Immigrants minus emigrants during the calendar year (negative: net emigration)."),
+    _flow("crude_birth_rate", "Crude birth rate", _PER_AREA_YEAR, "per 1,000 population",
+          "Births per 1,000 population (person-years lived)."),
+    _flow("crude_death_rate", "Crude death rate", _PER_AREA_YEAR, "per 1,000 population",
+          "Deaths per 1,000 population (person-years lived)."),
+    _flow("crude_net_migration_rate", "Crude net migration rate", _PER_AREA_YEAR, "per 1,000 population",
+          "Net migrants per 1,000 population (person-years lived)."),
+    _flow("refugees", "Refugees and other forcibly displaced and stateless people", ["origin", "asylum", _POP_TYPE],
+          "persons", "End-year stock by country of origin and country of asylum (UNHCR)."),
+    _flow("asylum_applications", "Asylum applications",
+          ["origin", "asylum", Dimension("procedure_type", "Procedure: G government, U UNHCR, J joint", "free"),
+           Dimension("application_type", "Application type (UNHCR code; 'NA' is a code)", "free"),
+           Dimension("decision_level", "Decision level (UNHCR code; 'NA' is a code)", "free"),
+           Dimension("count_unit", "Persons or cases", "COUNT_UNIT")],
+          "persons or cases", "Asylum applications lodged during the year (UNHCR); see count_unit."),
+    _flow("asylum_decisions", "Asylum decisions",
+          ["origin", "asylum", Dimension("procedure_type", "Procedure: G government, U UNHCR, J joint", "free"),
+           Dimension("decision_level", "Decision level (UNHCR code; 'NA' is a code)", "free"),
+           Dimension("count_unit", "Persons or cases", "COUNT_UNIT"),
+           Dimension("decision", "Decision", "ASYLUM_DECISION")],
+          "persons or cases", "Decisions on asylum applications during the year (UNHCR); see count_unit."),
+    _flow("displacement_demographics", "Forcibly displaced and stateless people by sex and age",
+          ["origin", "asylum", _POP_TYPE, Dimension("location", "Location as published by UNHCR", "free"),
+           _SEX, _AGE], "persons", "End-year stock by sex and age group (UNHCR demographics)."),
+]}
+
+
+def to_dict(flow: Dataflow) -> dict:
+    return {"id": flow.id, "name": flow.name, "unit": flow.unit, "description": flow.description,
+            "definitions": dict(flow.definitions),
+            "dimensions": [{"name": d.name, "description": d.description, "codelist": d.codelist}
+                           for d in flow.dimensions]}
+
+
+def from_dict(data: dict) -> Dataflow:
+    return Dataflow(data["id"], data["name"], tuple(Dimension(**d) for d in data["dimensions"]), data["unit"],
+                    data["description"], definitions=data.get("definitions", {}))
+
+
+def get(dataflow_id: str) -> Dataflow:
+    try:
+        return DATAFLOWS[dataflow_id]
+    except KeyError:
+        raise QueryError(f"unknown dataflow {dataflow_id!r}; known dataflows: {', '.join(sorted(DATAFLOWS))}") from None

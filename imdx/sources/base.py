@@ -1,0 +1,114 @@
+"""The small interface every source module follows: fetch, read, harmonise.
+
+A *source* is one agency data product (UN DESA International Migrant Stock, World Bank WDI, ...).
+It publishes *releases* (an edition or a vintage), each made of files. For each release a source
+module declares a :class:`ReleaseSpec`: the files (their published names, official URLs and
+checksums), the edition and publication date, the licence, and a ``build`` function that turns the
+fetched files into observation tables, one per dataflow:
+
+* **fetch** (generic, :mod:`imdx.sources.fetch`): the bytes, from the mirror folder or the publisher;
+* **read** (per source): the file as published, faithfully (its own columns, markers as strings);
+* **harmonise** (per source): into the observation model, areas resolved through
+  :class:`LoadContext.map_areas`, which records what it could not map as issues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from imdx.codes.areas import Areas
+from imdx.model import dataflows
+from imdx.model.dataflows import ATTRIBUTES
+from imdx.model.report import Issue, Report
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str  # path inside the source's mirror folder, e.g. "derived/x.rda"
+    url: str  # official download location
+    sha256: str | None = None  # checksum of the published bytes we know of (None: not verified)
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    source: str
+    key: str  # unique within the source, e.g. "ims2020-destination"
+    title: str
+    edition: str  # the publisher's edition or vintage label
+    published: date
+    licence: str
+    files: tuple[SourceFile, ...]
+    dataflows: tuple[str, ...]
+    build: Callable[[dict[str, Path], "LoadContext"], dict[str, pd.DataFrame]] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # folder name in the mirror, e.g. "undesa_ims"
+    title: str
+    publisher: str
+    homepage: str
+    releases: tuple[ReleaseSpec, ...]
+
+
+@dataclass
+class LoadContext:
+    """What a release's ``build`` function gets besides its files: the areas and the report."""
+
+    areas: Areas
+    report: Report
+    source: str
+    dataflow: str | None = None
+
+    def issue(self, type: str, message: str, **where) -> None:
+        self.report.add(Issue(type=type, message=message, source=self.source,
+                              dataflow=where.pop("dataflow", self.dataflow), **where))
+
+    def map_areas(self, values: pd.Series, systems: tuple[str, ...], *, file: str, column: str,
+                  rows: pd.Series | None = None, sheet: str | None = None) -> pd.Series:
+        """Area codes for ``values``; each distinct value that maps to nothing is one ``unmapped-area``
+        issue naming the file, the first row it occurs in, the column and the name, and how many
+        observations (rows) it touches. Those rows get ``<NA>``; :func:`finish` drops them."""
+        codes = self.areas.map(values, systems)
+        missing = codes.isna() & values.notna() & (values.astype("string").str.strip() != "")
+        if missing.any():
+            bad = pd.DataFrame({"value": values[missing].astype(str),
+                                "row": rows[missing] if rows is not None else values[missing].index})
+            for value, group in bad.groupby("value", sort=True):
+                self.issue("unmapped-area", f"{value!r} is not a known country, area or region name or code "
+                           f"({'/'.join(systems)}); its rows were not loaded. Add an alias to "
+                           f"imdx/codes/aliases/ if it is a known place.", severity="error", file=file,
+                           sheet=sheet, row=int(group["row"].iloc[0]), column=column, area=value,
+                           n_obs=len(group))
+        return codes
+
+
+def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = None) -> pd.DataFrame:
+    """Check a harmonised table against its dataflow and put its columns in the model's order.
+
+    Rows whose area could not be mapped (``<NA>`` in an area dimension) are dropped here; they
+    were reported by :meth:`LoadContext.map_areas`.
+    """
+    flow = flow or dataflows.get(flow_id)
+    dims = flow.dimension_names
+    missing = [c for c in dims + ["value"] if c not in frame.columns]
+    if missing:
+        raise AssertionError(f"harmonised {flow_id} lacks columns {missing}")
+    out = frame.copy()
+    for col in ATTRIBUTES:
+        if col not in out.columns:
+            out[col] = "A" if col == "obs_status" else None
+    area_dims = [d.name for d in flow.dimensions if d.is_area]
+    if area_dims:
+        out = out.dropna(subset=area_dims)
+    out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
+    out["year"] = out["year"].astype("int16")
+    out["cell_row"] = pd.to_numeric(out["cell_row"]).astype("Int32")
+    for col in dims[:-1] + ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_column"]:
+        out[col] = out[col].astype("string")
+    return out[dims + ["value"] + ATTRIBUTES].reset_index(drop=True)

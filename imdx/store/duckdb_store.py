@@ -1,0 +1,246 @@
+"""The default backend: one embedded DuckDB file (``imdx.duckdb``).
+
+One table per dataflow (``obs_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value`` and
+the attributes), and the tables ``release``, ``release_file``, ``release_dataflow``, ``area``,
+``area_alias`` and ``issue``. A release is written in one transaction; a process killed part-way
+leaves the file as it was at the last commit (DuckDB's write-ahead log holds only committed work).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from imdx.codes.areas import AREA_COLUMNS, Areas
+from imdx.errors import StoreError
+from imdx.model import dataflows
+from imdx.model.dataflows import ATTRIBUTES, Dataflow
+from imdx.model.report import Issue, Report
+from imdx.store.base import ReleaseRecord, Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS release (
+  release_id INTEGER PRIMARY KEY, source VARCHAR NOT NULL, key VARCHAR NOT NULL, title VARCHAR,
+  edition VARCHAR NOT NULL, published DATE NOT NULL, licence VARCHAR, fingerprint VARCHAR NOT NULL,
+  loaded_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS release_file (
+  release_id INTEGER, name VARCHAR, url VARCHAR, sha256 VARCHAR, size BIGINT, retrieved_from VARCHAR,
+  retrieved_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS release_dataflow (release_id INTEGER, dataflow VARCHAR, n_obs BIGINT);
+CREATE TABLE IF NOT EXISTS area (code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, m49 VARCHAR,
+  iso3 VARCHAR, iso2 VARCHAR, region VARCHAR, subregion VARCHAR, intermediate_region VARCHAR,
+  sdg_region VARCHAR, wb_income VARCHAR, un_development VARCHAR, ldc BOOLEAN, lldc BOOLEAN, sids BOOLEAN);
+CREATE TABLE IF NOT EXISTS dataflow_definition (id VARCHAR PRIMARY KEY, definition JSON);
+CREATE TABLE IF NOT EXISTS area_alias (code VARCHAR, system VARCHAR, alias VARCHAR);
+CREATE TABLE IF NOT EXISTS issue (
+  release_id INTEGER, type VARCHAR, severity VARCHAR, source VARCHAR, dataflow VARCHAR, file VARCHAR,
+  sheet VARCHAR, "row" INTEGER, "column" VARCHAR, area VARCHAR, message VARCHAR, n_obs BIGINT);
+"""
+
+
+_SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def _obs_table(flow_id: str) -> str:
+    return f"obs_{flow_id}"
+
+
+class DuckDBStore(Store):
+    def __init__(self, path: str | Path = "imdx.duckdb", *, read_only: bool = False):
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}; load one first with `imdx load --db {self.path}`")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as err:
+            raise StoreError(f"cannot open the store {self.path}: {err}. If another imdx process is "
+                             "loading into it, wait for it to finish.") from err
+        if not read_only:
+            self.con.execute(_SCHEMA)
+            for flow in dataflows.DATAFLOWS.values():
+                self._create_obs_table(flow)
+        self._areas: Areas | None = None
+
+    def _create_obs_table(self, flow: Dataflow) -> None:
+        dims = ", ".join(f'"{d}" VARCHAR' for d in flow.dimension_names[:-1])
+        self.con.execute(
+            f"CREATE TABLE IF NOT EXISTS {_obs_table(flow.id)} (release_id INTEGER, {dims}, "
+            "year SMALLINT, value DOUBLE, obs_status VARCHAR, definition VARCHAR, note VARCHAR, "
+            "cell_file VARCHAR, cell_sheet VARCHAR, cell_row INTEGER, cell_column VARCHAR)")
+
+    def dataflow(self, dataflow_id: str) -> Dataflow:
+        if dataflow_id in dataflows.DATAFLOWS:
+            return dataflows.DATAFLOWS[dataflow_id]
+        row = self.con.execute("SELECT definition FROM dataflow_definition WHERE id = ?", [dataflow_id]).fetchone()
+        if row is None:
+            return dataflows.get(dataflow_id)  # raises the QueryError listing the known dataflows
+        return dataflows.from_dict(json.loads(row[0]))
+
+    def dataflow_ids(self) -> list[str]:
+        stored = [r[0] for r in self.con.execute("SELECT id FROM dataflow_definition ORDER BY id").fetchall()]
+        return sorted(dataflows.DATAFLOWS) + [i for i in stored if i not in dataflows.DATAFLOWS]
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def has_release(self, release: ReleaseRecord) -> bool:
+        row = self.con.execute("SELECT count(*) FROM release WHERE source = ? AND key = ? AND fingerprint = ?",
+                               [release.source, release.key, release.fingerprint]).fetchone()
+        return row[0] > 0
+
+    def write_release(self, release, observations, report, areas, definitions=()) -> int:
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for flow in definitions:
+                if flow.id in dataflows.DATAFLOWS:
+                    raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
+                if not _SAFE_ID.fullmatch(flow.id):
+                    raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+                con.execute("INSERT OR REPLACE INTO dataflow_definition VALUES (?, ?)",
+                            [flow.id, json.dumps(dataflows.to_dict(flow))])
+                self._create_obs_table(flow)
+            release_id = con.execute("SELECT coalesce(max(release_id), 0) + 1 FROM release").fetchone()[0]
+            con.execute("INSERT INTO release VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [release_id, release.source, release.key, release.title, release.edition,
+                         release.published, release.licence, release.fingerprint,
+                         datetime.now(timezone.utc).replace(tzinfo=None)])
+            for f in release.files:
+                con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+            for flow_id, frame in observations.items():
+                flow = self.dataflow(flow_id)
+                cols = flow.dimension_names + ["value"] + ATTRIBUTES
+                table = pa.Table.from_pandas(frame[cols], preserve_index=False)
+                con.register("_incoming", table)
+                quoted = ", ".join(f'"{c}"' for c in cols)
+                con.execute(f"INSERT INTO {_obs_table(flow_id)} (release_id, {quoted}) "
+                            f"SELECT {release_id}, {quoted} FROM _incoming")
+                con.unregister("_incoming")
+                con.execute("INSERT INTO release_dataflow VALUES (?, ?, ?)", [release_id, flow_id, len(frame)])
+            issues = report.to_frame()
+            if len(issues):
+                issues.insert(0, "release_id", release_id)
+                con.register("_issues", issues)
+                con.execute("INSERT INTO issue SELECT release_id, type, severity, source, dataflow, file, sheet, "
+                            '"row", "column", area, message, n_obs FROM _issues')
+                con.unregister("_issues")
+            self._merge_areas(areas)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._areas = None
+        return release_id
+
+    def _merge_areas(self, areas: Areas) -> None:
+        table = areas.table()[AREA_COLUMNS].astype(object)
+        table = table.where(table.notna(), None)
+        for col in ("ldc", "lldc", "sids"):
+            table[col] = table[col].map(lambda v: None if v is None else bool(v))
+        self.con.register("_areas", table)
+        self.con.execute("INSERT INTO area SELECT * FROM _areas WHERE code NOT IN (SELECT code FROM area)")
+        self.con.unregister("_areas")
+        self.con.register("_aliases", areas.aliases)
+        self.con.execute("INSERT INTO area_alias SELECT a.code, a.system, a.alias FROM _aliases a "
+                         "WHERE NOT EXISTS (SELECT 1 FROM area_alias b WHERE b.code = a.code AND "
+                         "b.system = a.system AND b.alias = a.alias)")
+        self.con.unregister("_aliases")
+
+    def add_issues(self, release_id: int, issues: list[Issue]) -> None:
+        frame = Report(issues).to_frame()
+        if len(frame):
+            frame.insert(0, "release_id", release_id)
+            self.con.register("_issues", frame)
+            self.con.execute("INSERT INTO issue SELECT release_id, type, severity, source, dataflow, file, sheet, "
+                             '"row", "column", area, message, n_obs FROM _issues')
+            self.con.unregister("_issues")
+
+    # -- reading ------------------------------------------------------------------------------
+    def releases(self) -> pd.DataFrame:
+        return self.con.execute("""
+            SELECT r.release_id, r.source, r.key, r.title, r.edition, r.published, r.loaded_at, r.licence,
+                   (SELECT string_agg(dataflow || ' (' || n_obs || ')', ', ' ORDER BY dataflow)
+                      FROM release_dataflow d WHERE d.release_id = r.release_id) AS dataflows,
+                   (SELECT sum(n_obs) FROM release_dataflow d WHERE d.release_id = r.release_id) AS n_obs,
+                   (SELECT string_agg(name || ' sha256:' || sha256, '; ' ORDER BY name)
+                      FROM release_file f WHERE f.release_id = r.release_id) AS files
+            FROM release r ORDER BY r.source, r.published, r.release_id""").df()
+
+    def release_files(self) -> pd.DataFrame:
+        return self.con.execute("SELECT * FROM release_file ORDER BY release_id, name").df()
+
+    def areas(self) -> Areas | None:
+        if self._areas is None:
+            frame = self.con.execute("SELECT * FROM area").df()
+            if frame.empty:
+                return None
+            aliases = self.con.execute("SELECT code, system, alias FROM area_alias").df()
+            self._areas = Areas(frame, aliases)
+        return self._areas
+
+    def select(self, dataflow, filters, *, edition=None, source=None, as_of=None) -> pa.Table:
+        flow = self.dataflow(dataflow)
+        dims = flow.dimension_names
+        where, params = [], []
+        for dim, values in filters.items():
+            if dim not in dims:
+                raise StoreError(f"{dataflow} has no dimension {dim}")
+            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})')
+            params.extend(values)
+        rel_where, rel_params = [], []
+        if edition is not None:
+            rel_where.append("r.edition = ?")
+            rel_params.append(edition)
+        if source is not None:
+            rel_where.append("r.source = ?")
+            rel_params.append(source)
+        if as_of is not None:
+            rel_where.append("r.published <= ?")
+            rel_params.append(as_of)
+        key = ", ".join(f'o."{d}"' for d in dims)
+        area_dims = [d.name for d in flow.dimensions if d.is_area]
+        names = "".join(f', (SELECT name FROM area a WHERE a.code = c."{d}") AS "{d}_name"' for d in area_dims)
+        order = ", ".join(f'c."{d}"' for d in dims) + ", c.source"
+        sql = f"""
+            WITH cand AS (
+              SELECT o.*, r.source, r.edition, r.published
+              FROM {_obs_table(dataflow)} o JOIN release r USING (release_id)
+              WHERE {' AND '.join(where + rel_where) or 'TRUE'}
+              QUALIFY row_number() OVER (PARTITION BY r.source, {key}
+                                         ORDER BY r.published DESC, o.release_id DESC) = 1)
+            SELECT {', '.join(f'c."{d}"' for d in dims)}{names}, c.value, '{flow.unit}' AS unit,
+                   c.obs_status, c.definition, c.note, c.source, c.edition, c.release_id,
+                   c.cell_file, c.cell_sheet, c.cell_row, c.cell_column
+            FROM cand c ORDER BY {order}"""
+        return self.con.sql(sql, params=params + rel_params).to_arrow_table()
+
+    def distinct(self, dataflow, dimension) -> list:
+        self.dataflow(dataflow).dimension_names.index(dimension)
+        rows = self.con.execute(f'SELECT DISTINCT "{dimension}" FROM {_obs_table(dataflow)} '
+                                f'ORDER BY 1').fetchall()
+        return [r[0] for r in rows]
+
+    def issues(self, *, source=None, area=None) -> pd.DataFrame:
+        where, params = [], []
+        if source:
+            where.append("source = ?")
+            params.append(source)
+        if area:
+            where.append("area = ?")
+            params.append(area)
+        sql = (f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
+               "ORDER BY release_id, severity, type, file, \"row\"")
+        return self.con.execute(sql, params).df()
+
+
+def open_store(path: str | Path | None = None, *, read_only: bool = False) -> DuckDBStore:
+    return DuckDBStore(path or "imdx.duckdb", read_only=read_only)
+
