@@ -35,7 +35,7 @@ def files(mirror: Path) -> list[Path]:
     for source in registry().values():
         for spec in source.releases:
             for f in spec.files:
-                path = mirror / spec.source / f.name
+                path = mirror / spec.mirror_folder / f.name
                 if path not in seen:
                     seen.append(path)
     return seen

@@ -69,6 +69,10 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
             outcome = load_release(store, spec, paths, files, areas)
         except ImdxError as err:
             outcome = ReleaseOutcome(spec.source, spec.key, spec.edition, "failed", error=str(err))
+        except Exception as err:  # a bug: say so, keep loading the other releases
+            outcome = ReleaseOutcome(spec.source, spec.key, spec.edition, "failed",
+                                     error=f"unexpected {type(err).__name__}: {err} (a bug in imdx: please report it "
+                                           f"with this message; the store was left unchanged)")
         summary.outcomes.append(outcome)
         if progress:
             progress(outcome.status, spec)

@@ -22,13 +22,27 @@ MAY_BE_NEGATIVE = {"net_migration", "crude_net_migration_rate", "fdi_inflows", "
 COUNT_UNITS = {"persons", "US dollars", "persons or cases"}
 #: relative tolerance for parts against their published total (published figures are rounded)
 TOLERANCE = 0.005
+#: at most this many issues of one kind per table; the message of the last one says how many more
+LIMIT = 200
+CELL = ["cell_file", "cell_sheet", "cell_row", "cell_column"]
 
 
-def _first_cell(frame: pd.DataFrame) -> dict:
-    row = frame.iloc[0]
-    return {"file": row.get("cell_file"), "sheet": row.get("cell_sheet"),
-            "row": None if pd.isna(row.get("cell_row")) else int(row.get("cell_row")),
-            "column": row.get("cell_column")}
+def _plain(value):
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _cell(row) -> dict:
+    file, sheet, line, column = (_plain(row[c]) for c in CELL)
+    return {"file": file, "sheet": sheet, "row": None if line is None else int(line), "column": column}
+
+
+def _kinds(areas: Areas, codes: pd.Series) -> pd.Series:
+    """The kind (country, aggregate, residual) of each area code, as plain strings."""
+    return codes.astype(object).map(areas.frame["kind"].to_dict()).astype(object)
+
+
+def _dims(frame: pd.DataFrame) -> list[str]:
+    return list(frame.columns[: list(frame.columns).index("value")])
 
 
 def negative_values(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
@@ -37,50 +51,47 @@ def negative_values(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
     bad = frame[frame["value"] < 0]
     for _, group in bad.groupby("cell_file", dropna=False, sort=False):
         yield Issue("negative-value", f"{len(group)} negative values in a count that cannot be negative, "
-                    f"e.g. {group['value'].iloc[0]:g}", severity="error", n_obs=len(group), **_first_cell(group))
+                    f"e.g. {group['value'].iloc[0]:g}", severity="error", n_obs=len(group), **_cell(group.iloc[0]))
 
 
 def origin_is_destination(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
+    if flow.id in ("refugees", "displacement_demographics"):
+        return  # internally displaced and returned people legitimately have origin == asylum
     pairs = [(a, b) for a, b in [("origin", "destination"), ("sender", "receiver"), ("origin", "asylum")]
              if a in frame.columns and b in frame.columns]
     for a, b in pairs:
-        same = frame[(frame[a] == frame[b]) & frame[a].map(lambda c: areas.kind(c) == "country")
+        same = frame[(frame[a] == frame[b]).fillna(False) & (_kinds(areas, frame[a]) == "country")
                      & (frame["value"].fillna(0) != 0)]
-        if flow.id in ("refugees", "displacement_demographics"):
-            continue  # internally displaced and returned people legitimately have origin == asylum
         for code, group in same.groupby(a, sort=True):
             yield Issue("origin-is-destination", f"{len(group)} observations with {a} = {b} = {code}",
-                        area=code, n_obs=len(group), **_first_cell(group))
+                        area=code, n_obs=len(group), **_cell(group.iloc[0]))
 
 
-def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, parts_mask: pd.Series, label: str):
-    keys = [c for c in frame.columns if c in _dims(frame) and c != dim]
-    valued = frame[frame["value"].notna()]
-    totals = valued[valued[dim] == total_code].set_index(keys)["value"]
-    parts = valued[parts_mask.loc[valued.index]].groupby(keys)["value"].agg(["sum", "count"])
-    joined = parts.join(totals.rename("total"), how="inner")
-    if joined.empty:
+def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part: pd.Series, label: str):
+    keys = [c for c in _dims(frame) if c != dim]
+    valued = frame["value"].notna()
+    totals = frame[valued & (frame[dim] == total_code)].set_index(keys)[["value"] + CELL]
+    if totals.empty:
         return
-    diff = joined["sum"] - joined["total"]
-    rel = diff.abs() / joined["total"].abs().clip(lower=1)
-    bad = joined[(rel > TOLERANCE) & (diff.abs() > 5)]
-    for key, row in bad.head(200).iterrows():
-        key = key if isinstance(key, tuple) else (key,)
-        where = dict(zip(keys, key))
-        kind = "parts-exceed-total" if row["sum"] > row["total"] else "parts-differ-from-total"
-        cell = frame[(frame[dim] == total_code)]
-        for k, v in where.items():
-            cell = cell[cell[k] == v]
-        yield Issue(kind, f"{label} add up to {row['sum']:,.0f}, the published total is {row['total']:,.0f} "
-                    f"({(row['sum'] - row['total']) / max(abs(row['total']), 1):+.1%}) for "
-                    + ", ".join(f"{k}={v}" for k, v in where.items()),
-                    area=next((v for k, v in where.items() if k in ("area", "destination", "origin")), None),
-                    n_obs=int(row["count"]) + 1, **_first_cell(cell))
-
-
-def _dims(frame: pd.DataFrame) -> list[str]:
-    stop = list(frame.columns).index("value")
-    return list(frame.columns[:stop])
+    parts = frame[valued & is_part].groupby(keys, sort=False)["value"].agg(["sum", "count"])
+    joined = parts.join(totals, how="inner")
+    parts_abs = frame[valued & is_part]["value"].abs().groupby([frame[k] for k in keys], sort=False).sum()
+    joined = joined.join(parts_abs.rename("scale"))
+    diff = joined["sum"] - joined["value"]
+    # relative to the larger of the total and the parts' absolute sum: a published total of 0 (world net
+    # migration) is met by parts that cancel out up to rounding
+    scale = np.maximum(joined["value"].abs(), joined["scale"]).clip(lower=1)
+    bad = joined[(diff.abs() / scale > TOLERANCE) & (diff.abs() > 5)]
+    for n, (key, row) in enumerate(bad.head(LIMIT).iterrows()):
+        where = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        more = f" ({len(bad) - LIMIT} more like this not listed)" if n == LIMIT - 1 and len(bad) > LIMIT else ""
+        yield Issue("parts-exceed-total" if row["sum"] > row["value"] else "parts-differ-from-total",
+                    f"{label} add up to {row['sum']:,.0f}, the published total is {row['value']:,.0f} "
+                    f"({(row['sum'] - row['value']) / max(abs(row['value']), 1):+.1%}) for "
+                    + ", ".join(f"{k}={v}" for k, v in where.items()) + more,
+                    area=next((v for k, v in where.items() if k in ("area", "destination", "origin", "asylum")),
+                              None),
+                    n_obs=int(row["count"]) + 1, **_cell(row))
 
 
 def parts_add_up(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
@@ -89,27 +100,33 @@ def parts_add_up(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
     if "sex" in frame.columns and (frame["sex"] == "_T").any():
         yield from _parts_against_total(frame, "sex", "_T", frame["sex"].isin(["M", "F"]), "males and females")
     if flow.id == "migrant_stock" and (frame["origin"] == "_T").any():
-        kinds = frame["origin"].map(areas.kind)
+        kinds = _kinds(areas, frame["origin"])
         yield from _parts_against_total(frame, "origin", "_T", kinds.isin(["country", "residual"]), "the origins")
     for dim in [d.name for d in flow.dimensions if d.is_area]:
         if (frame[dim] == "001").any():
-            kinds = frame[dim].map(areas.kind)
-            yield from _parts_against_total(frame, dim, "001", kinds == "country", f"the countries ({dim})")
+            kinds = _kinds(areas, frame[dim])
+            yield from _parts_against_total(frame, dim, "001", kinds.isin(["country", "residual"]),
+                                            f"the countries ({dim})")
 
 
 def implausible_jumps(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
-    if flow.unit not in COUNT_UNITS or frame.empty or frame["year"].nunique() < 2:
-        return
+    if (flow.unit not in COUNT_UNITS or flow.id in MAY_BE_NEGATIVE or frame.empty
+            or frame["year"].nunique() < 2):
+        return  # ratios of net flows, which change sign, mean nothing
     keys = [c for c in _dims(frame) if c != "year"]
-    data = frame[frame["value"].notna() & (frame["value"] > 0)].sort_values(keys + ["year"])
-    prev = data.groupby(keys, sort=False)["value"].shift()
-    ratio = data["value"] / prev
-    big = data[((ratio > 10) | (ratio < 0.1)) & (np.maximum(data["value"], prev) > 10_000)]
-    for _, row in big.head(100).iterrows():
+    data = frame[frame["value"].notna() & (frame["value"] > 0)]
+    series = pd.util.hash_pandas_object(data[keys], index=False).to_numpy()
+    order = np.lexsort((data["year"].to_numpy(), series))
+    values, series = data["value"].to_numpy()[order], series[order]
+    same = np.r_[False, series[1:] == series[:-1]]
+    prev = np.r_[np.nan, values[:-1]]
+    ratio = values / prev
+    hits = np.flatnonzero(same & ((ratio > 10) | (ratio < 0.1)) & (np.maximum(values, prev) > 10_000))
+    rows = data.iloc[order[hits[:LIMIT]]]
+    for (_, row), r in zip(rows.iterrows(), ratio[hits[:LIMIT]]):
         where = ", ".join(f"{k}={row[k]}" for k in keys)
-        yield Issue("implausible-jump", f"{where}: {ratio[row.name]:.1f}× the previous observation in {row['year']}",
-                    severity="info", area=row[keys[0]], file=row["cell_file"], sheet=row["cell_sheet"],
-                    row=None if pd.isna(row["cell_row"]) else int(row["cell_row"]), column=row["cell_column"])
+        yield Issue("implausible-jump", f"{where}: {r:.1f}× the previous observation in {row['year']}",
+                    severity="info", area=row[keys[0]], **_cell(row))
 
 
 RULES = [negative_values, origin_is_destination, parts_add_up, implausible_jumps]

@@ -103,8 +103,11 @@ def _print_issues(console, issues, limit: int = 40):
     for r in counts.itertuples(index=False):
         table.add_row(r.severity, r.type, str(r.n), f"{int(r.obs):,}")
     console.print(table)
-    detail = Table("severity", "type", "source", "location", "message", title=f"First {limit} issues")
-    for r in issues.head(limit).itertuples(index=False):
+    rank = issues["severity"].map({"error": 0, "warning": 1, "info": 2})
+    shown = issues.assign(_rank=rank).sort_values("_rank", kind="stable").head(limit)
+    title = f"First {limit} of {len(issues)} issues (all: imdx report --all)" if len(issues) > limit else "Issues"
+    detail = Table("severity", "type", "source", "location", "message", title=title)
+    for r in shown.itertuples(index=False):
         where = ", ".join(str(x) for x in [r.file, r.sheet and f"sheet {r.sheet}",
                                            r.row == r.row and r.row is not None and f"row {int(r.row)}",
                                            r.column and f"column {r.column}"] if x)

@@ -85,14 +85,21 @@ class Areas:
         return ok
 
     def add_area(self, code: str, name: str, kind: str, **attrs) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}")
-        if code in self.frame.index:
+        self.add_areas(pd.DataFrame([{"code": code, "name": name, "kind": kind} | attrs]))
+
+    def add_areas(self, rows: pd.DataFrame) -> None:
+        """Add many areas at once (columns: code, name, kind, and any of the area attributes);
+        codes already known are left as they are."""
+        new = rows[~rows["code"].isin(self.frame.index)].drop_duplicates("code").reindex(columns=AREA_COLUMNS)
+        if new.empty:
             return
-        row = {c: None for c in AREA_COLUMNS} | {"code": code, "name": name, "kind": kind} | attrs
-        self.frame.loc[code] = [row[c] for c in AREA_COLUMNS]
-        self._put("code", code, code)
-        self.add_alias(code, "name", name)
+        if not new["kind"].isin(KINDS).all():
+            raise ValueError(f"kind must be one of {KINDS}")
+        new = new.astype(object).set_index("code", drop=False)
+        self.frame = pd.concat([self.frame, new])
+        for code, name in zip(new["code"], new["name"]):
+            self._put("code", code, code)
+            self.add_alias(code, "name", name)
 
     def load_sidecar(self, name: str) -> None:
         """Register the aliases of ``imdx/codes/aliases/<name>.csv`` (columns code, system, alias)."""
@@ -122,9 +129,9 @@ class Areas:
 
     def map(self, values: pd.Series, systems: tuple[str, ...]) -> pd.Series:
         """Vectorised :meth:`resolve`: one code (or ``<NA>``) per value."""
-        uniques = pd.unique(values.astype("string").fillna(""))
-        lookup = {u: self.resolve(u, systems).code if u != "" else None for u in uniques}
-        return values.astype("string").fillna("").map(lookup).astype("string")
+        index, uniques = pd.factorize(values.astype("string").fillna(""))
+        mapped = pd.array([self.resolve(u, systems).code if u else None for u in uniques], dtype="string")
+        return pd.Series(mapped.take(index, allow_fill=True), index=values.index, dtype="string")
 
     def search(self, text: str, limit: int = 20) -> pd.DataFrame:
         """Areas whose code or any alias contains ``text`` (case and accents ignored)."""

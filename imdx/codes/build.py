@@ -92,8 +92,10 @@ def read_annex(path: Path) -> pd.DataFrame:
         "iso3": body[4].map(lambda v: v.strip() if isinstance(v, str) and v.strip() else None),
         "type": body[5].fillna(0).astype(int),
         "sdg_region": body[13].map(lambda v: None if pd.isna(v) else str(int(v))),
+        # the most detailed group: upper/lower-middle (1502/1501) rather than middle-income (1517)
         "income": body[list(income_cols)].apply(
-            lambda r: next((str(int(v)) for v in r if pd.notna(v)), None), axis=1),
+            lambda r: min((str(int(v)) for v in r if pd.notna(v)), key=lambda c: c == "1517", default=None),
+            axis=1),
         "development": body[list(dev_cols)].apply(
             lambda r: ",".join(str(int(v)) for v in r if pd.notna(v)) or None, axis=1),
     })

@@ -128,6 +128,16 @@ DATAFLOWS: dict[str, Dataflow] = {f.id: f for f in [
     _flow("displacement_demographics", "Forcibly displaced and stateless people by sex and age",
           ["origin", "asylum", _POP_TYPE, Dimension("location", "Location as published by UNHCR", "free"),
            _SEX, _AGE], "persons", "End-year stock by sex and age group (UNHCR demographics)."),
+    _flow("estimated_flows", "Estimated migrant flows (from stocks)",
+          ["origin", "destination", _SEX, Dimension("method", "Estimation method and variant (imdx code)", "free"),
+           Dimension("period_start", "First year of the period; `year` is its last (mid-year to mid-year)", "free")],
+          "persons", "Persons who moved from `origin` to `destination` during the period `period_start`-`year`, "
+          "estimated by imdx from bilateral migrant stocks (and births and deaths); `definition` gives the method's "
+          "options, `note` the inputs. Cells estimated as exactly 0 are not stored."),
+    _flow("immigration_flows", "Immigration by country of previous residence (Eurostat)",
+          ["destination", Dimension("origin", "Country of previous usual residence")], "persons",
+          "Immigrants during the calendar year, reported by the receiving country `destination` (Eurostat "
+          "migr_imm5prv, both sexes, all ages)."),
 ]}
 
 

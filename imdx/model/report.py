@@ -30,6 +30,12 @@ class Issue:
     n_obs: int = 1
 
     def __post_init__(self):
+        for name in ("file", "sheet", "row", "column", "area", "dataflow", "source"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str) and pd.isna(value):
+                object.__setattr__(self, name, None)  # pandas' NA from a table cell means "not known"
+        if self.row is not None:
+            object.__setattr__(self, "row", int(self.row))
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
 

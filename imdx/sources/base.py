@@ -45,6 +45,11 @@ class ReleaseSpec:
     files: tuple[SourceFile, ...]
     dataflows: tuple[str, ...]
     build: Callable[[dict[str, Path], "LoadContext"], dict[str, pd.DataFrame]] = field(compare=False, repr=False)
+    folder: str | None = None  # the mirror folder, when it is not named after the source
+
+    @property
+    def mirror_folder(self) -> str:
+        return self.folder or self.source
 
 
 @dataclass(frozen=True)

@@ -77,10 +77,10 @@ class DuckDBStore(Store):
     def dataflow(self, dataflow_id: str) -> Dataflow:
         if dataflow_id in dataflows.DATAFLOWS:
             return dataflows.DATAFLOWS[dataflow_id]
-        row = self.con.execute("SELECT definition FROM dataflow_definition WHERE id = ?", [dataflow_id]).fetchone()
-        if row is None:
+        rows = self.con.execute("SELECT definition FROM dataflow_definition WHERE id = ?", [dataflow_id]).fetchall()
+        if not rows:
             return dataflows.get(dataflow_id)  # raises the QueryError listing the known dataflows
-        return dataflows.from_dict(json.loads(row[0]))
+        return dataflows.from_dict(json.loads(rows[0][0]))
 
     def dataflow_ids(self) -> list[str]:
         stored = [r[0] for r in self.con.execute("SELECT id FROM dataflow_definition ORDER BY id").fetchall()]
@@ -92,7 +92,7 @@ class DuckDBStore(Store):
     # -- writing ------------------------------------------------------------------------------
     def has_release(self, release: ReleaseRecord) -> bool:
         row = self.con.execute("SELECT count(*) FROM release WHERE source = ? AND key = ? AND fingerprint = ?",
-                               [release.source, release.key, release.fingerprint]).fetchone()
+                               [release.source, release.key, release.fingerprint]).fetchall()[0]
         return row[0] > 0
 
     def write_release(self, release, observations, report, areas, definitions=()) -> int:
@@ -107,7 +107,7 @@ class DuckDBStore(Store):
                 con.execute("INSERT OR REPLACE INTO dataflow_definition VALUES (?, ?)",
                             [flow.id, json.dumps(dataflows.to_dict(flow))])
                 self._create_obs_table(flow)
-            release_id = con.execute("SELECT coalesce(max(release_id), 0) + 1 FROM release").fetchone()[0]
+            release_id = con.execute("SELECT coalesce(max(release_id), 0) + 1 FROM release").fetchall()[0][0]
             con.execute("INSERT INTO release VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [release_id, release.source, release.key, release.title, release.edition,
                          release.published, release.licence, release.fingerprint,
@@ -147,6 +147,8 @@ class DuckDBStore(Store):
             table[col] = table[col].map(lambda v: None if v is None else bool(v))
         self.con.register("_areas", table)
         self.con.execute("INSERT INTO area SELECT * FROM _areas WHERE code NOT IN (SELECT code FROM area)")
+        self.con.execute("UPDATE area SET wb_income = n.wb_income FROM _areas n "
+                         "WHERE area.code = n.code AND area.wb_income IS NULL AND n.wb_income IS NOT NULL")
         self.con.unregister("_areas")
         self.con.register("_aliases", areas.aliases)
         self.con.execute("INSERT INTO area_alias SELECT a.code, a.system, a.alias FROM _aliases a "
@@ -169,7 +171,7 @@ class DuckDBStore(Store):
             SELECT r.release_id, r.source, r.key, r.title, r.edition, r.published, r.loaded_at, r.licence,
                    (SELECT string_agg(dataflow || ' (' || n_obs || ')', ', ' ORDER BY dataflow)
                       FROM release_dataflow d WHERE d.release_id = r.release_id) AS dataflows,
-                   (SELECT sum(n_obs) FROM release_dataflow d WHERE d.release_id = r.release_id) AS n_obs,
+                   (SELECT coalesce(sum(n_obs), 0) FROM release_dataflow d WHERE d.release_id = r.release_id) AS n_obs,
                    (SELECT string_agg(name || ' sha256:' || sha256, '; ' ORDER BY name)
                       FROM release_file f WHERE f.release_id = r.release_id) AS files
             FROM release r ORDER BY r.source, r.published, r.release_id""").df()

@@ -23,7 +23,7 @@ def make_store(request, tmp_path):
 
 
 def _snapshot(store) -> dict:
-    releases = store.releases()[["release_id", "source", "key", "n_obs"]]
+    releases = store.releases()[["release_id", "source", "key", "n_obs"]].fillna({"n_obs": 0})
     births = query(store, "births", area="USA")
     return {"releases": releases.to_dict("list"), "births": births["value"].tolist(),
             "issues": len(store.issues())}
