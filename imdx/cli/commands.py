@@ -1,7 +1,8 @@
 """Attaches every command to ``main``. Add a line here when a new command module is added."""
 
 from imdx.cli import main
+from imdx.cli.cases import cases
 from imdx.cli.data import areas_cmd, load_cmd, query_cmd, report_cmd, sources_cmd
 
-for command in (sources_cmd, load_cmd, query_cmd, report_cmd, areas_cmd):
+for command in (sources_cmd, load_cmd, query_cmd, report_cmd, areas_cmd, cases):
     main.add_command(command)

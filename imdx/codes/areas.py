@@ -11,7 +11,9 @@ The key of an area (``code``) is:
 * for other groupings: the publisher's own code (UN DESA ``1833`` "Northern Africa and Western
   Asia", World Bank ``EUU``);
 * for residual categories: SDMX-style codes (``_O`` other, ``_ON`` other North, ``_OS`` other South,
-  ``_U`` unknown, ``_S`` stateless).
+  ``_U`` unknown, ``_S`` stateless);
+* ``_T`` (kind ``total``): all areas together, where a table is not broken down by that area
+  dimension (the destination totals of the UN DESA workbooks have origin ``_T``).
 
 Every alias (a name, or a code in a named system: ``iso3``, ``iso2``, ``m49``, ``undesa``, ``wb``,
 ``unhcr``, ...) resolves to exactly one code. A name that cannot be resolved is never guessed:
@@ -30,7 +32,7 @@ from imdx.codes.names import normalise
 
 AREA_COLUMNS = ["code", "name", "kind", "m49", "iso3", "iso2", "region", "subregion",
                 "intermediate_region", "sdg_region", "wb_income", "un_development", "ldc", "lldc", "sids"]
-KINDS = ("country", "aggregate", "residual")
+KINDS = ("country", "aggregate", "residual", "total")
 
 #: residual categories shared by all sources
 RESIDUALS = [("_O", "Other"), ("_ON", "Other North"), ("_OS", "Other South"), ("_U", "Unknown"),

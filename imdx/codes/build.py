@@ -119,6 +119,7 @@ def build_areas(m49_folder: Path) -> Areas:
     frame = pd.DataFrame(_country_rows(m49) + _region_rows(m49), columns=AREA_COLUMNS)
     for code, name in RESIDUALS:
         frame.loc[len(frame)] = {c: None for c in AREA_COLUMNS} | {"code": code, "name": name, "kind": "residual"}
+    frame.loc[len(frame)] = {c: None for c in AREA_COLUMNS} | {"code": "_T", "name": "Total", "kind": "total"}
     for code, name in WB_INCOME_NAMES.items():
         frame.loc[len(frame)] = {c: None for c in AREA_COLUMNS} | {"code": code, "name": name, "kind": "aggregate"}
     areas = Areas(frame)

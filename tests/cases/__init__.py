@@ -1,0 +1,1 @@
+"""Tests of the counter-trafficking case database (imdx.cases)."""
