@@ -51,15 +51,28 @@ def sources_cmd(db):
 @click.argument("source", nargs=-1)
 @click.option("--mirror", type=click.Path(file_okay=False), default=None,
               help="Read the publishers' files from this folder ($IMDX_MIRROR) instead of downloading them.")
+@click.option("--file", "file", type=click.Path(dir_okay=False), default=None,
+              help="With `imdx load sdmx`: an SDMX-ML 2.1, SDMX-JSON or SDMX-CSV data message.")
+@click.option("--url", default=None, help="With `imdx load sdmx`: download the message from this URL.")
+@click.option("--structure", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="With `imdx load sdmx`: a structure message holding the message's DSD.")
 @DB_OPTION
-def load_cmd(source, mirror, db):
+@click.pass_context
+def load_cmd(ctx, source, mirror, file, url, structure, db):
     """Load sources (all by default) into the store, then print a summary and the issue report.
 
     Each release is loaded whole or not at all; loading the same files again changes nothing.
+    `imdx load sdmx --file F` (or --url U) loads any SDMX data message as a release of its own.
     """
     from imdx.load import load
     from imdx.store.duckdb_store import DuckDBStore
 
+    if source == ("sdmx",) or file or url:
+        if source != ("sdmx",) or not (file or url):
+            raise QueryError("an SDMX message is loaded with `imdx load sdmx --file F` or `imdx load sdmx --url U`")
+        from imdx.cli.sdmx import sdmx_load_cmd
+
+        return ctx.invoke(sdmx_load_cmd, file=file, url=url, structure=structure, mirror=mirror, db=db)
     cfg = settings(mirror=mirror, db=db)
     console = _console()
     with DuckDBStore(cfg.db) as store, Progress(

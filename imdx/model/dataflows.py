@@ -60,6 +60,8 @@ _AREA = {
     "asylum": Dimension("asylum", "Country of asylum"),
     "sender": Dimension("sender", "Country from which remittances are sent"),
     "receiver": Dimension("receiver", "Country receiving remittances"),
+    "country": Dimension("country", "Country of exploitation"),
+    "citizenship": Dimension("citizenship", "Country of citizenship of the victim"),
 }
 _SEX = Dimension("sex", "Sex", "SEX")
 _AGE = Dimension("age", "Age group", "AGE")
@@ -138,6 +140,14 @@ DATAFLOWS: dict[str, Dataflow] = {f.id: f for f in [
           ["destination", Dimension("origin", "Country of previous usual residence")], "persons",
           "Immigrants during the calendar year, reported by the receiving country `destination` (Eurostat "
           "migr_imm5prv, both sexes, all ages)."),
+    _flow("trafficking_victims", "Identified victims of trafficking (case-database releases)",
+          ["country", "citizenship", Dimension("sex", "Gender as recorded (CTDC codebook)", "free"),
+           Dimension("age_band", "Age band (CTDC codebook, or generalised)", "free"),
+           Dimension("exploitation_type", "Type of exploitation", "free"),
+           Dimension("release_kind", "dp-aggregates, k-anonymised or synthetic", "free"),
+           Dimension("table", "The published table the number comes from", "free")],
+          "persons", "Victims registered in the year, from an approved disclosure-controlled release of the "
+          "imdx case database (differentially private counts are estimates: obs_status E)."),
 ]}
 
 

@@ -38,8 +38,8 @@ from imdx.model.report import Report
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
 from imdx.sources.wdi import column_letter, parse_cells, read_xlsx_sheet, report_bad_cells
 
-#: the mirror folder that holds the KNOMAD files (the fetcher looks in ``<mirror>/<source>``, so a
-#: mirror laid out as ../shared/data needs ``knomad`` to point at ``wdi``; see the module docstring)
+#: the mirror folder that holds the KNOMAD files: they were published beside the WDI files, so a
+#: mirror laid out as ../shared/data keeps them under ``wdi/knomad/``
 FOLDER = "wdi"
 YEAR = 2021
 SYSTEMS = ("name",)

@@ -1,0 +1,50 @@
+"""``imdx serve``: the REST API over a store, with uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from imdx.cli.data import DB_OPTION
+from imdx.config import settings
+from imdx.errors import StoreError
+
+#: the environment variables through which ``imdx serve`` hands its settings to each worker process
+DB_ENV, CACHE_ENV = "IMDX_API_DB", "IMDX_API_CACHE_MB"
+
+
+def app_from_env():
+    """The app factory uvicorn's worker processes call (``imdx.cli.serve:app_from_env``)."""
+    from imdx.api import create_app
+
+    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")))
+
+
+@click.command("serve")
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each with its own read-only connection to the store).")
+@click.option("--cache-mb", default=256, show_default=True, type=click.IntRange(0),
+              help="Memory per worker for answers already computed (the store cannot change while served); "
+                   "0 turns the cache off.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve_cmd(db, host, port, workers, cache_mb, log_level):
+    """Serve the store read-only over HTTP: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json,
+    interactive docs at /docs)."""
+    import uvicorn
+
+    path = settings(db=db).db.resolve()
+    if not path.exists():
+        raise StoreError(f"no store at {path}; load one first with `imdx load --db {path}`")
+    os.environ[DB_ENV], os.environ[CACHE_ENV] = str(path), str(cache_mb)
+    # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
+    # several: each worker process opens its own read-only connection through the factory
+    app = app_from_env() if workers == 1 else "imdx.cli.serve:app_from_env"
+    click.echo(f"imdx API on http://{host}:{port}/api/v1 (store {path}, {workers} worker(s)); Ctrl+C stops it",
+               err=True)
+    uvicorn.run(app, factory=workers > 1, host=host, port=port, workers=workers, log_level=log_level,
+                access_log=False, proxy_headers=False)
