@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -68,30 +69,34 @@ def origin_is_destination(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
 
 
 def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part: pd.Series, label: str):
+    """Parts (``is_part`` rows) summed over ``dim`` against the published ``total_code`` row of each key.
+
+    Tolerance is relative to the larger of the total and the parts' absolute sum, so that a published
+    total of 0 (world net migration) is met by parts that cancel out up to rounding."""
     keys = [c for c in _dims(frame) if c != dim]
-    valued = frame["value"].notna()
-    totals = frame[valued & (frame[dim] == total_code)].set_index(keys)[["value"] + CELL]
-    if totals.empty:
-        return
-    parts = frame[valued & is_part].groupby(keys, sort=False)["value"].agg(["sum", "count"])
-    joined = parts.join(totals, how="inner")
-    parts_abs = frame[valued & is_part]["value"].abs().groupby([frame[k] for k in keys], sort=False).sum()
-    joined = joined.join(parts_abs.rename("scale"))
-    diff = joined["sum"] - joined["value"]
-    # relative to the larger of the total and the parts' absolute sum: a published total of 0 (world net
-    # migration) is met by parts that cancel out up to rounding
-    scale = np.maximum(joined["value"].abs(), joined["scale"]).clip(lower=1)
-    bad = joined[(diff.abs() / scale > TOLERANCE) & (diff.abs() > 5)]
-    for n, (key, row) in enumerate(bad.head(LIMIT).iterrows()):
-        where = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        more = f" ({len(bad) - LIMIT} more like this not listed)" if n == LIMIT - 1 and len(bad) > LIMIT else ""
-        yield Issue("parts-exceed-total" if row["sum"] > row["value"] else "parts-differ-from-total",
-                    f"{label} add up to {row['sum']:,.0f}, the published total is {row['value']:,.0f} "
-                    f"({(row['sum'] - row['value']) / max(abs(row['value']), 1):+.1%}) for "
+    cols = ", ".join(f'"{k}"' for k in keys)
+    con = duckdb.connect()
+    con.register("f", pd.concat([frame[keys + [dim, "value"] + CELL],
+                                 pd.Series(is_part.to_numpy(), name="_part", index=frame.index)], axis=1))
+    bad = con.execute(f"""
+        WITH parts AS (SELECT {cols}, sum(value) AS parts, count(*) AS n, sum(abs(value)) AS scale
+                       FROM f WHERE _part AND value IS NOT NULL GROUP BY ALL),
+             totals AS (SELECT {cols}, value AS total, {", ".join(CELL)} FROM f
+                        WHERE "{dim}" = ? AND value IS NOT NULL)
+        SELECT *, count(*) OVER () AS n_bad FROM parts JOIN totals USING ({cols})
+        WHERE abs(parts - total) > 5 AND abs(parts - total) / greatest(abs(total), scale, 1) > ?
+        ORDER BY abs(parts - total) DESC LIMIT {LIMIT}""", [total_code, TOLERANCE]).df()
+    con.close()
+    for n, row in bad.iterrows():
+        where = {k: row[k] for k in keys}
+        more = f" ({row['n_bad'] - LIMIT} more like this not listed)" if n == LIMIT - 1 and row["n_bad"] > LIMIT else ""
+        yield Issue("parts-exceed-total" if row["parts"] > row["total"] else "parts-differ-from-total",
+                    f"{label} add up to {row['parts']:,.0f}, the published total is {row['total']:,.0f} "
+                    f"({(row['parts'] - row['total']) / max(abs(row['total']), 1):+.1%}) for "
                     + ", ".join(f"{k}={v}" for k, v in where.items()) + more,
                     area=next((v for k, v in where.items() if k in ("area", "destination", "origin", "asylum")),
                               None),
-                    n_obs=int(row["count"]) + 1, **_cell(row))
+                    n_obs=int(row["n"]) + 1, **_cell(row))
 
 
 def parts_add_up(flow: Dataflow, frame: pd.DataFrame, areas: Areas):

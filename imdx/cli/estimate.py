@@ -77,10 +77,17 @@ def flows_cmd(methods, start, end, sexes, everything, allow_missing_vitals, tota
         estimates = run_all(inputs, methods=methods, periods=periods, sexes=sexes,
                             allow_missing_vitals=allow_missing_vitals, total_flow=total_flow,
                             progress=lambda what: err.print(f"estimating {what}"))
-        table = Table("method", "period", "sex", "world total", "adjustments", title="Estimated flows")
+        table = Table(title="Estimated flows")
+        table.add_column("method", no_wrap=True, min_width=39)
+        for name in ("period", "sex", "world total", "adjustments"):
+            table.add_column(name)
         for e in estimates:
             table.add_row(e.method, f"{e.start}-{e.end}", e.sex, f"{e.total:,.0f}", _flags(e))
         _console().print(table)
+        missing = sum(1 for e in estimates if e.options.get("allow_missing_vitals"))
+        if missing:
+            click.echo(f"{missing} estimate(s) made with births/deaths missing, taken as 0 "
+                       "(recorded in their options and notes)")
         if dry_run:
             return
         release_id = store_estimates(store, estimates, inputs)
@@ -96,7 +103,7 @@ def _flags(e) -> str:
     out = []
     for note in e.notes:
         if note.startswith("births/deaths missing"):
-            out.append(f"vitals missing ({len(note.split(':', 1)[1].split(','))}+ areas, taken as 0)")
+            out.append(f"vitals missing ({note.split(' for ', 1)[1].split(' ', 1)[0]} areas, taken as 0)")
         elif note.startswith("left out"):
             out.append("some regions left out (singular)")
         elif note.startswith("more births"):
@@ -126,12 +133,28 @@ def _remittance_markdown(store) -> str:
 @estimate_group.command("remittances")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="Write the markdown report to this file (default: print it).")
+@click.option("--store", "store_it", is_flag=True,
+              help="Also store one Ratha-Shaw allocation in bilateral_remittances (source imdx-estimates).")
+@click.option("--stocks", type=click.Choice(["knomad", "undesa"]), default="knomad", show_default=True,
+              help="Bilateral migrant stocks of the stored allocation.")
+@click.option("--received", type=click.Choice(["wdi", "knomad"]), default="wdi", show_default=True,
+              help="Remittances received: WDI 2021, or the KNOMAD matrix's receiver totals.")
+@click.option("--rule", type=click.Choice(["stock", "host_income", "income_gap"]), default="stock",
+              show_default=True, help="Ratha & Shaw weights of the stored allocation.")
 @DB_OPTION
-def remittances_cmd(output, db):
+def remittances_cmd(output, store_it, stocks, received, rule, db):
     """Is remittance growth less volatile than FDI in low- and middle-income countries? Remittances as a
-    share of GDP, and the Ratha & Shaw allocation against the KNOMAD 2021 matrix (markdown)."""
-    with _open(db) as store:
+    share of GDP, and the Ratha & Shaw allocation against the KNOMAD 2021 matrix (markdown); with
+    --store, one allocation is stored as an estimate release."""
+    with _open(db, read_only=not store_it) as store:
         _write(_remittance_markdown(store), output)
+        if store_it:
+            from imdx.estimates.remittances import store_ratha_shaw
+
+            rid = store_ratha_shaw(store, stocks=stocks, received=received, rule=rule)
+            click.echo("this allocation is stored already" if rid is None else
+                       f"stored as release {rid}; query with `imdx query bilateral_remittances --receiver MEX "
+                       "--source imdx-estimates`")
 
 
 @estimate_group.command("report")

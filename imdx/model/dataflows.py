@@ -129,6 +129,9 @@ DATAFLOWS: dict[str, Dataflow] = {f.id: f for f in [
           "persons or cases", "Decisions on asylum applications during the year (UNHCR); see count_unit."),
     _flow("displacement_demographics", "Forcibly displaced and stateless people by sex and age",
           ["origin", "asylum", _POP_TYPE, Dimension("location", "Location as published by UNHCR", "free"),
+           Dimension("location_type", "UNHCR location type: C camp, U urban, R rural, V various", "free"),
+           Dimension("accommodation_type", "UNHCR accommodation: I individual, S self-settled, P planned, "
+                     "C collective, R reception centre, U unknown", "free"),
            _SEX, _AGE], "persons", "End-year stock by sex and age group (UNHCR demographics)."),
     _flow("estimated_flows", "Estimated migrant flows (from stocks)",
           ["origin", "destination", _SEX, Dimension("method", "Estimation method and variant (imdx code)", "free"),

@@ -8,7 +8,7 @@ from imdx.errors import QueryError
 from imdx.sources.base import Source
 
 #: module names, in load order (m49 first: it builds the area table the others resolve against)
-MODULES = ["m49", "undesa_ims", "wdi", "knomad", "wpp", "unhcr"]
+MODULES = ["m49", "undesa_ims", "wdi", "knomad", "wpp", "unhcr", "eurostat"]
 
 
 def registry() -> dict[str, Source]:

@@ -217,7 +217,7 @@ class DuckDBStore(Store):
               FROM {_obs_table(dataflow)} o JOIN release r USING (release_id)
               WHERE {' AND '.join(where + rel_where) or 'TRUE'}
               QUALIFY row_number() OVER (PARTITION BY r.source, {key}
-                                         ORDER BY r.published DESC, o.release_id DESC) = 1)
+                                         ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) = 1)
             SELECT {', '.join(f'c."{d}"' for d in dims)}{names}, c.value, '{flow.unit}' AS unit,
                    c.obs_status, c.definition, c.note, c.source, c.edition, c.release_id,
                    c.cell_file, c.cell_sheet, c.cell_row, c.cell_column

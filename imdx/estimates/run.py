@@ -1,0 +1,312 @@
+"""Every flows-from-stocks method on the stored inputs, stored as one release of ``estimated_flows``.
+
+Method codes (the ``method`` dimension) and what they run (``imdx.methods.flows_from_stocks``):
+
+========================================== ===================================================================
+``stock_differencing_drop``                 ``stock_differencing(decrease="zero")`` (Bertoli & Fernandez-Huertas
+                                            Moraga 2015)
+``stock_differencing_reverse``              ``stock_differencing(decrease="return")`` (Beine & Parsons 2015)
+``migration_rates_dennett``                 ``migration_rates(method="dennett", total_flow=M)`` (Dennett 2016);
+                                            ``M`` is stated in the options: given, or else the world total of
+                                            ``demographic_accounting_closed`` for the same period and sex
+``rogers_von_rabenau``                      ``migration_rates(method="rogers_von_rabenau")``; regions whose row or
+                                            column of the start table is all zero are left out (singular)
+``demographic_accounting_closed``           ``demographic_accounting()``: closed, stayer assumption (Abel & Sander
+                                            2014)
+``demographic_accounting_open``             ``demographic_accounting(birthplace_totals="open")`` (Abel 2013)
+``demographic_accounting_closed_no_stayer`` ``demographic_accounting(stayer_assumption=False)``
+``pseudo_bayesian``                         ``pseudo_bayesian()`` (Azose & Raftery 2019)
+========================================== ===================================================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imdx.errors import ImdxError
+from imdx.estimates import SOURCE
+from imdx.estimates.inputs import PERIODS, SEXES, FlowInputs, StoreInputs
+from imdx.methods import flows_from_stocks as ffs
+from imdx.model.report import Issue, Report
+from imdx.store.base import FileRecord, ReleaseRecord, Store
+
+DATAFLOW = "estimated_flows"
+ACCOUNTING = ("demographic_accounting_closed", "demographic_accounting_open",
+              "demographic_accounting_closed_no_stayer", "pseudo_bayesian")
+METHODS = ("stock_differencing_drop", "stock_differencing_reverse", "migration_rates_dennett",
+           "rogers_von_rabenau") + ACCOUNTING
+#: methods that use births and deaths (Dennett too, when its total comes from the closed account)
+NEEDS_VITALS = set(ACCOUNTING)
+LICENCE = ("Estimates by imdx from UN DESA International Migrant Stock 2020 and UN WPP 2024 (both CC BY 3.0 IGO); "
+           "cite the inputs and the method")
+
+
+class EstimateError(ImdxError):
+    """An estimate cannot be made as asked (missing births/deaths not allowed, unknown method)."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One method's origin x destination flows for one period and sex, with what made them."""
+
+    method: str
+    start: int
+    end: int
+    sex: str
+    regions: tuple[str, ...]
+    od: np.ndarray  # origin (residence at start) x destination (residence at end), diagonal 0; NaN = not estimated
+    options: dict[str, Any]
+    notes: tuple[str, ...]
+    inputs: tuple[str, ...]
+    result: Any = None  # the FlowEstimate / FlowTable of imdx.methods (inputs filled)
+
+    @property
+    def total(self) -> float:
+        return float(np.nansum(self.od))
+
+    def definition(self) -> str:
+        opts = ", ".join(f"{k}={_plain(v)}" for k, v in sorted(self.options.items()) if k != "weights")
+        return f"{self.method}: {opts}"
+
+    def note(self) -> str:
+        return f"period {self.start}-{self.end}; " + "; ".join(self.notes) + "; inputs: " + ", ".join(self.inputs)
+
+
+def _plain(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if abs(v) < 1e6 else f"{v:.0f}"
+    return str(v)
+
+
+_INDICES = re.compile(r"regions \[([\d, ]+)\]")
+
+
+def _named(note: str, regions: tuple[str, ...]) -> str:
+    """A method note with region indices replaced by their codes."""
+    return _INDICES.sub(lambda m: "regions " + ", ".join(regions[int(i)] for i in m.group(1).split(",")), note)
+
+
+def _check_vitals(inp: FlowInputs, method: str, allow_missing_vitals: bool) -> None:
+    missing = inp.missing_vitals
+    if missing and not allow_missing_vitals:
+        why = ("WPP 2024 as loaded has no births or deaths by sex" if inp.sex != "_T"
+               else "WPP 2024 has no births or deaths for them")
+        shown = ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else "")
+        raise EstimateError(f"{method} {inp.period} sex {inp.sex}: births/deaths are missing for {len(missing)} "
+                            f"area(s) ({shown}): {why}. Pass allow_missing_vitals (CLI --allow-missing-vitals) to run "
+                            "with them taken as 0; the estimate then records it.")
+
+
+def _accounting(inp: FlowInputs, method: str, allow: bool):
+    _check_vitals(inp, method, allow)
+    # the option as it acted: True only where births/deaths were missing and taken as 0
+    kw = {"allow_missing_vitals": allow and bool(inp.missing_vitals)}
+    if method == "demographic_accounting_closed":
+        return ffs.demographic_accounting(inp.stock_start, inp.stock_end, inp.births, inp.deaths, **kw)
+    if method == "demographic_accounting_open":
+        return ffs.demographic_accounting(inp.stock_start, inp.stock_end, inp.births, inp.deaths,
+                                          birthplace_totals="open", **kw)
+    if method == "demographic_accounting_closed_no_stayer":
+        return ffs.demographic_accounting(inp.stock_start, inp.stock_end, inp.births, inp.deaths,
+                                          stayer_assumption=False, **kw)
+    return ffs.pseudo_bayesian(inp.stock_start, inp.stock_end, inp.births, inp.deaths, **kw)
+
+
+def _rogers(inp: FlowInputs) -> tuple[np.ndarray, Any, list[str]]:
+    s0, s1 = inp.stock_start.copy(), inp.stock_end.copy()
+    keep = np.ones(len(inp.regions), bool)
+    while True:
+        sub = s0[np.ix_(keep, keep)]
+        bad = (sub.sum(axis=0) == 0) | (sub.sum(axis=1) == 0)
+        if not bad.any():
+            break
+        keep[np.flatnonzero(keep)[bad]] = False
+    notes = []
+    if not keep.all():
+        notes.append("left out (all-zero row or column, singular): "
+                     + ", ".join(r for r, k in zip(inp.regions, keep) if not k))
+    res = ffs.migration_rates(s0[np.ix_(keep, keep)], s1[np.ix_(keep, keep)], method="rogers_von_rabenau")
+    od = np.full(s0.shape, np.nan)
+    od[np.ix_(keep, keep)] = res.flows
+    notes.append("flows can be negative (the transition matrix is not constrained)")
+    return od, res, notes
+
+
+def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False,
+             total_flow: float | None = None, _closed: Estimate | None = None) -> Estimate:
+    """Run one method on one period's inputs (see the module docstring for the codes)."""
+    if method not in METHODS:
+        raise EstimateError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
+    notes: list[str] = []
+    if method.startswith("stock_differencing"):
+        res = ffs.stock_differencing(inp.stock_start, inp.stock_end,
+                                     decrease="zero" if method.endswith("drop") else "return")
+        od, options = res.flows, dict(res.options)
+        notes.append("births and deaths not used")
+    elif method == "migration_rates_dennett":
+        if total_flow is None:
+            closed = _closed or estimate(inp, "demographic_accounting_closed",
+                                         allow_missing_vitals=allow_missing_vitals)
+            total_flow, source = closed.total, "world total of demographic_accounting_closed, same period and sex"
+        else:
+            source = "given"
+        res = ffs.migration_rates(inp.stock_start, total_flow=total_flow, method="dennett")
+        od, options = res.flows, {**res.options, "total_flow_from": source}
+    elif method == "rogers_von_rabenau":
+        od, res, notes = _rogers(inp)
+        options = dict(res.options)
+    else:
+        res = _accounting(inp, method, allow_missing_vitals)
+        od = res.od
+        options = {k: v for k, v in res.options.items() if k != "tol"}
+        if "weights" in options:
+            w = np.asarray(options["weights"], float)
+            options["weight_min"], options["weight_median"] = float(w.min()), float(np.median(w))
+        notes += [_named(n, inp.regions) for n in res.notes]
+        if inp.missing_vitals:
+            notes.append(f"births/deaths missing for {len(inp.missing_vitals)} area(s), taken as 0: "
+                         f"{', '.join(inp.missing_vitals[:20])}"
+                         + (f" and {len(inp.missing_vitals) - 20} more" if len(inp.missing_vitals) > 20 else ""))
+    notes += [n for n in inp.notes if not (method not in NEEDS_VITALS and n.startswith(("births", "births and")))]
+    provenance = inp.provenance
+    if hasattr(res, "inputs"):
+        res = replace(res, inputs=provenance)
+    return Estimate(method, inp.start, inp.end, inp.sex, inp.regions, od, options, tuple(notes), provenance, res)
+
+
+def run_all(source: StoreInputs | Store, *, methods: Iterable[str] = METHODS,
+            periods: Iterable[tuple[int, int]] = PERIODS, sexes: Iterable[str] = SEXES,
+            allow_missing_vitals: bool = False, total_flow: float | None = None,
+            progress: Callable[[str], None] | None = None, keep_results: bool = False) -> list[Estimate]:
+    """Every method for every period and sex (by default: 8 methods x 6 periods x 3 sexes). The
+    method result objects (``Estimate.result``; the pseudo-Bayesian one holds an n^3 array) are
+    dropped unless ``keep_results``."""
+    inputs = source if isinstance(source, StoreInputs) else StoreInputs(source)
+    methods = list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise EstimateError(f"unknown method(s) {unknown}; methods: {', '.join(METHODS)}")
+    sexes, periods = list(sexes), list(periods)
+    needs = [m for m in methods if m in NEEDS_VITALS or (m == "migration_rates_dennett" and total_flow is None)]
+    if needs and not allow_missing_vitals:  # refuse before any work, not after hours of it
+        for sex in sexes:
+            for start, end in periods:
+                _check_vitals(inputs.flow_inputs(start, end, sex), needs[0], False)
+    out = []
+    for sex in sexes:
+        for start, end in periods:
+            inp = inputs.flow_inputs(start, end, sex)
+            closed = None
+            for method in sorted(methods, key=lambda m: m != "demographic_accounting_closed"):
+                if progress:
+                    progress(f"{method} {start}-{end} {sex}")
+                est = estimate(inp, method, allow_missing_vitals=allow_missing_vitals, total_flow=total_flow,
+                               _closed=closed)
+                if method == "demographic_accounting_closed":
+                    closed = est
+                out.append(est if keep_results else replace(est, result=None))
+    return out
+
+
+def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
+    """The observations of ``estimated_flows``: one row per non-zero off-diagonal estimated cell
+    (categorical columns: millions of rows share a few hundred codes and a few hundred texts)."""
+    estimates = list(estimates)
+    codes = sorted({r for e in estimates for r in e.regions})
+    pos = {c: i for i, c in enumerate(codes)}
+    cols: dict[str, list] = {k: [] for k in ("o", "d", "e", "v")}
+    for n, est in enumerate(estimates):
+        od = np.nan_to_num(est.od)
+        np.fill_diagonal(od, 0.0)
+        i, j = np.nonzero(od)
+        remap = np.array([pos[r] for r in est.regions])
+        cols["o"].append(remap[i])
+        cols["d"].append(remap[j])
+        cols["e"].append(np.full(len(i), n))
+        cols["v"].append(od[i, j])
+    cat = lambda c: np.concatenate(c) if c else np.array([], dtype=int)
+    o, d, e, v = (cat(cols[k]) for k in ("o", "d", "e", "v"))
+
+    def per_estimate(values: list[str]) -> pd.Categorical:
+        levels = sorted(set(values))
+        index = {x: k for k, x in enumerate(levels)}
+        return pd.Categorical.from_codes(np.array([index[x] for x in values], dtype=np.int32)[e]
+                                         if len(values) else np.array([], dtype=np.int32), levels)
+
+    frame = pd.DataFrame({
+        "origin": pd.Categorical.from_codes(o, codes), "destination": pd.Categorical.from_codes(d, codes),
+        "sex": per_estimate([x.sex for x in estimates]), "method": per_estimate([x.method for x in estimates]),
+        "period_start": per_estimate([str(x.start) for x in estimates]),
+        "year": np.array([x.end for x in estimates], dtype=np.int16)[e] if estimates else np.array([], np.int16),
+        "value": v.astype("float64"),
+        "obs_status": pd.Categorical.from_codes(np.zeros(len(v), dtype=np.int8), ["E"]),
+        "definition": per_estimate([x.definition() for x in estimates]),
+        "note": per_estimate([x.note() for x in estimates])})
+    for col in ("cell_file", "cell_sheet", "cell_column"):
+        frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    frame["cell_row"] = pd.Series(pd.NA, index=frame.index, dtype="Int32")
+    return frame
+
+
+def _key(estimates: list[Estimate], releases) -> str:
+    spec = {"methods": sorted({e.method for e in estimates}),
+            "runs": sorted({(e.method, e.start, e.end, e.sex, e.definition()) for e in estimates}),
+            "inputs": sorted(f"{r.source}/{r.key}:{r.fingerprint}" for r in releases)}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _report(estimates: list[Estimate], inputs: StoreInputs) -> Report:
+    report, seen = Report(), set()
+    for est in estimates:
+        inp = inputs.flow_inputs(est.start, est.end, est.sex)
+        for issue in inp.issues:
+            if (issue.type, issue.message) not in seen:
+                seen.add((issue.type, issue.message))
+                report.add(replace(issue, source=SOURCE))  # an issue of this release, about an input
+        for note in est.notes:
+            if note.startswith(("births/deaths missing", "left out", "births missing", "deaths missing",
+                                "negative native", "more births")):
+                report.add(Issue("estimate-adjustment", f"{est.method} {est.start}-{est.end} sex {est.sex}: {note}",
+                                 severity="info", source=SOURCE, dataflow=DATAFLOW, n_obs=1))
+    return report
+
+
+def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs | None = None,
+                    *, today: date | None = None) -> int | None:
+    """Write the estimates as ONE release of ``imdx-estimates`` (``estimated_flows``); returns its id, or
+    None when the same estimates (same methods, options and input releases) are stored already.
+
+    The release's key is ``flows-<hash>`` of the methods, their options and the input releases'
+    fingerprints; its edition and publication date are today's date; its files are the input
+    releases (name ``release:<source>/<key>``, checksum = the release's fingerprint)."""
+    if not estimates:
+        raise EstimateError("no estimates to store")
+    inputs = inputs or StoreInputs(store)
+    today = today or date.today()
+    releases = {r.release_id: r for e in estimates for r in inputs.flow_inputs(e.start, e.end, e.sex).releases}
+    loaded = inputs.release_table.set_index("release_id")
+    files = [FileRecord(name=f"release:{r.source}/{r.key}", url=f"imdx-store://release/{r.release_id}",
+                        sha256=r.fingerprint, size=int(loaded.loc[r.release_id, "n_obs"] or 0),
+                        retrieved_from="store",
+                        retrieved_at=pd.Timestamp(loaded.loc[r.release_id, "loaded_at"]).to_pydatetime()
+                        if pd.notna(loaded.loc[r.release_id, "loaded_at"]) else datetime.now())
+             for r in releases.values()]
+    methods = sorted({e.method for e in estimates})
+    periods = sorted({(e.start, e.end) for e in estimates})
+    sexes = sorted({e.sex for e in estimates})
+    title = (f"Flows estimated from UN DESA IMS 2020 stocks and WPP 2024 births/deaths: {len(methods)} method(s) "
+             f"({', '.join(methods)}), periods {', '.join(f'{a}-{b}' for a, b in periods)}, sex {', '.join(sexes)}")
+    record = ReleaseRecord(source=SOURCE, key=f"flows-{_key(estimates, releases.values())}", title=title,
+                           edition=today.isoformat(), published=today, licence=LICENCE, files=files)
+    if store.has_release(record):
+        return None
+    return store.write_release(record, {DATAFLOW: to_frame(estimates)}, _report(estimates, inputs), store.areas())

@@ -1,0 +1,100 @@
+"""``imdx estimate`` through click's CliRunner, on the real store."""
+
+from __future__ import annotations
+
+import shutil
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from imdx.cli import _Group
+from imdx.cli.estimate import estimate_group
+
+
+@click.group(cls=_Group)
+def cli():
+    """The estimate group as `imdx` will mount it (ImdxError -> message and exit code)."""
+
+
+cli.add_command(estimate_group)
+
+
+@pytest.fixture(scope="module")
+def cli_db(est_store, tmp_path_factory):
+    """A copy of the session store: the commands open the file themselves (DuckDB has one writer)."""
+    est_store.con.execute("CHECKPOINT")
+    copy = tmp_path_factory.mktemp("cli") / "imdx.duckdb"
+    shutil.copyfile(est_store.path, copy)
+    return copy
+
+
+@pytest.fixture()
+def run(cli_db):
+    def invoke(*args):
+        return CliRunner().invoke(cli, ["estimate", *args, "--db", str(cli_db)])
+
+    return invoke
+
+
+def test_flows_are_stored_and_queryable(run, cli_db):
+    result = run("flows", "--method", "stock_differencing_drop", "--method", "demographic_accounting_open",
+                 "--from", "2010", "--to", "2020")
+    assert result.exit_code == 0, result.output
+    assert "stored as release" in result.output and "2015-2020" in result.output
+    from imdx.query import query
+    from imdx.store.duckdb_store import DuckDBStore
+
+    with DuckDBStore(cli_db, read_only=True) as store:
+        rows = query(store, "estimated_flows", origin="IND", destination="USA", method="stock_differencing_drop",
+                     year=2015)
+        assert len(rows) == 1 and rows["value"].iloc[0] > 0
+    again = run("flows", "--method", "stock_differencing_drop", "--method", "demographic_accounting_open",
+                "--from", "2010", "--to", "2020")
+    assert "stored already" in again.output
+
+
+def test_sex_specific_flows_need_the_flag(run):
+    refused = run("flows", "--method", "demographic_accounting_closed", "--from", "2015", "--to", "2020",
+                  "--sex", "M", "--dry-run")
+    assert refused.exit_code != 0 and "--allow-missing-vitals" in refused.output
+    allowed = run("flows", "--method", "demographic_accounting_closed", "--from", "2015", "--to", "2020",
+                  "--sex", "M", "--allow-missing-vitals", "--dry-run")
+    assert allowed.exit_code == 0, allowed.output
+    assert "1 estimate(s) made with births/deaths missing, taken as 0" in allowed.output
+
+
+def test_reports_are_written(run, tmp_path, mirror, cli_db):
+    out = tmp_path / "remittances.md"
+    result = run("remittances", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "Answer from the data" in text and "Ratha & Shaw" in text
+    stored = run("remittances", "--store", "--rule", "stock", "--output", str(tmp_path / "again.md"))
+    assert stored.exit_code == 0 and "stored as release" in stored.output, stored.output
+    assert (tmp_path / "again.md").read_text() == text  # the report reproduces
+    from imdx.query import query
+    from imdx.store.duckdb_store import DuckDBStore
+
+    with DuckDBStore(cli_db, read_only=True) as store:
+        rows = query(store, "bilateral_remittances", receiver="MEX", sender="USA", source="imdx-estimates")
+        assert len(rows) == 1 and rows["value"].iloc[0] > 3e10  # US$ tens of billions, as KNOMAD's 52.6 bn
+        assert rows["definition"].iloc[0].startswith("ratha_shaw_2007: rule=stock")
+    out = tmp_path / "abel.md"
+    result = run("report", "abel-sander", "--mirror", str(mirror), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert "| 2005-2010 | 41.49 |" in out.read_text()
+    result = run("report", "mirror")
+    assert result.exit_code == 0, result.output
+    assert "Missing: the sending side" in result.output
+
+
+def test_everything_refuses_at_once_without_the_flag(run):
+    result = run("flows", "--all", "--dry-run")
+    assert result.exit_code != 0 and "--allow-missing-vitals" in result.output
+    assert "estimating" not in result.output  # refused before any estimate was made
+
+
+def test_bad_arguments_say_what_to_do(run):
+    result = run("flows", "--method", "stock_differencing_drop", "--from", "2003", "--to", "2010")
+    assert result.exit_code == 2 and "stock years" in result.output

@@ -1,0 +1,82 @@
+"""Every method on the real inputs, stored as one estimate release and queried back."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from imdx.estimates.run import METHODS, run_all, store_estimates, to_frame
+from imdx.query import query
+
+
+@pytest.fixture(scope="module")
+def estimates(inputs):
+    return run_all(inputs, periods=[(2005, 2010)], sexes=["_T", "M"], allow_missing_vitals=True)
+
+
+@pytest.fixture(scope="module")
+def release_id(est_store, inputs, estimates):
+    return store_estimates(est_store, estimates, inputs)
+
+
+def test_every_method_runs_for_both_sexes(estimates):
+    assert sorted({(e.method, e.sex) for e in estimates}) == sorted((m, s) for m in METHODS for s in ("_T", "M"))
+    by = {(e.method, e.sex): e for e in estimates}
+    closed = by["demographic_accounting_closed", "_T"]
+    # Dennett's stated global total is the closed account's
+    assert by["migration_rates_dennett", "_T"].options["total_flow"] == pytest.approx(closed.total)
+    assert "demographic_accounting_closed" in by["migration_rates_dennett", "_T"].options["total_flow_from"]
+    # the orders of magnitude the methods are known for (Abel & Cohen 2019): differencing below the
+    # closed account, the independence (no-stayer) estimate several times larger
+    assert by["stock_differencing_drop", "_T"].total < by["stock_differencing_reverse", "_T"].total < closed.total
+    assert by["demographic_accounting_closed_no_stayer", "_T"].total > 4 * closed.total
+    assert np.nanmin(by["rogers_von_rabenau", "_T"].od) < 0  # documented: can be negative
+    for e in estimates:
+        if e.method != "rogers_von_rabenau":
+            assert np.nanmin(e.od) >= 0, e.method
+    # _T needs no allowance (CHI from Guernsey + Jersey; BES and VAT outside the account); M does
+    assert closed.options["allow_missing_vitals"] is False
+    assert by["demographic_accounting_closed", "M"].options["allow_missing_vitals"] is True
+
+
+def test_observations_are_the_nonzero_cells(estimates):
+    frame = to_frame(estimates)
+    expected = sum(int(np.count_nonzero(np.nan_to_num(e.od) - np.diag(np.diag(np.nan_to_num(e.od)))))
+                   for e in estimates)
+    assert len(frame) == expected
+    sums = frame.groupby(["method", "sex"], observed=True)["value"].sum()
+    for e in estimates:
+        assert sums[e.method, e.sex] == pytest.approx(e.total, rel=1e-9)
+
+
+def test_the_release_is_queryable_with_method_options_and_inputs(est_store, release_id, estimates):
+    assert release_id is not None
+    rows = query(est_store, "estimated_flows", origin="MEX", destination="USA", sex="total")
+    assert set(rows["method"]) == set(METHODS)
+    assert set(rows["release_id"]) == {release_id}
+    assert (rows["period_start"] == "2005").all() and (rows["year"] == 2010).all()
+    assert (rows["obs_status"] == "E").all() and (rows["unit"] == "persons").all()
+    closed = rows[rows["method"] == "demographic_accounting_closed"].iloc[0]
+    mine = next(e for e in estimates if e.method == "demographic_accounting_closed" and e.sex == "_T")
+    assert closed["value"] == pytest.approx(mine.od[mine.regions.index("MEX"), mine.regions.index("USA")])
+    assert closed["value"] > 1e5  # Mexico -> United States is a major corridor
+    assert "stayer_assumption=True" in closed["definition"] and "birthplace_totals=rescale" in closed["definition"]
+    assert "undesa_ims/ims2020-origin-destination-gdiviz" in closed["note"] and "wpp/wpp2024" in closed["note"]
+    release = est_store.releases().set_index("release_id").loc[release_id]
+    assert release["source"] == "imdx-estimates" and release["key"].startswith("flows-")
+    assert release["edition"] == date.today().isoformat()
+    files = release["files"]
+    for key in ("undesa_ims/ims2020-origin-destination-gdiviz", "undesa_ims/ims2020-destination", "wpp/wpp2024"):
+        assert f"release:{key} sha256:" in files
+    fingerprint = est_store.con.execute(
+        "SELECT fingerprint FROM release WHERE key = 'wpp2024'").fetchall()[0][0]
+    assert fingerprint in files
+    # recorded adjustments are issues of the release
+    issues = est_store.issues(source="imdx-estimates")
+    assert {"region-outside-account", "estimate-adjustment"} <= set(issues["type"])
+
+
+def test_storing_the_same_estimates_again_changes_nothing(est_store, release_id, estimates, inputs):
+    assert store_estimates(est_store, estimates, inputs) is None
