@@ -3,8 +3,11 @@
 from imdx.cli import main
 from imdx.cli.cases import cases
 from imdx.cli.data import areas_cmd, load_cmd, query_cmd, report_cmd, sources_cmd
+from imdx.cli.diff import diff_cmd
 from imdx.cli.estimate import estimate_group
 from imdx.cli.mirror import mirror_cmd
+from imdx.cli.serve import serve_cmd
 
-for command in (sources_cmd, load_cmd, query_cmd, report_cmd, areas_cmd, mirror_cmd, estimate_group, cases):
+for command in (sources_cmd, load_cmd, query_cmd, report_cmd, areas_cmd, diff_cmd, mirror_cmd, serve_cmd,
+                estimate_group, cases):
     main.add_command(command)

@@ -185,6 +185,7 @@ def _write(frame, fmt, output):
         text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
     else:
         shown = frame.drop(columns=[c for c in frame.columns if c.startswith("cell_")] + ["release_id"])
+        shown["value"] = shown["value"].map(lambda v: "" if v != v or v is None else f"{v:,.12g}")
         text = shown.to_string(index=False, max_rows=200) if len(frame) else "No observations match."
         text += f"\n({len(frame):,} observations)\n"
     if output:

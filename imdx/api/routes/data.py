@@ -1,0 +1,125 @@
+"""``/api/v1/data/{dataflow}``: observations as JSON, CSV or Parquet, filtered, paged, cacheable.
+
+Rows come in the store's stable order (the dataflow's dimensions, then the source), so page *n*
+of a query is always the same rows. A page past the last one is a 404 ``page-out-of-range``
+error; the first page of a query that matches nothing is an empty page (``total`` 0).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from imdx.api import params
+from imdx.api.encode import csv_bytes, json_bytes, parquet_bytes, records
+from imdx.api.errors import ApiError, from_query_error
+from imdx.api.openapi import common_parameters, dimension_parameters, filters_object
+from imdx.api.responses import Body, respond
+from imdx.api.routes.filters import dimension_filters, edition_and_source
+from imdx.api.state import ApiState
+from imdx.errors import QueryError
+from imdx.model.dataflows import Dataflow
+
+CONTROL = ["edition", "as_of", "source", "format", "page", "page_size"]
+#: the most observations one query may select without any dimension filter (pages are sliced from it)
+MAX_UNFILTERED_ROWS = 1_000_000
+
+
+def _flow(state: ApiState, store, flow_id: str) -> Dataflow:
+    if flow_id not in state.dataflow_ids:
+        raise ApiError(404, "unknown-dataflow", f"unknown dataflow {flow_id!r}; known dataflows: "
+                       f"{', '.join(state.dataflow_ids)} (see /api/v1/dataflows)", "dataflow")
+    try:
+        return store.dataflow(flow_id)
+    except QueryError as err:
+        raise from_query_error(err, "dataflow") from None
+
+
+def _check_size(state: ApiState, flow: Dataflow, edition, source, as_of) -> None:
+    """Refuse (413) an unfiltered query of a dataflow whose releases hold too many observations."""
+    rows = state.editions[state.editions["dataflow"] == flow.id]
+    if edition is not None:
+        rows = rows[rows["edition"] == edition]
+    if source is not None:
+        rows = rows[rows["source"] == source]
+    if as_of is not None:
+        rows = rows[rows["published"] <= as_of]
+    stored = int(rows["n_obs"].sum())
+    if stored > MAX_UNFILTERED_ROWS:
+        dims = ", ".join(d.name for d in flow.dimensions)
+        raise ApiError(413, "too-large", f"{flow.id} holds {stored:,} observations, more than the "
+                       f"{MAX_UNFILTERED_ROWS:,} one query may cover without a filter; filter it by year or by "
+                       f"one of its dimensions ({dims}), e.g. year=2020", None)
+
+
+def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_of):
+    key = (flow.id, tuple(sorted((k, tuple(v)) for k, v in filters.items())), edition, source, as_of)
+    table = state.tables.get(key)
+    if table is None:
+        table = store.select(flow.id, filters, edition=edition, source=source, as_of=as_of)
+        state.tables.put(key, table, table.nbytes + 1024)
+    return table
+
+
+def compute(state: ApiState, request: Request, flow_id: str) -> Body:
+    with state.reader() as store:
+        flow = _flow(state, store, flow_id)
+        params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
+        fmt = params.output_format(request)
+        page, size = params.paging(request, fmt)
+        edition, source = edition_and_source(request, flow, state.editions)
+        as_of = params.iso_date(request, "as_of")
+        filters = dimension_filters(store, flow, request)
+        if not filters:
+            _check_size(state, flow, edition, source, as_of)
+        table = _table(state, store, flow, filters, edition, source, as_of)
+    start, stop, pages = params.page_bounds(table.num_rows, page, size)
+    chunk = table.slice(start, stop - start)
+    link = params.links(request, page, pages)
+    paging = {"X-Total-Count": str(table.num_rows), "X-Page": str(page), "X-Page-Size": str(size),
+              "X-Pages": str(pages), "Link": params.link_header(link)}
+    if fmt == "json":
+        document = {"dataflow": flow.id, "name": flow.name, "unit": flow.unit,
+                    "query": {"filters": filters, "edition": edition, "source": source,
+                              "as_of": as_of.isoformat() if as_of else None},
+                    "total": table.num_rows, "page": page, "page_size": size, "pages": pages, "links": link,
+                    "columns": chunk.column_names, "data": records(chunk)}
+        return Body(json_bytes(document), params.MEDIA_TYPES["json"], paging)
+    name = f"{flow.id}{'-' + edition if edition else ''}{'-p' + str(page) if pages > 1 else ''}.{fmt}"
+    headers = {**paging, "Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Body(csv_bytes(chunk), params.MEDIA_TYPES["csv"], headers)
+    meta = {"imdx:dataflow": flow.id, "imdx:unit": flow.unit, "imdx:total": str(table.num_rows)}
+    return Body(parquet_bytes(chunk, meta), params.MEDIA_TYPES["parquet"], headers)
+
+
+_RESPONSES = {200: {"description": "Observations, one per row, in a stable order. JSON: a document with "
+                    "`data` (rows), `total`, `page`, `pages` and `links`; CSV and Parquet: the rows, with the "
+                    "paging in the headers `X-Total-Count`, `X-Page`, `X-Pages` and `Link`.",
+                    "content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}},
+              304: {"description": "Not modified (the If-None-Match ETag still holds)"},
+              400: {"description": "A bad parameter (error envelope)"},
+              404: {"description": "Unknown dataflow, or a page past the end (error envelope)"}}
+
+
+def register(app: FastAPI, state: ApiState) -> None:
+    def endpoint_for(flow_id: str):
+        async def endpoint(request: Request) -> Response:
+            return await respond(request, lambda: compute(state, request, flow_id))
+        return endpoint
+
+    for flow_id in state.dataflow_ids:
+        flow = state.store.dataflow(flow_id)
+        app.add_api_route(f"/api/v1/data/{flow_id}", endpoint_for(flow_id), methods=["GET"], tags=["data"],
+                          name=f"data_{flow_id}", summary=f"{flow.name} ({flow.unit})",
+                          description=f"{flow.description}\n\nDimensions: {', '.join(flow.dimension_names)}.",
+                          response_class=Response, responses=_RESPONSES,
+                          openapi_extra={"parameters": dimension_parameters(flow) + common_parameters()})
+
+    async def any_dataflow(request: Request, dataflow: str) -> Response:
+        return await respond(request, lambda: compute(state, request, dataflow))
+
+    app.add_api_route("/api/v1/data/{dataflow}", any_dataflow, methods=["GET"], tags=["data"], name="data",
+                      summary="Observations of any dataflow (the routes above document each one's filters)",
+                      response_class=Response, responses=_RESPONSES,
+                      openapi_extra={"parameters": [filters_object()] + common_parameters()})

@@ -1,0 +1,84 @@
+"""The API tests talk HTTP to a real uvicorn server (in a thread, on a free loopback port) serving
+the store every source was loaded into (the ``full_store`` fixture)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def api_db(request):
+    """The store under test: ``full_store``, or (to iterate quickly on the API alone) the already loaded
+    store named by ``IMDX_API_TEST_DB``."""
+    override = os.environ.get("IMDX_API_TEST_DB")
+    return Path(override) if override else request.getfixturevalue("full_store")
+
+
+@pytest.fixture(scope="session")
+def base_url(api_db):
+    import uvicorn
+
+    from imdx.api import create_app
+
+    app = create_app(api_db)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def http(base_url):
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def app_routes(api_db):
+    """(path, methods) of every route of the app, as FastAPI registers them."""
+    from imdx.api import create_app
+
+    app = create_app(api_db)
+    out = [(r.path, sorted(r.methods or [])) for r in app.routes if getattr(r, "include_in_schema", False)]
+    app.state.imdx.close()
+    return out
+
+
+def assert_envelope(response: httpx.Response, status: int | None = None, type: str | None = None,
+                    parameter: str | None = "unset") -> dict:
+    """The response is an error in the one envelope, with a 4xx (or the given) status."""
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"status", "type", "message", "parameter"}, error
+    assert error["status"] == response.status_code
+    assert 400 <= response.status_code < 500 if status is None else response.status_code == status, body
+    assert isinstance(error["type"], str) and error["type"]
+    assert isinstance(error["message"], str) and len(error["message"]) > 20
+    if type is not None:
+        assert error["type"] == type, error
+    if parameter != "unset":
+        assert error["parameter"] == parameter, error
+    return error

@@ -1,0 +1,62 @@
+"""`imdx serve` (the click command ``serve_cmd``) starts a server that answers over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from imdx.cli.serve import serve_cmd
+from tests.api.conftest import free_port
+
+
+def _serve(db, *extra) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    code = f"from imdx.cli.serve import serve_cmd; serve_cmd({['--db', str(db), '--port', str(port), *extra]!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait(proc, url, timeout=60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _stop(proc):
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve(api_db, workers):
+    proc, url = _serve(api_db, "--workers", workers)
+    try:
+        r = _wait(proc, f"{url}/api/v1/data/migrant_stock?destination=DEU&origin=_T&sex=_T&age=_T&year=2020")
+        assert r.status_code == 200 and r.json()["data"][0]["value"] == 15_762_457
+        assert _wait(proc, f"{url}/api/v1/openapi.json").json()["info"]["title"] == "imdx API"
+    finally:
+        _stop(proc)
+    assert proc.returncode is not None
+
+
+def test_serve_without_a_store(tmp_path):
+    result = CliRunner().invoke(serve_cmd, ["--db", str(tmp_path / "none.duckdb")])
+    assert result.exit_code != 0
+    assert "imdx load" in str(result.exception)
