@@ -2,8 +2,9 @@
 PYTHON ?= python3
 MIRROR ?= $(or $(IMDX_MIRROR),$(abspath ../shared/data))
 DB ?= imdx.duckdb
+PORT ?= 8000
 
-.PHONY: help install run test bench lint
+.PHONY: help install assets run load serve test bench lint
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -11,13 +12,19 @@ help:  ## list the commands
 install:  ## install imdx and its test tools
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
-run: install  ## load every source (from IMDX_MIRROR when set, else the publishers) and print the report
-	IMDX_MIRROR=$(MIRROR) imdx load --db $(DB)
+assets:  ## install the portal's front-end libraries from npm (served by imdx itself, no CDN)
+	sh imdx/portal/build_assets.sh
 
-test: install  ## run the test suite on the real files in the mirror
+run: install assets load  ## the main job: install, load every source, print the summary and report, serve the portal
+	imdx serve --db $(DB) --port $(PORT)
+
+load:  ## load every source (from IMDX_MIRROR when set, else the publishers); summary and issue report
+	-IMDX_MIRROR=$(MIRROR) imdx load --db $(DB)
+
+test: install assets  ## run the test suite on the real files in the mirror
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q
 
-bench: install  ## run the benchmarks (each against its named baseline)
+bench: install  ## run the load benchmark (imdx against plain pandas reading the same files)
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) benchmarks/bench_load.py
 
 lint:  ## check the code style

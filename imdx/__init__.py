@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["open", "Handle"]
+__all__ = ["Handle", "open"]
 
 
 class Handle:
@@ -48,7 +48,7 @@ class Handle:
         self.close()
 
 
-def open(path: str | Path = "imdx.duckdb", *, read_only: bool = True) -> Handle:  # noqa: A001
+def open(path: str | Path = "imdx.duckdb", *, read_only: bool = True) -> Handle:
     """Open a store (a DuckDB file made by ``imdx load``)."""
     from imdx.store.duckdb_store import DuckDBStore
 

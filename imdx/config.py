@@ -6,9 +6,9 @@ Nothing is read at import: call :func:`settings` (the CLI does, once per command
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from imdx.errors import ConfigError
 

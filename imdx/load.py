@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from imdx import checks
 from imdx.codes.areas import Areas
@@ -69,7 +69,7 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
             outcome = load_release(store, spec, paths, files, areas)
         except ImdxError as err:
             outcome = ReleaseOutcome(spec.source, spec.key, spec.edition, "failed", error=str(err))
-        except Exception as err:  # a bug: say so, keep loading the other releases
+        except Exception as err:  # noqa: BLE001 -- a bug: say so, keep loading the other releases
             outcome = ReleaseOutcome(spec.source, spec.key, spec.edition, "failed",
                                      error=f"unexpected {type(err).__name__}: {err} (a bug in imdx: please report it "
                                            f"with this message; the store was left unchanged)")

@@ -9,6 +9,7 @@ what is allowed.
 from __future__ import annotations
 
 from datetime import date
+
 import pyarrow as pa
 
 from imdx.errors import QueryError
@@ -66,10 +67,10 @@ def resolve_filters(store: Store, dataflow: str, filters: dict) -> dict[str, lis
                                      f"code, an M49 code or a name; `imdx areas {value}` searches).{hint}")
                 codes.append(match.code)
             else:
-                code = "_T" if value.lower() in ("total", "_t") else value
                 allowed = dimension.codes()
                 if allowed is None:
                     allowed = {c: c for c in store.distinct(dataflow, dim)}
+                code = "_T" if value.lower() in ("total", "_t") and value not in allowed else value
                 if code not in allowed:
                     shown = ", ".join(list(allowed)[:30])
                     raise QueryError(f"--{dim} {value!r} is not a code of {dim} in {dataflow}; allowed: {shown}")

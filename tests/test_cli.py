@@ -17,7 +17,7 @@ from imdx.cli import main
 
 def run(*args, db=None):
     argv = list(args) + (["--db", str(db)] if db else [])
-    return CliRunner().invoke(main, argv, catch_exceptions=False)
+    return CliRunner(env={"COLUMNS": "240"}).invoke(main, argv, catch_exceptions=False)
 
 
 def test_query_migrant_stock_csv(full_store):
@@ -81,7 +81,7 @@ def test_load_exits_non_zero_when_a_source_cannot_be_loaded(tmp_path, mirror):
         (empty / "m49" / f.name).write_bytes(f.read_bytes())
     proc = subprocess.run([sys.executable, "-m", "imdx.cli.__main__", "load", "wpp", "--db",
                            str(tmp_path / "x.duckdb")], env={**os.environ, "IMDX_MIRROR": str(empty)},
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert "is not in the mirror folder" in proc.stderr
 

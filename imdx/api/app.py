@@ -18,15 +18,22 @@ from imdx.api.state import ApiState
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
 
 
-def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = False) -> FastAPI:
+def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True) -> FastAPI:
     """A FastAPI app over the store at ``db_path`` (opened read-only: one connection per process,
     one cursor per request), keeping up to ``cache_mb`` MiB of encoded answers and twice that of query
     results in memory (0: none; every request is queried and encoded). ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``."""
+    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``."""
     state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if portal:
+            from starlette.concurrency import run_in_threadpool
+
+            from imdx.portal.data import warm
+            from imdx.portal.router import reader_for
+
+            await run_in_threadpool(warm, reader_for(state.store))  # the portal's indexes, built once
         gc.collect()
         gc.freeze()  # what startup built (areas, routes) lives as long as the process: keep it out of GC passes
         yield
@@ -46,6 +53,10 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = False) 
         from imdx.sdmx.routes import sdmx_router
 
         app.include_router(sdmx_router(state.cursor_store))
+    if portal:
+        from imdx.portal import portal_router
+
+        app.include_router(portal_router(lambda: state.store))
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)

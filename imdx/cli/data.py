@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -185,7 +186,7 @@ def _write(frame, fmt, output):
         text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
     else:
         shown = frame.drop(columns=[c for c in frame.columns if c.startswith("cell_")] + ["release_id"])
-        shown["value"] = shown["value"].map(lambda v: "" if v != v or v is None else f"{v:,.12g}")
+        shown["value"] = shown["value"].map(lambda v: "" if pd.isna(v) else f"{v:,.12g}")
         text = shown.to_string(index=False, max_rows=200) if len(frame) else "No observations match."
         text += f"\n({len(frame):,} observations)\n"
     if output:

@@ -21,6 +21,15 @@ def app_from_env():
     return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")))
 
 
+def _has_data(path) -> bool:
+    if not path.exists():
+        return False
+    from imdx.store.duckdb_store import DuckDBStore
+
+    with DuckDBStore(path, read_only=True) as store:
+        return bool(len(store.releases()))
+
+
 @click.command("serve")
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
@@ -33,18 +42,29 @@ def app_from_env():
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve_cmd(db, host, port, workers, cache_mb, log_level):
-    """Serve the store read-only over HTTP: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json,
-    interactive docs at /docs)."""
+    """Serve the store read-only over HTTP: the web portal at /, the REST API under /api/v1 (OpenAPI at
+    /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set)."""
     import uvicorn
 
-    path = settings(db=db).db.resolve()
-    if not path.exists():
-        raise StoreError(f"no store at {path}; load one first with `imdx load --db {path}`")
+    cfg = settings(db=db)
+    path = cfg.db.resolve()
+    if not _has_data(path):
+        click.echo(f"the store {path} is empty: loading every source first", err=True)
+        ctx = click.get_current_context()
+        from imdx.cli.data import load_cmd
+
+        try:
+            ctx.invoke(load_cmd, source=(), mirror=None, file=None, url=None, structure=None, db=str(path))
+        except SystemExit as stop:  # a source could not be loaded: serve what did load, if anything
+            if not _has_data(path):
+                raise StoreError(f"nothing could be loaded into {path}; see the errors above") from None
+            click.echo(f"some sources could not be loaded (exit {stop.code}); serving the others", err=True)
     os.environ[DB_ENV], os.environ[CACHE_ENV] = str(path), str(cache_mb)
     # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
     # several: each worker process opens its own read-only connection through the factory
     app = app_from_env() if workers == 1 else "imdx.cli.serve:app_from_env"
-    click.echo(f"imdx API on http://{host}:{port}/api/v1 (store {path}, {workers} worker(s)); Ctrl+C stops it",
+    click.echo(f"imdx on http://{host}:{port}/ (portal), /api/v1 and /sdmx (store {path}, {workers} worker(s)); "
+               "Ctrl+C stops it",
                err=True)
     uvicorn.run(app, factory=workers > 1, host=host, port=port, workers=workers, log_level=log_level,
                 access_log=False, proxy_headers=False)

@@ -42,12 +42,10 @@ def _pad(code: str) -> str:
 
 def _country_rows(m49: pd.DataFrame) -> list[dict]:
     rows = []
-    for r in m49.itertuples(index=False):
-        num = r[m49.columns.get_loc("M49 Code")]
-        iso3 = r[m49.columns.get_loc("ISO-alpha3 Code")]
-        name = r[m49.columns.get_loc("Country or Area")]
+    for get in m49.to_dict("records"):
+        num, iso3, name = get["M49 Code"], get["ISO-alpha3 Code"], get["Country or Area"]
         code = iso3 or NON_ISO.get(num, (f"M{_pad(num)}",))[0]
-        get = lambda col: r[m49.columns.get_loc(col)]  # noqa: E731
+        get = get.get
         rows.append({
             "code": code, "name": name, "kind": "country", "m49": _pad(num), "iso3": iso3 or None,
             "region": get("Region Code") and _pad(get("Region Code")),

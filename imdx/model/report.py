@@ -7,8 +7,8 @@ touches), a message a person can act on, and how many observations it touches.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Iterator
 
 import pandas as pd
 

@@ -10,7 +10,7 @@ paths (see docs/sdmx.md for examples):
   is the imdx source (``wpp``, ``undesa_ims``, ``sdmx``, ...).
 
 The response format is chosen by the ``Accept`` header or ``format=`` (which wins). Every error is
-the JSON envelope the rest of the API uses: ``{"error": {"status", "type", "message"}}``.
+the JSON envelope the rest of the API uses: ``{"error": {"status", "type", "message", "parameter"}}``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class SdmxError(Exception):
 
 
 _ENVELOPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "status": {"type": "integer"}, "type": {"type": "string"}, "message": {"type": "string"}}}}}
+    "status": {"type": "integer"}, "type": {"type": "string"}, "message": {"type": "string"},
+    "parameter": {"type": ["string", "null"]}}}}}
 ERRORS = {status: {"description": kind, "content": {"application/json": {"schema": _ENVELOPE}}}
           for status, kind in {400: "bad request", 404: "no results", 406: "not acceptable", 413: "too large",
                                501: "not implemented"}.items()}
@@ -65,7 +66,7 @@ ERRORS = {status: {"description": kind, "content": {"application/json": {"schema
 
 def error_response(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"status": status, "type": SdmxError.TYPES.get(status, "error"),
-                                   "message": message}}, status_code=status)
+                                   "message": message, "parameter": None}}, status_code=status)
 
 
 # -- content negotiation ---------------------------------------------------------------------

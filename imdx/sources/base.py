@@ -14,10 +14,10 @@ fetched files into observation tables, one per dataflow:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -44,7 +44,7 @@ class ReleaseSpec:
     licence: str
     files: tuple[SourceFile, ...]
     dataflows: tuple[str, ...]
-    build: Callable[[dict[str, Path], "LoadContext"], dict[str, pd.DataFrame]] = field(compare=False, repr=False)
+    build: Callable[[dict[str, Path], LoadContext], dict[str, pd.DataFrame]] = field(compare=False, repr=False)
     folder: str | None = None  # the mirror folder, when it is not named after the source
 
     @property

@@ -36,6 +36,7 @@ import logging
 import os
 import random
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -183,6 +184,10 @@ def _get_once(client, url: str, part: Path, *, html_ok: bool = False) -> tuple[s
         raise DownloadError(f"timed out ({type(err).__name__}) fetching {url}") from err
     except httpx.RemoteProtocolError as err:  # h11 checks Content-Length too: a body cut short lands here
         raise DownloadError(f"truncated download from {url} ({err})") from err
+    except httpx.ConnectError as err:
+        # a host name that does not resolve means no network (or a wrong URL): waiting will not help
+        unknown_host = isinstance(err.__cause__ or err.__context__, socket.gaierror) or "Name or service" in str(err)
+        raise DownloadError(f"{type(err).__name__} fetching {url}: {err}", permanent=unknown_host) from err
     except httpx.HTTPError as err:
         raise DownloadError(f"{type(err).__name__} fetching {url}: {err}") from err
     return digest.hexdigest(), received

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -72,7 +72,20 @@ class DuckDBStore(Store):
         self.con.execute(
             f"CREATE TABLE IF NOT EXISTS {_obs_table(flow.id)} (release_id INTEGER, {dims}, "
             "year SMALLINT, value DOUBLE, obs_status VARCHAR, definition VARCHAR, note VARCHAR, "
-            "cell_file VARCHAR, cell_sheet VARCHAR, cell_row INTEGER, cell_column VARCHAR)")
+            "cell_file VARCHAR, cell_sheet VARCHAR, cell_row INTEGER, cell_column VARCHAR, "
+            "current BOOLEAN DEFAULT FALSE)")
+
+    def _refresh_current(self, flow: Dataflow, source: str) -> None:
+        """Mark, within ``source``, the observation of each key from the most recently published release
+        (ties: the later edition, then the later load) as ``current``: what a query answers by default."""
+        table = _obs_table(flow.id)
+        key = ", ".join(f'o."{d}"' for d in flow.dimension_names)
+        self.con.execute(f"""
+            UPDATE {table} SET current = (s.rn = 1)
+            FROM (SELECT o.rowid AS rid, row_number() OVER (PARTITION BY {key}
+                         ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) AS rn
+                  FROM {table} o JOIN release r USING (release_id) WHERE r.source = ?) s
+            WHERE {table}.rowid = s.rid""", [source])
 
     def dataflow(self, dataflow_id: str) -> Dataflow:
         if dataflow_id in dataflows.DATAFLOWS:
@@ -111,7 +124,7 @@ class DuckDBStore(Store):
             con.execute("INSERT INTO release VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [release_id, release.source, release.key, release.title, release.edition,
                          release.published, release.licence, release.fingerprint,
-                         datetime.now(timezone.utc).replace(tzinfo=None)])
+                         datetime.now(UTC).replace(tzinfo=None)])
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
@@ -125,6 +138,7 @@ class DuckDBStore(Store):
                             f"SELECT {release_id}, {quoted} FROM _incoming")
                 con.unregister("_incoming")
                 con.execute("INSERT INTO release_dataflow VALUES (?, ?, ?)", [release_id, flow_id, len(frame)])
+                self._refresh_current(flow, release.source)
             issues = report.to_frame()
             if len(issues):
                 issues.insert(0, "release_id", release_id)
@@ -211,13 +225,18 @@ class DuckDBStore(Store):
         area_dims = [d.name for d in flow.dimensions if d.is_area]
         names = "".join(f', (SELECT name FROM area a WHERE a.code = c."{d}") AS "{d}_name"' for d in area_dims)
         order = ", ".join(f'c."{d}"' for d in dims) + ", c.source"
+        if edition is None and as_of is None:  # the current values, marked at load time
+            latest = ""
+            where.append("o.current")
+        else:
+            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {key} "
+                      "ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) = 1")
         sql = f"""
             WITH cand AS (
               SELECT o.*, r.source, r.edition, r.published
               FROM {_obs_table(dataflow)} o JOIN release r USING (release_id)
               WHERE {' AND '.join(where + rel_where) or 'TRUE'}
-              QUALIFY row_number() OVER (PARTITION BY r.source, {key}
-                                         ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) = 1)
+              {latest})
             SELECT {', '.join(f'c."{d}"' for d in dims)}{names}, c.value, '{flow.unit}' AS unit,
                    c.obs_status, c.definition, c.note, c.source, c.edition, c.release_id,
                    c.cell_file, c.cell_sheet, c.cell_row, c.cell_column

@@ -10,13 +10,13 @@ from imdx.cases.errors import AccessDenied, ReleaseError
 from imdx.cases.generator import as_text, generate_cases
 from imdx.cases.releases import publish
 from imdx.cases.releases.to_store import store_release
+from imdx.cases.service import CaseService
 from imdx.config import settings
 from imdx.load import load
 from imdx.query import query
 from imdx.store.duckdb_store import DuckDBStore
 
 from .conftest import make_env, populate, principal
-from imdx.cases.service import CaseService
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def read(response):
 def error(response, status):
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"status", "type", "message"}
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "type", "message", "parameter"}
     assert body["error"]["status"] == status and len(body["error"]["message"]) > 20
     return body["error"]["message"]
 

@@ -202,16 +202,15 @@ def test_renamed_sheet_is_refused(folder, tmp_path, fresh):
 
 # -- the whole pipeline ----------------------------------------------------------------------------------------
 def test_load_into_the_store(mirror, tmp_path, fresh):
-    """The KNOMAD files live in the ``wdi`` mirror folder: here a mirror whose ``knomad`` folder links to it."""
+    """The KNOMAD files live in the ``wdi`` mirror folder, as in ../shared/data."""
     from imdx.load import load_release
     from imdx.sources.fetch import fetch_release
     from imdx.store.duckdb_store import DuckDBStore
 
-    linked = tmp_path / "mirror"
-    linked.mkdir()
-    (linked / "knomad").symlink_to(mirror / knomad.FOLDER)
     spec = next(s for s in knomad.SOURCE.releases if s.key == "bmm2021")
-    paths, files = fetch_release(spec, mirror=linked, cache=tmp_path / "cache")
+    assert spec.mirror_folder == "wdi"
+    paths, files = fetch_release(spec, mirror=mirror, cache=tmp_path / "cache")
+    assert paths[MIG.file] == mirror / "wdi" / MIG.file
     store = DuckDBStore(tmp_path / "k.duckdb")
     outcome = load_release(store, spec, paths, files, fresh)
     assert (outcome.status, outcome.n_obs) == ("loaded", 220 * 220), outcome.error

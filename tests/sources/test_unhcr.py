@@ -13,8 +13,8 @@ import pandas as pd
 import pyreadr
 import pytest
 
-from imdx.model import dataflows
 from imdx.errors import SourceFileError
+from imdx.model import dataflows
 from imdx.model.report import Report
 from imdx.sources import unhcr
 from imdx.sources.base import LoadContext, finish

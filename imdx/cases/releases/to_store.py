@@ -42,7 +42,7 @@ def store_release(svc, principal, release_id: str, store) -> int:
     observations, report = release_observations(folder, store.areas())
     files = [FileRecord(name=name, url=f"imdx-cases://releases/{release_id}/{name}", sha256=sha256_of(folder / name),
                         size=(folder / name).stat().st_size, retrieved_from=str(folder / name),
-                        retrieved_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+                        retrieved_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
              for name in ["release.json", *manifest["files"]]]
     approved = svc.store.query("SELECT approved_at FROM releases WHERE release_id = ?", [release_id])[0][0]
     published = approved.date() if approved else dt.date.today()

@@ -1,0 +1,131 @@
+"""The portal tests talk HTTP to a real uvicorn server on a free loopback port, serving the store every
+source was loaded into (``full_store``), and drive Debian's Chromium (``/usr/bin/chromium``, headless,
+no browser download) through Playwright.
+
+The server is the app ``imdx serve`` runs (``imdx.api.app.create_app``: the API, SDMX and the portal).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = os.environ.get("IMDX_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def portal_db(request, tmp_path_factory):
+    """``full_store``, or (to iterate quickly) the already loaded store named by ``IMDX_PORTAL_TEST_DB``."""
+    override = os.environ.get("IMDX_PORTAL_TEST_DB")
+    return Path(override) if override else request.getfixturevalue("full_store")
+
+
+@pytest.fixture(scope="session")
+def vendor():
+    """The front-end libraries, built from npm if they are not yet (``imdx/portal/build_assets.sh``)."""
+    from imdx.portal import assets
+
+    if assets.missing():
+        if shutil.which("npm") is None:
+            pytest.fail("the portal assets are not built and npm is missing: run `sh imdx/portal/build_assets.sh`")
+        assets.build()
+    return assets.VENDOR
+
+
+def build_app(db: Path):
+    """(app, store, with_api): the app ``imdx serve`` runs, with the API, SDMX and the portal mounted."""
+    from imdx.api.app import create_app
+
+    app = create_app(db)
+    return app, app.state.imdx.store, True
+
+
+@pytest.fixture(scope="session")
+def server(portal_db, vendor):
+    import uvicorn
+
+    from imdx.portal.data import warm
+    from imdx.portal.router import reader_for
+
+    app, store, with_api = build_app(portal_db)
+    warm(reader_for(store))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the portal server did not start"
+        time.sleep(0.02)
+    yield {"url": f"http://127.0.0.1:{port}", "store": store, "with_api": with_api, "app": app}
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(server):
+    return server["url"]
+
+
+@pytest.fixture(scope="session")
+def http(base_url):
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def store(server):
+    """A second read-only view of the served store (its own cursor)."""
+    from imdx.portal.data import CursorStore
+
+    return CursorStore(server["store"], server["store"].con.cursor())
+
+
+@pytest.fixture(scope="session")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never download a browser)"
+    from playwright import sync_api
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Watch:
+    """Every request URL a page makes and every console error or page error it reports."""
+
+    def __init__(self, page):
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def foreign(self, base_url: str) -> list[str]:
+        return [u for u in self.requests if not (u.startswith((base_url + "/", "data:", "blob:")) or u == base_url)]
+
+
+@pytest.fixture
+def page(browser, base_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True,
+                                  base_url=base_url)
+    pg = context.new_page()
+    pg.watch = Watch(pg)
+    yield pg
+    context.close()
