@@ -75,17 +75,35 @@ class DuckDBStore(Store):
             "cell_file VARCHAR, cell_sheet VARCHAR, cell_row INTEGER, cell_column VARCHAR, "
             "current BOOLEAN DEFAULT FALSE)")
 
-    def _refresh_current(self, flow: Dataflow, source: str) -> None:
-        """Mark, within ``source``, the observation of each key from the most recently published release
-        (ties: the later edition, then the later load) as ``current``: what a query answers by default."""
+    def _mark_current(self, flow: Dataflow, release_id: int, source: str) -> None:
+        """Keep ``current`` true for exactly one observation per key and source: the one from the most
+        recently published release (ties: the later edition, then the later load). The new release's
+        rows were inserted as current; here they and the rows they supersede are corrected."""
         table = _obs_table(flow.id)
-        key = ", ".join(f'o."{d}"' for d in flow.dimension_names)
-        self.con.execute(f"""
-            UPDATE {table} SET current = (s.rn = 1)
-            FROM (SELECT o.rowid AS rid, row_number() OVER (PARTITION BY {key}
-                         ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) AS rn
-                  FROM {table} o JOIN release r USING (release_id) WHERE r.source = ?) s
-            WHERE {table}.rowid = s.rid""", [source])
+        rank = "(r.published, r.edition, r.release_id)"
+        others = self.con.execute(f"""
+            SELECT count(*) FILTER (WHERE {rank} < (n.published, n.edition, n.release_id)),
+                   count(*) FILTER (WHERE {rank} > (n.published, n.edition, n.release_id))
+            FROM release r, release n
+            WHERE n.release_id = ? AND r.source = ? AND r.release_id <> n.release_id
+              AND r.release_id IN (SELECT release_id FROM release_dataflow WHERE dataflow = ?)""",
+                                  [release_id, source, flow.id]).fetchall()[0]
+        older, newer = others
+        same = " AND ".join(f'o."{d}" IS NOT DISTINCT FROM n."{d}"' for d in flow.dimension_names)
+        if older:  # the new release supersedes the older releases' values of the keys it holds
+            self.con.execute(f"""
+                UPDATE {table} o SET current = FALSE
+                FROM (SELECT * FROM {table} WHERE release_id = ?) n
+                WHERE o.current AND {same} AND o.release_id IN (
+                    SELECT r.release_id FROM release r, release x WHERE x.release_id = ? AND r.source = ?
+                      AND {rank} < (x.published, x.edition, x.release_id))""", [release_id, release_id, source])
+        if newer:  # a release published later already holds some of these keys (an old edition loaded late)
+            self.con.execute(f"""
+                UPDATE {table} n SET current = FALSE
+                FROM (SELECT * FROM {table} WHERE release_id IN (
+                    SELECT r.release_id FROM release r, release x WHERE x.release_id = ? AND r.source = ?
+                      AND {rank} > (x.published, x.edition, x.release_id))) o
+                WHERE n.release_id = ? AND {same}""", [release_id, source, release_id])
 
     def dataflow(self, dataflow_id: str) -> Dataflow:
         if dataflow_id in dataflows.DATAFLOWS:
@@ -134,11 +152,11 @@ class DuckDBStore(Store):
                 table = pa.Table.from_pandas(frame[cols], preserve_index=False)
                 con.register("_incoming", table)
                 quoted = ", ".join(f'"{c}"' for c in cols)
-                con.execute(f"INSERT INTO {_obs_table(flow_id)} (release_id, {quoted}) "
-                            f"SELECT {release_id}, {quoted} FROM _incoming")
+                con.execute(f"INSERT INTO {_obs_table(flow_id)} (release_id, {quoted}, current) "
+                            f"SELECT {release_id}, {quoted}, TRUE FROM _incoming")
                 con.unregister("_incoming")
                 con.execute("INSERT INTO release_dataflow VALUES (?, ?, ?)", [release_id, flow_id, len(frame)])
-                self._refresh_current(flow, release.source)
+                self._mark_current(flow, release_id, release.source)
             issues = report.to_frame()
             if len(issues):
                 issues.insert(0, "release_id", release_id)
