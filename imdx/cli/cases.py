@@ -14,18 +14,7 @@ from pathlib import Path
 
 import click
 
-from imdx.errors import ImdxError
-
-
-class _CasesGroup(click.Group):
-    """Turns an :class:`ImdxError` into a one-line message and its exit code."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ImdxError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(err.exit_code)
+from imdx.cli.group import ImdxGroup
 
 
 class _Session:
@@ -60,7 +49,7 @@ def _issues_summary(report) -> None:
         click.echo(f"{severity:8} {type_:42} {n}")
 
 
-@click.group(cls=_CasesGroup)
+@click.group(cls=ImdxGroup)
 @click.option("--user", envvar="IMDX_CASES_USER", help="user name to sign in as")
 @click.pass_context
 def cases(ctx, user):
