@@ -8,11 +8,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from imdx.cli import _Group
+from imdx.cli.group import ImdxGroup
 from imdx.cli.estimate import estimate_group
 
 
-@click.group(cls=_Group)
+@click.group(cls=ImdxGroup)
 def cli():
     """The estimate group as `imdx` will mount it (ImdxError -> message and exit code)."""
 
