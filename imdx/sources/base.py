@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from imdx.codes.areas import Areas
 from imdx.model import dataflows
@@ -117,3 +118,8 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     for col in dims[:-1] + ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_column"]:
         out[col] = out[col].astype("string")
     return out[dims + ["value"] + ATTRIBUTES].reset_index(drop=True)
+
+
+def column_letter(index: int) -> str:
+    """Excel column letter of a 0-based column index, as a person sees it: 0 -> A, 26 -> AA."""
+    return get_column_letter(index + 1)

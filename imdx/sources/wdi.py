@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from imdx.errors import SourceFileError
-from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
+from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, column_letter
 
 #: indicator code -> (dataflow, fixed dimensions)
 INDICATORS: dict[str, tuple[str, dict[str, str]]] = {
@@ -76,14 +76,6 @@ LICENCE = "CC BY 4.0"
 
 
 # -- helpers shared with imdx.sources.knomad ---------------------------------------------------
-def column_letter(index: int) -> str:
-    """Excel column letter of a 0-based column index: 0 -> A, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def parse_cells(cells: pd.Series, missing: tuple[str, ...] = MISSING) -> pd.DataFrame:

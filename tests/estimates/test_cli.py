@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from imdx.cli.group import ImdxGroup
 from imdx.cli.estimate import estimate_group
+from imdx.cli.group import ImdxGroup
 
 
 @click.group(cls=ImdxGroup)

@@ -11,6 +11,7 @@ import pandas as pd
 from imdx.codes.names import strip_footnote
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext
+from imdx.sources.base import column_letter as letter
 
 #: UN DESA's cell markers (from the Notes sheet of the 2020 workbook): status and value
 MISSING = ".."  # not available or not reported separately
@@ -20,14 +21,6 @@ SUPPRESSED = "~"  # protected for privacy (the number, or the number it derives 
 STATUS_CODES = ["A", "M", "L", "N"]
 
 
-def letter(index: int) -> str:
-    """Excel column letter of a 0-based column index: 0 -> A, 25 -> Z, 26 -> AA."""
-    out = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def read_sheets(path: Path, sheets: list[str]) -> dict[str, np.ndarray]:
