@@ -7,7 +7,8 @@ In one run, on the files of every source's releases in the mirror (IMDX_MIRROR, 
   ``pd.read_csv`` / tab-separated ``read_csv``, and ``pyreadr.read_r`` for .rda/.rds: parsing only,
   nothing harmonised, checked or stored;
 * baseline ``pandas+calamine``: the same with ``engine="calamine"`` (the fastest pandas reader);
-* ``imdx``: ``imdx load`` into a new DuckDB file: parse, harmonise, check and store, in transactions.
+* ``imdx``: ``imdx load`` into a new DuckDB file: parse, harmonise, check and store, in transactions,
+  with ``IMDX_WORKERS`` worker processes (default: one per CPU), and in one process for comparison.
 
 Prints each time (best of ``--repeat``), and the ratio imdx / baseline. Target: ratio <= 1 against
 plain pandas.
@@ -62,12 +63,12 @@ def time_baseline(paths: list[Path], engine: str | None) -> float:
     return time.perf_counter() - start
 
 
-def time_imdx(mirror: Path) -> tuple[float, int]:
+def time_imdx(mirror: Path, workers: int | None = None) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         start = time.perf_counter()
         with DuckDBStore(db) as store:
-            summary = load(store, settings(mirror=str(mirror), db=str(db)))
+            summary = load(store, settings(mirror=str(mirror), db=str(db), workers=workers))
         elapsed = time.perf_counter() - start
     if summary.failed:
         raise SystemExit(f"load failed: {[(o.key, o.error) for o in summary.failed]}")
@@ -88,9 +89,13 @@ def main() -> None:
     calamine = min(time_baseline(paths, "calamine") for _ in range(args.repeat))
     runs = [time_imdx(mirror) for _ in range(args.repeat)]
     ours, n_obs = min(r[0] for r in runs), runs[0][1]
+    single = min(time_imdx(mirror, workers=1)[0] for _ in range(args.repeat))
+    workers = settings(mirror=str(mirror)).workers
     print(f"{'pandas (read only, default engines)':<44}{plain:8.2f} s")
     print(f"{'pandas + calamine (read only)':<44}{calamine:8.2f} s")
-    print(f"{'imdx load (parse, harmonise, check, store)':<44}{ours:8.2f} s   {n_obs:,} observations")
+    print(f"{'imdx load, one process':<44}{single:8.2f} s")
+    print(f"{f'imdx load, {workers} worker processes':<44}{ours:8.2f} s   {n_obs:,} observations parsed, "
+          "harmonised, checked and stored")
     print(f"ratio imdx / pandas           = {ours / plain:.2f}  (target <= 1.00)")
     print(f"ratio imdx / pandas+calamine  = {ours / calamine:.2f}")
 

@@ -29,6 +29,10 @@ SETTINGS = [
     Setting("db", "IMDX_DB", "imdx.duckdb", "The store: a DuckDB file."),
     Setting("cache", "IMDX_CACHE", str(Path.home() / ".cache" / "imdx"),
             "Where files downloaded from the publishers are kept, by checksum."),
+    Setting("workers", "IMDX_WORKERS", None,
+            "How many processes read, harmonise and check releases at the same time during a load "
+            "(default: one per CPU; 1 does everything in the loading process). The store is always "
+            "written by the loading process, one release at a time."),
 ]
 
 
@@ -37,13 +41,31 @@ class Settings:
     mirror: Path | None
     db: Path
     cache: Path
+    workers: int = 1
 
 
 def settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     env = os.environ if env is None else env
-    values = {s.name: overrides.get(s.name) or env.get(s.env) or s.default for s in SETTINGS}
+    values = {s.name: _text(overrides.get(s.name)) or env.get(s.env) or s.default for s in SETTINGS}
     mirror = Path(values["mirror"]).expanduser() if values["mirror"] else None
     if mirror is not None and not mirror.is_dir():
         raise ConfigError(f"the mirror folder {mirror} does not exist; set IMDX_MIRROR (or --mirror) to a folder "
                           "laid out like the publishers' files, e.g. ../shared/data")
-    return Settings(mirror=mirror, db=Path(values["db"]).expanduser(), cache=Path(values["cache"]).expanduser())
+    return Settings(mirror=mirror, db=Path(values["db"]).expanduser(), cache=Path(values["cache"]).expanduser(),
+                    workers=_workers(values["workers"]))
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _workers(value: str | None) -> int:
+    if value is None:
+        return os.cpu_count() or 1
+    try:
+        workers = int(value)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(f"IMDX_WORKERS must be a whole number of processes, 1 or more (got {value!r})")
+    return workers

@@ -16,6 +16,16 @@ class ImdxError(Exception):
     #: process exit code used by the CLI
     exit_code = 1
 
+    def __reduce__(self):  # sent whole between processes (a load prepares releases in worker processes)
+        return _restore, (type(self), str(self), self.__dict__)
+
+
+def _restore(cls: type[ImdxError], message: str, state: dict) -> ImdxError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
 
 class ConfigError(ImdxError):
     """A setting is missing or wrong (e.g. ``IMDX_MIRROR`` names no folder)."""

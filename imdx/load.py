@@ -1,13 +1,26 @@
-"""Loading: fetch → read → harmonise → check → store, one release at a time, each all or nothing."""
+"""Loading: fetch → read → harmonise → check → store, one release at a time, each all or nothing.
+
+The loading process fetches every release first and builds the areas. Reading, harmonising and
+checking a release (:func:`prepare`) needs nothing but its files and a copy of the areas, so up to
+``settings.workers`` processes do it at the same time, the biggest releases first; the loading
+process writes the prepared releases into the store one at a time, in the sources' order, as they
+come back. With one worker everything happens in the loading process.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from imdx import checks
-from imdx.codes.areas import Areas
+from imdx.codes.areas import AreaChanges, Areas
 from imdx.codes.build import build_areas
 from imdx.config import Settings
 from imdx.errors import ImdxError
@@ -43,6 +56,15 @@ class LoadSummary:
         return Report([i for o in self.outcomes for i in o.report])
 
 
+@dataclass
+class Prepared:
+    """A release read, harmonised and checked, ready to be written."""
+
+    observations: dict[str, pd.DataFrame]
+    report: Report
+    areas: AreaChanges | None = None  # what the build added to the areas, when it ran in another process
+
+
 Progress = Callable[[str, ReleaseSpec], None]
 
 
@@ -57,33 +79,48 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
     specs = [spec for name in ["m49"] + [n for n in names if n != "m49"] for spec in known[name].releases]
     summary = LoadSummary()
     areas: Areas | None = None
+    work: list[tuple[ReleaseSpec, ReleaseRecord | ReleaseOutcome, dict[str, Path]]] = []
     for spec in specs:
-        if progress:
-            progress("start", spec)
         try:
             paths, files = fetch_release(spec, mirror=settings.mirror, cache=settings.cache)
             if areas is None:
                 m49_paths = paths if spec.source == "m49" else fetch_release(
                     known["m49"].releases[0], mirror=settings.mirror, cache=settings.cache)[0]
                 areas = build_areas(Path(next(iter(m49_paths.values()))).parent)
-            outcome = load_release(store, spec, paths, files, areas)
-        except ImdxError as err:
-            outcome = ReleaseOutcome(spec.source, spec.key, spec.edition, "failed", error=str(err))
-        except Exception as err:  # noqa: BLE001 -- a bug: say so, keep loading the other releases
-            outcome = ReleaseOutcome(spec.source, spec.key, spec.edition, "failed",
-                                     error=f"unexpected {type(err).__name__}: {err} (a bug in imdx: please report it "
-                                           f"with this message; the store was left unchanged)")
-        summary.outcomes.append(outcome)
-        if progress:
-            progress(outcome.status, spec)
+            record = ReleaseRecord(source=spec.source, key=spec.key, title=spec.title, edition=spec.edition,
+                                   published=spec.published, licence=spec.licence, files=files)
+            work.append((spec, _outcome(spec, "unchanged") if store.has_release(record) else record, paths))
+        except Exception as err:  # noqa: BLE001 -- reported as the release's failure
+            work.append((spec, _failure(spec, err), {}))
+    todo = [(spec, job, paths) for spec, job, paths in work if isinstance(job, ReleaseRecord)]
+    with _Preparer(settings.workers, len(todo), areas) as preparer:
+        for spec, record, paths in sorted(todo, key=lambda t: -_size(t[2])):  # the longest first: they set the pace
+            preparer.submit(spec, paths, record.files)
+        for spec, job, _ in work:
+            if progress:
+                progress("start", spec)
+            if isinstance(job, ReleaseRecord):
+                try:
+                    job = write_release(store, spec, job, preparer.result(spec), areas)
+                except Exception as err:  # noqa: BLE001 -- reported as the release's failure
+                    job = _failure(spec, err)
+            summary.outcomes.append(job)
+            if progress:
+                progress(job.status, spec)
     return summary
 
 
 def load_release(store: Store, spec: ReleaseSpec, paths, files, areas: Areas) -> ReleaseOutcome:
+    """Prepare and write one release here, in this process."""
     record = ReleaseRecord(source=spec.source, key=spec.key, title=spec.title, edition=spec.edition,
                            published=spec.published, licence=spec.licence, files=files)
     if store.has_release(record):
-        return ReleaseOutcome(spec.source, spec.key, spec.edition, "unchanged")
+        return _outcome(spec, "unchanged")
+    return write_release(store, spec, record, prepare(spec, paths, files, areas), areas)
+
+
+def prepare(spec: ReleaseSpec, paths: dict[str, Path], files, areas: Areas) -> Prepared:
+    """Read, harmonise and check one release (``areas`` learn the source's names and codes)."""
     report = Report()
     for f, declared in zip(files, spec.files):
         if declared.sha256 and f.sha256 != declared.sha256:
@@ -94,7 +131,84 @@ def load_release(store: Store, spec: ReleaseSpec, paths, files, areas: Areas) ->
     tables = spec.build(paths, ctx)
     observations = {flow: finish(flow, frame) for flow, frame in tables.items()}
     for flow, frame in observations.items():
-        report.extend(checks.run(flow, frame, areas, source=spec.source, store=store))
-    release_id = store.write_release(record, observations, report, areas)
+        report.extend(checks.run(flow, frame, areas, source=spec.source))
+    return Prepared(observations, report)
+
+
+def write_release(store: Store, spec: ReleaseSpec, record: ReleaseRecord, prepared: Prepared,
+                  areas: Areas) -> ReleaseOutcome:
+    if prepared.areas is not None:
+        areas.apply(prepared.areas)
+    release_id = store.write_release(record, prepared.observations, prepared.report, areas)
     return ReleaseOutcome(spec.source, spec.key, spec.edition, "loaded",
-                          n_obs=sum(len(f) for f in observations.values()), release_id=release_id, report=report)
+                          n_obs=sum(len(f) for f in prepared.observations.values()), release_id=release_id,
+                          report=prepared.report)
+
+
+def _outcome(spec: ReleaseSpec, status: str, error: str | None = None) -> ReleaseOutcome:
+    return ReleaseOutcome(spec.source, spec.key, spec.edition, status, error=error)
+
+
+def _failure(spec: ReleaseSpec, err: Exception) -> ReleaseOutcome:
+    if isinstance(err, ImdxError):
+        return _outcome(spec, "failed", str(err))
+    if isinstance(err, BrokenProcessPool):
+        return _outcome(spec, "failed", "the process preparing this release stopped (out of memory?); "
+                        "nothing of it was stored. Load again with IMDX_WORKERS=1 to see the error here.")
+    return _outcome(spec, "failed", f"unexpected {type(err).__name__}: {err} (a bug in imdx: please report it "
+                    "with this message; the store was left unchanged)")
+
+
+def _size(paths: dict[str, Path]) -> int:
+    return sum(Path(p).stat().st_size for p in paths.values())
+
+
+#: Linux forks the workers: they start at once, and a script that loads need not guard its top level
+#: with ``if __name__ == "__main__"``. A worker touches nothing of the store's. Elsewhere they are spawned.
+_CONTEXT = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+class _Preparer:
+    """Prepares releases in worker processes (or here, with one worker or one release)."""
+
+    def __init__(self, workers: int, n_releases: int, areas: Areas | None):
+        self.areas = areas
+        self.pool = None
+        if min(workers, n_releases) > 1:
+            self.pool = ProcessPoolExecutor(min(workers, n_releases), mp_context=_CONTEXT)
+        self.jobs: dict[tuple[str, str], Future | tuple] = {}
+        self.inputs: dict[tuple[str, str], tuple] = {}
+
+    def submit(self, spec: ReleaseSpec, paths: dict[str, Path], files) -> None:
+        if self.pool is None:
+            self.jobs[spec.source, spec.key] = (spec, paths, files)
+        else:
+            self.inputs[spec.source, spec.key] = (paths, files)
+            self.jobs[spec.source, spec.key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths,
+                                                                files, self.areas)
+
+    def result(self, spec: ReleaseSpec) -> Prepared:
+        """The prepared release; one that no worker has started yet is prepared here rather than waited for."""
+        job = self.jobs.pop((spec.source, spec.key))
+        if isinstance(job, tuple):
+            return prepare(*job, self.areas)
+        if job.cancel():
+            return prepare(spec, *self.inputs.pop((spec.source, spec.key)), self.areas)
+        return job.result()
+
+    def __enter__(self) -> _Preparer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _prepare_elsewhere(source: str, key: str, paths, files, areas: Areas) -> Prepared:
+    """:func:`prepare` in a worker process: the release is found by name (its ``build`` may be a closure,
+    which cannot be sent), and what it added to its copy of the areas goes back with it."""
+    spec = next(s for s in registry()[source].releases if s.key == key)
+    start = areas.revision
+    prepared = prepare(spec, paths, files, areas)
+    prepared.areas = areas.changes_since(start)
+    return prepared

@@ -26,6 +26,8 @@ TOLERANCE = 0.005
 #: at most this many issues of one kind per table; the message of the last one says how many more
 LIMIT = 200
 CELL = ["cell_file", "cell_sheet", "cell_row", "cell_column"]
+#: the kinds of area that add up to a total
+PARTS = {"country", "residual"}
 
 
 def _plain(value):
@@ -37,9 +39,25 @@ def _cell(row) -> dict:
     return {"file": file, "sheet": sheet, "row": None if line is None else int(line), "column": column}
 
 
-def _kinds(areas: Areas, codes: pd.Series) -> pd.Series:
-    """The kind (country, aggregate, residual) of each area code, as plain strings."""
-    return codes.astype(object).map(areas.frame["kind"].to_dict()).astype(object)
+def _categorical(column: pd.Series) -> pd.Series:
+    return column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+
+
+def _is_kind(areas: Areas, codes: pd.Series, kinds: set[str]) -> np.ndarray:
+    """Whether each area code is of one of ``kinds`` (country, aggregate, residual): looked up once
+    per distinct code, not per row."""
+    codes = _categorical(codes)
+    kind = codes.cat.categories.map(areas.frame["kind"].to_dict())
+    return np.append(np.asarray(kind.isin(list(kinds)), dtype=bool), False)[codes.cat.codes.to_numpy()]
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row by row, whether two code columns hold the same (non-missing) code."""
+    a, b = _categorical(a), _categorical(b)
+    both = a.cat.categories.union(b.cat.categories)
+    x = a.cat.set_categories(both).cat.codes.to_numpy()
+    y = b.cat.set_categories(both).cat.codes.to_numpy()
+    return (x == y) & (x >= 0)
 
 
 def _dims(frame: pd.DataFrame) -> list[str]:
@@ -61,56 +79,66 @@ def origin_is_destination(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
     pairs = [(a, b) for a, b in [("origin", "destination"), ("sender", "receiver"), ("origin", "asylum")]
              if a in frame.columns and b in frame.columns]
     for a, b in pairs:
-        same = frame[(frame[a] == frame[b]).fillna(False) & (_kinds(areas, frame[a]) == "country")
-                     & (frame["value"].fillna(0) != 0)]
+        same = frame[_same(frame[a], frame[b]) & _is_kind(areas, frame[a], {"country"})
+                     & (frame["value"].fillna(0) != 0).to_numpy()]
         for code, group in same.groupby(a, sort=True):
             yield Issue("origin-is-destination", f"{len(group)} observations with {a} = {b} = {code}",
                         area=code, n_obs=len(group), **_cell(group.iloc[0]))
 
 
-def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part: pd.Series, label: str):
+def _key_codes(column: pd.Series) -> np.ndarray:
+    """Integers that are equal where the column's values are equal (cheap to group by)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    return column.to_numpy() if pd.api.types.is_integer_dtype(column.dtype) else pd.factorize(column)[0]
+
+
+def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part: np.ndarray, label: str):
     """Parts (``is_part`` rows) summed over ``dim`` against the published ``total_code`` row of each key.
 
     Tolerance is relative to the larger of the total and the parts' absolute sum, so that a published
-    total of 0 (world net migration) is met by parts that cancel out up to rounding."""
+    total of 0 (world net migration) is met by parts that cancel out up to rounding. The keys are
+    grouped as integer codes; the issue's place is the total's row."""
     keys = [c for c in _dims(frame) if c != dim]
-    cols = ", ".join(f'"{k}"' for k in keys)
+    k = [f"k{i}" for i in range(len(keys))]
     con = duckdb.connect()
-    con.register("f", pd.concat([frame[keys + [dim, "value"] + CELL],
-                                 pd.Series(is_part.to_numpy(), name="_part", index=frame.index)], axis=1))
+    con.register("f", pd.DataFrame({**{name: _key_codes(frame[key]) for name, key in zip(k, keys)},
+                                    "value": frame["value"].to_numpy(), "_part": np.asarray(is_part, dtype=bool),
+                                    "_total": (frame[dim] == total_code).to_numpy(dtype=bool),
+                                    "_row": np.arange(len(frame))}))
     bad = con.execute(f"""
-        WITH parts AS (SELECT {cols}, sum(value) AS parts, count(*) AS n, sum(abs(value)) AS scale
+        WITH parts AS (SELECT {", ".join(k)}, sum(value) AS parts, count(*) AS n, sum(abs(value)) AS scale
                        FROM f WHERE _part AND value IS NOT NULL GROUP BY ALL),
-             totals AS (SELECT {cols}, value AS total, {", ".join(CELL)} FROM f
-                        WHERE "{dim}" = ? AND value IS NOT NULL)
-        SELECT *, count(*) OVER () AS n_bad FROM parts JOIN totals USING ({cols})
+             totals AS (SELECT {", ".join(k)}, value AS total, _row FROM f WHERE _total AND value IS NOT NULL)
+        SELECT parts, n, total, _row, count(*) OVER () AS n_bad FROM parts JOIN totals USING ({", ".join(k)})
         WHERE abs(parts - total) > 5 AND abs(parts - total) / greatest(abs(total), scale, 1) > ?
-        ORDER BY abs(parts - total) DESC LIMIT {LIMIT}""", [total_code, TOLERANCE]).df()
+        ORDER BY abs(parts - total) DESC, _row LIMIT {LIMIT}""", [TOLERANCE]).fetchall()
     con.close()
-    for n, row in bad.iterrows():
-        where = {k: row[k] for k in keys}
-        more = f" ({row['n_bad'] - LIMIT} more like this not listed)" if n == LIMIT - 1 and row["n_bad"] > LIMIT else ""
-        yield Issue("parts-exceed-total" if row["parts"] > row["total"] else "parts-differ-from-total",
-                    f"{label} add up to {row['parts']:,.0f}, the published total is {row['total']:,.0f} "
-                    f"({(row['parts'] - row['total']) / max(abs(row['total']), 1):+.1%}) for "
-                    + ", ".join(f"{k}={v}" for k, v in where.items()) + more,
-                    area=next((v for k, v in where.items() if k in ("area", "destination", "origin", "asylum")),
+    for n, (parts, count, total, row, n_bad) in enumerate(bad):
+        at = frame.iloc[row]
+        where = {key: at[key] for key in keys}
+        more = f" ({n_bad - LIMIT} more like this not listed)" if n == LIMIT - 1 and n_bad > LIMIT else ""
+        yield Issue("parts-exceed-total" if parts > total else "parts-differ-from-total",
+                    f"{label} add up to {parts:,.0f}, the published total is {total:,.0f} "
+                    f"({(parts - total) / max(abs(total), 1):+.1%}) for "
+                    + ", ".join(f"{key}={v}" for key, v in where.items()) + more,
+                    area=next((v for key, v in where.items() if key in ("area", "destination", "origin", "asylum")),
                               None),
-                    n_obs=int(row["n"]) + 1, **_cell(row))
+                    n_obs=int(count) + 1, **_cell(at))
 
 
 def parts_add_up(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
     if flow.unit not in COUNT_UNITS or frame.empty:
         return
     if "sex" in frame.columns and (frame["sex"] == "_T").any():
-        yield from _parts_against_total(frame, "sex", "_T", frame["sex"].isin(["M", "F"]), "males and females")
+        yield from _parts_against_total(frame, "sex", "_T", frame["sex"].isin(["M", "F"]).to_numpy(),
+                                        "males and females")
     if flow.id == "migrant_stock" and (frame["origin"] == "_T").any():
-        kinds = _kinds(areas, frame["origin"])
-        yield from _parts_against_total(frame, "origin", "_T", kinds.isin(["country", "residual"]), "the origins")
+        yield from _parts_against_total(frame, "origin", "_T", _is_kind(areas, frame["origin"], PARTS),
+                                        "the origins")
     for dim in [d.name for d in flow.dimensions if d.is_area]:
         if (frame[dim] == "001").any():
-            kinds = _kinds(areas, frame[dim])
-            yield from _parts_against_total(frame, dim, "001", kinds.isin(["country", "residual"]),
+            yield from _parts_against_total(frame, dim, "001", _is_kind(areas, frame[dim], PARTS),
                                             f"the countries ({dim})")
 
 

@@ -45,6 +45,16 @@ class Match:
     via: str | None  # which system matched: "code", "iso3", "name", ...
 
 
+@dataclass(frozen=True)
+class AreaChanges:
+    """What a build added to its areas: replayed, with :meth:`Areas.apply`, in the loading process
+    when the build ran in another one."""
+
+    areas: pd.DataFrame
+    aliases: list[tuple[str, str, str]]
+    wb_income: pd.Series  # code -> income group, every area that has one
+
+
 class Areas:
     """The area table (``frame``) and its aliases (``aliases``: code, system, alias).
 
@@ -56,6 +66,7 @@ class Areas:
         self.frame = frame.reindex(columns=AREA_COLUMNS).astype(object).set_index("code", drop=False)
         self._by: dict[str, dict[str, str]] = {}
         self._rows: list[tuple[str, str, str]] = []
+        self._written: set[tuple[str, str, str]] = set()
         for code in self.frame.index:
             self._put("code", code, code)
         if aliases is not None:
@@ -63,10 +74,11 @@ class Areas:
                 self.add_alias(row.code, row.system, row.alias)
 
     # -- building -----------------------------------------------------------------------------
-    def _put(self, system: str, key: str, code: str) -> bool:
+    def _put(self, system: str, key: str, code: str) -> bool | None:
+        """True when ``key`` is new, None when it already means ``code``, False when it means another area."""
         table = self._by.setdefault(system, {})
         if key in table:
-            return table[key] == code
+            return None if table[key] == code else False
         table[key] = code
         return True
 
@@ -81,10 +93,12 @@ class Areas:
         if alias is None or (isinstance(alias, float) and pd.isna(alias)) or str(alias).strip() == "":
             return False
         key = normalise(alias) if system == "name" else str(alias).strip()
-        ok = self._put(system, key, code)
-        if ok:
-            self._rows.append((code, system, str(alias).strip()))
-        return ok
+        added = self._put(system, key, code)
+        row = (code, system, str(alias).strip())
+        if added is not False and row not in self._written:  # every spelling once
+            self._written.add(row)
+            self._rows.append(row)
+        return added is not False
 
     def add_area(self, code: str, name: str, kind: str, **attrs) -> None:
         self.add_areas(pd.DataFrame([{"code": code, "name": name, "kind": kind} | attrs]))
@@ -155,6 +169,27 @@ class Areas:
     @property
     def aliases(self) -> pd.DataFrame:
         return pd.DataFrame(self._rows, columns=["code", "system", "alias"]).drop_duplicates()
+
+    @property
+    def revision(self) -> tuple[int, int, int]:
+        """Changes whenever areas, aliases or income groups are added (what a store must write again)."""
+        return len(self.frame), len(self._rows), int(self.frame["wb_income"].notna().sum())
+
+    def changes_since(self, revision: tuple[int, int, int]) -> AreaChanges:
+        """What was added after :attr:`revision` was read (areas and aliases are only ever appended)."""
+        n_areas, n_aliases, _ = revision
+        return AreaChanges(self.frame.iloc[n_areas:].reset_index(drop=True), self._rows[n_aliases:],
+                           self.frame["wb_income"].dropna())
+
+    def apply(self, changes: AreaChanges) -> None:
+        """Add what :meth:`changes_since` found in another copy of these areas (known areas and aliases
+        stay as they are: the first registration wins, as always)."""
+        self.add_areas(changes.areas)
+        for code, system, alias in changes.aliases:
+            self.add_alias(code, system, alias)
+        income = changes.wb_income[changes.wb_income.index.isin(self.frame.index)]
+        empty = self.frame.loc[income.index, "wb_income"].isna().to_numpy()
+        self.frame.loc[income.index[empty], "wb_income"] = income[empty].to_numpy()
 
     def table(self) -> pd.DataFrame:
         return self.frame.reset_index(drop=True)

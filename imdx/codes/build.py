@@ -139,6 +139,7 @@ def _add_desa(areas: Areas, annex: pd.DataFrame) -> None:
     m49_by_name = {normalise(n): c for c, n, k in areas.frame[["code", "name", "kind"]].itertuples(index=False)
                    if k == "aggregate"}
     taken: set[str] = set()
+    groups: dict[str, list] = {}  # code -> its SDG region, income group, development group; set at the end
     # geographic regions (types 2, 3) first, so that they win a shared name against SDG regions
     for row in annex.sort_values("type", key=lambda t: t.map({2: 0, 3: 0}).fillna(1)).itertuples(index=False):
         if row.type == 4 or row.iso3:
@@ -147,9 +148,8 @@ def _add_desa(areas: Areas, annex: pd.DataFrame) -> None:
                 areas.add_area(code, row.name, "country", m49=_pad(row.code))
             areas.add_alias(code, "undesa", row.code)
             areas.add_alias(code, "name", row.name)
-            areas.frame.loc[code, ["sdg_region", "wb_income", "un_development"]] = [
-                row.sdg_region and _desa_code(areas, row.sdg_region), DESA_EQUIVALENTS.get(row.income),
-                row.development]
+            groups[code] = [row.sdg_region and _desa_code(areas, row.sdg_region), DESA_EQUIVALENTS.get(row.income),
+                            row.development]
             continue
         target = DESA_EQUIVALENTS.get(row.code) or m49_by_name.get(normalise(row.name))
         if target and (target not in taken or row.type in (2, 3)):
@@ -159,6 +159,10 @@ def _add_desa(areas: Areas, annex: pd.DataFrame) -> None:
             areas.add_area(target, row.name, "aggregate")
         areas.add_alias(target, "undesa", row.code)
         areas.add_alias(target, "name", row.name)
+    if groups:
+        columns = ["sdg_region", "wb_income", "un_development"]
+        areas.frame.loc[list(groups), columns] = pd.DataFrame(list(groups.values()), columns=columns,
+                                                              index=list(groups)).astype(object)
 
 
 def _desa_code(areas: Areas, desa: str) -> str:
@@ -166,11 +170,13 @@ def _desa_code(areas: Areas, desa: str) -> str:
 
 
 def _add_pycountry(areas: Areas) -> None:
+    iso2 = {}
     for country in pycountry.countries:
         code = country.alpha_3
         if code not in areas.frame.index:
             continue
-        areas.frame.loc[code, "iso2"] = country.alpha_2
+        iso2[code] = country.alpha_2
         areas.add_alias(code, "iso2", country.alpha_2)
         for attr in ("name", "official_name", "common_name"):
             areas.add_alias(code, "name", getattr(country, attr, None))
+    areas.frame.loc[list(iso2), "iso2"] = list(iso2.values())

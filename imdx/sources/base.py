@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
@@ -98,7 +99,9 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     """Check a harmonised table against its dataflow and put its columns in the model's order.
 
     Rows whose area could not be mapped (``<NA>`` in an area dimension) are dropped here; they
-    were reported by :meth:`LoadContext.map_areas`.
+    were reported by :meth:`LoadContext.map_areas`. Text columns (the dimensions but ``year``, and the
+    text attributes) come out as pandas categoricals of strings: a release repeats a few hundred codes
+    millions of times, and every later step (checks, the store) works on the codes.
     """
     flow = flow or dataflows.get(flow_id)
     dims = flow.dimension_names
@@ -108,16 +111,48 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     out = frame.copy()
     for col in ATTRIBUTES:
         if col not in out.columns:
-            out[col] = "A" if col == "obs_status" else None
+            out[col] = coded(["A" if col == "obs_status" else None], np.zeros(len(out), dtype=np.int8))
     area_dims = [d.name for d in flow.dimensions if d.is_area]
     if area_dims:
         out = out.dropna(subset=area_dims)
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
     out["year"] = out["year"].astype("int16")
     out["cell_row"] = pd.to_numeric(out["cell_row"]).astype("Int32")
-    for col in dims[:-1] + ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_column"]:
-        out[col] = out[col].astype("string")
+    for col in dims[:-1] + TEXT_ATTRIBUTES:
+        out[col] = _categorical(out[col])
     return out[dims + ["value"] + ATTRIBUTES].reset_index(drop=True)
+
+
+TEXT_ATTRIBUTES = ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_column"]
+
+
+def _categorical(column: pd.Series) -> pd.Series:
+    """A text column as a categorical of strings, without unused categories."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("string").astype("category")
+    categories, codes = column.cat.categories, column.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0  # O(n), where pandas sorts
+    if used.all() and all(isinstance(c, str) for c in categories):
+        return column
+    remap = np.append(np.cumsum(used) - 1, -1).astype(codes.dtype)
+    return pd.Series(coded(list(categories[used]), remap[codes]), index=column.index, name=column.name)
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def coded(labels, codes) -> pd.Categorical:
+    """``labels[codes]`` as a pandas Categorical, built from the codes without one Python object per row.
+
+    A code of -1, or a label that is None or NA, gives a missing value; equal labels are merged.
+    This is how sources build the long columns of a melted table (each row's area repeated over the
+    columns, each column's code tiled over the rows)."""
+    text = [None if _missing(v) else str(v) for v in labels]
+    categories = list(dict.fromkeys(t for t in text if t is not None))
+    position = {c: i for i, c in enumerate(categories)}
+    remap = np.array([-1 if t is None else position[t] for t in text] + [-1], dtype=np.int32)
+    return pd.Categorical.from_codes(remap[np.asarray(codes)], categories=pd.Index(categories, dtype="str"))
 
 
 def column_letter(index: int) -> str:

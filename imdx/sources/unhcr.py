@@ -47,12 +47,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from imdx.errors import SourceFileError
 from imdx.model import codelists, dataflows
-from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
+from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, coded
 
 REPO = "https://raw.githubusercontent.com/PopulationStatistics/refugees"
 V2025_12_1 = "8239ce0f0609cd33196badc3d66c0911916dda5e"  # last commit that changed the v2025.12.1 data files
@@ -204,27 +202,15 @@ def _code_column(raw: pd.DataFrame, column: str, ctx: LoadContext, file: str) ->
     return values.to_numpy(dtype=object)
 
 
-_STRING = pd.StringDtype("pyarrow")  # what finish() converts to: built directly, its conversion costs nothing
-
-
-def _strings(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray:
-    """Arrow strings ``labels[codes]`` (code -1: missing), gathered in C++ rather than Python objects."""
-    if len(labels) == 0:
-        return pd.array(pa.nulls(len(codes), pa.large_string()), dtype=_STRING)
-    dictionary = pa.array([str(x) for x in labels], type=pa.large_string())
-    return pd.array(pc.take(dictionary, pa.array(codes, mask=codes < 0)), dtype=_STRING)
-
-
-def _repeat(values, k: int):
+def _repeat(values, k: int) -> pd.Categorical:
     """Each value ``k`` times."""
     cat = pd.Categorical(values)
-    return _strings(np.repeat(cat.codes, k), cat.categories)
+    return coded(cat.categories, np.repeat(cat.codes, k))
 
 
-def _tile(labels: list, n: int):
+def _tile(labels: list, n: int) -> pd.Categorical:
     """The whole list ``n`` times."""
-    cat = pd.Categorical(labels)
-    return _strings(np.tile(cat.codes, n), cat.categories)
+    return coded(labels, np.tile(np.arange(len(labels)), n))
 
 
 def _long(row_columns: dict[str, np.ndarray], cells: dict[str, dict[str, str]], values: np.ndarray,
@@ -249,11 +235,11 @@ def _long(row_columns: dict[str, np.ndarray], cells: dict[str, dict[str, str]], 
         frame[dim] = _tile([cells[c][dim] for c in columns], n)
     missing = np.isnan(flat)
     frame["value"] = flat
-    frame["obs_status"] = _strings(missing.astype("int8"), ["A", "M"])
-    none = _strings(np.full(n * k, -1, dtype="int8"), [])
+    frame["obs_status"] = coded(["A", "M"], missing.astype("int8"))
+    none = coded([], np.full(n * k, -1, dtype="int8"))
     frame["definition"] = none
     frame["note"] = none if notes is None else _repeat(notes, k)
-    frame["cell_file"] = _strings(np.zeros(n * k, dtype="int8"), [file])
+    frame["cell_file"] = coded([file], np.zeros(n * k, dtype="int8"))
     frame["cell_sheet"] = none
     frame["cell_row"] = np.repeat(rows, k)
     frame["cell_column"] = _tile(columns, n)

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from imdx.errors import SourceFileError
-from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
+from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, coded
 
 FOLDER = "wpp2024"
 LOCATIONS = f"{FOLDER}/UNlocations.txt"
@@ -53,7 +53,6 @@ MISSING = ["", "NA", ".."]
 EXTRA_COLUMNS = {"last.observed"}
 ID_COLUMNS = ["country_code", "country"]
 COUNTRY_TYPE = 4  # UNlocations location_type of a country or area
-STRING = pd.StringDtype("pyarrow")
 
 _REPO = "https://raw.githubusercontent.com/PPgp/wpp2024/b27df7a9ec293be9e1a212defef88fef0f3c0ee2"
 
@@ -228,9 +227,9 @@ def register_aggregates(locations: pd.DataFrame, ctx: LoadContext) -> None:
             ctx.areas.add_alias(area["code"], "undesa", area["code"])
 
 
-def _repeat(pool: list, index: np.ndarray) -> pd.arrays.ArrowStringArray:
-    """``pool[index]`` as a pyarrow-backed string array, built in Arrow (no Python objects per row)."""
-    return pd.array(pa.array(pool, pa.string()).take(pa.array(index)), dtype=STRING)
+def _repeat(pool: list, index: np.ndarray) -> pd.Categorical:
+    """``pool[index]``, one Python object per distinct value."""
+    return coded(pool, index)
 
 
 def harmonise_indicator(raw: pd.DataFrame, indicator: Indicator, ctx: LoadContext) -> pd.DataFrame:
@@ -246,7 +245,7 @@ def harmonise_indicator(raw: pd.DataFrame, indicator: Indicator, ctx: LoadContex
     lines = pd.Series(raw.index.to_numpy()[row_of] + 2)
     codes = pd.Series(_repeat(raw["country_code"].tolist(), row_of))
     area = ctx.map_areas(codes, SYSTEMS, file=indicator.file, column="country_code", rows=lines)
-    nothing = pd.array(pa.nulls(len(flat), pa.string()), dtype=STRING)
+    nothing = coded([], np.full(len(flat), -1, dtype=np.int8))
     return pd.DataFrame({
         "area": area.array, "year": np.array(years, dtype="int64")[year_of], "value": flat,
         "obs_status": _repeat(["A", "M"], np.isnan(flat).astype("int8")),

@@ -66,6 +66,7 @@ class DuckDBStore(Store):
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
         self._areas: Areas | None = None
+        self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
 
     def _create_obs_table(self, flow: Dataflow) -> None:
         dims = ", ".join(f'"{d}" VARCHAR' for d in flow.dimension_names[:-1])
@@ -164,12 +165,16 @@ class DuckDBStore(Store):
                 con.execute("INSERT INTO issue SELECT release_id, type, severity, source, dataflow, file, sheet, "
                             '"row", "column", area, message, n_obs FROM _issues')
                 con.unregister("_issues")
-            self._merge_areas(areas)
+            merged = (areas, areas.revision)
+            changed = self._merged is None or self._merged[0] is not areas or self._merged[1] != merged[1]
+            if changed:
+                self._merge_areas(areas)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self._areas = None
+        if changed:
+            self._merged, self._areas = merged, None
         return release_id
 
     def _merge_areas(self, areas: Areas) -> None:

@@ -288,7 +288,7 @@ def test_demographics_rows_split_by_location_type_stay_apart(obs, raws):
     assert cells.set_index("location_type")["value"].to_dict() == {"R": 25_618, "U": 4_313}
     assert sorted(cells["cell_row"]) == sorted(part.index + 1)
     assert not demo.duplicated(dataflows.get("displacement_demographics").dimension_names).any()
-    assert not demo["note"].fillna("").str.startswith("sum of rows").any()
+    assert not demo["note"].str.startswith("sum of rows", na=False).any()
 
 
 # -- bad input ----------------------------------------------------------------------------------

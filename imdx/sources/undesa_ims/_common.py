@@ -10,7 +10,7 @@ import pandas as pd
 
 from imdx.codes.names import strip_footnote
 from imdx.errors import SourceFileError
-from imdx.sources.base import LoadContext
+from imdx.sources.base import LoadContext, coded
 from imdx.sources.base import column_letter as letter
 
 #: UN DESA's cell markers (from the Notes sheet of the 2020 workbook): status and value
@@ -214,32 +214,26 @@ def resolve_rows(ctx: LoadContext, values: list, rows, systems: tuple[str, ...],
 
 # -- building long tables fast: string columns as Arrow dictionaries, cast once -----------------------------
 
-def strings(dictionary, indices: np.ndarray) -> pd.arrays.ArrowStringArray:
-    """``dictionary[indices]`` as a pandas ``string`` array (None in the dictionary gives <NA>), built in
-    Arrow without a Python object per row."""
-    import pyarrow as pa
-
-    dictionary = pa.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
-                           for v in dictionary], pa.string())
-    array = pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int32)), dictionary)
-    return pd.arrays.ArrowStringArray(array.cast(pa.string()))
+def strings(dictionary, indices: np.ndarray) -> pd.Categorical:
+    """``dictionary[indices]`` (None in the dictionary, or index -1, gives a missing value)."""
+    return coded(dictionary, indices)
 
 
-def repeated(values, times: int) -> pd.arrays.ArrowStringArray:
+def repeated(values, times: int) -> pd.Categorical:
     """Each of ``values`` ``times`` times in a row (row-level values of a melted matrix)."""
     return strings(list(values), np.repeat(np.arange(len(values)), times))
 
 
-def tiled(values, times: int) -> pd.arrays.ArrowStringArray:
+def tiled(values, times: int) -> pd.Categorical:
     """``values`` one after another, ``times`` times over (column-level values of a melted matrix)."""
     return strings(list(values), np.tile(np.arange(len(values)), times))
 
 
-def constant(value, size: int) -> pd.arrays.ArrowStringArray:
+def constant(value, size: int) -> pd.Categorical:
     return strings([value], np.zeros(size, dtype=np.int32))
 
 
-def factorised(values) -> pd.arrays.ArrowStringArray:
+def factorised(values) -> pd.Categorical:
     """Any 1-D array of text (or None) as a ``string`` array."""
     codes, uniques = encode(pd.Series(values, dtype=object).astype("string"))
     return strings(uniques + [None], np.where(codes < 0, len(uniques), codes))
@@ -256,14 +250,14 @@ def encode(values: pd.Series) -> tuple[np.ndarray, list]:
     return indices, encoded.dictionary.to_pylist()
 
 
-def recoded(values: pd.Series, mapping: dict) -> pd.arrays.ArrowStringArray:
+def recoded(values: pd.Series, mapping: dict) -> pd.Categorical:
     """A text column through ``mapping`` (a value not in it becomes <NA>), once per distinct value."""
     codes, uniques = encode(values)
     return strings([mapping.get(u) for u in uniques] + [None], np.where(codes < 0, len(uniques), codes))
 
 
 def map_codes(ctx: LoadContext, values: pd.Series, systems: tuple[str, ...], *, file: str, column: str,
-              rows: np.ndarray, sheet: str | None, weight: int = 1) -> pd.arrays.ArrowStringArray:
+              rows: np.ndarray, sheet: str | None, weight: int = 1) -> pd.Categorical:
     """Area codes of a column: resolved once per distinct value; the rows of a value that maps to nothing
     go through :meth:`LoadContext.map_areas`, which reports it with its first row and the number of
     observations it touches (``weight`` observations per row: the width of a matrix)."""

@@ -21,7 +21,7 @@ import pandas as pd
 
 from imdx.errors import SourceFileError
 from imdx.model.codelists import stock_definition
-from imdx.sources.base import LoadContext
+from imdx.sources.base import LoadContext, coded
 from imdx.sources.undesa_ims._common import (
     constant,
     dedupe_areas,
@@ -152,16 +152,12 @@ def harmonise_bilateral_2019(raw: pd.DataFrame, ctx: LoadContext, *, file: str) 
     note = np.where(value == 0, ZERO_NOTE, None)
     note[pd.notna(marker)] = marker[pd.notna(marker)]
     long = long.assign(
-        destination=_repeat_array(destination, k), origin=tiled(codes, n),
+        destination=coded(destination.categories, np.repeat(destination.codes, k)), origin=tiled(codes, n),
         sex=constant("_T", n * k), age=constant("_T", n * k), year=np.repeat(raw["Year"].to_numpy(dtype=int), k),
         note=factorised(note), definition=constant(None, n * k), cell_file=constant(file, n * k),
         cell_sheet=constant(None, n * k), cell_row=np.repeat(lines, k), cell_column=tiled(names, n), marker=marker)
     report_markers(ctx, long, file=file, sheet=None, dataflow="migrant_stock")
     return long.drop(columns="marker")
-
-
-def _repeat_array(array: pd.arrays.ArrowStringArray, times: int) -> pd.arrays.ArrowStringArray:
-    return pd.arrays.ArrowStringArray(array._pa_array.take(np.repeat(np.arange(len(array)), times)))
 
 
 # -- 2020 edition, destination x origin x sex, derived long table (.rda) ---------------------------------
