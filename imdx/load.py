@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
 
@@ -196,7 +197,7 @@ class _Preparer:
             return prepare(spec, *self.inputs.pop((spec.source, spec.key)), self.areas)
         return job.result()
 
-    def __enter__(self) -> _Preparer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
