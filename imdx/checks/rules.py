@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -87,44 +86,59 @@ def origin_is_destination(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
 
 
 def _key_codes(column: pd.Series) -> np.ndarray:
-    """Integers that are equal where the column's values are equal (cheap to group by)."""
+    """Integers that are equal where the column's values are equal, -1 where it has none."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.cat.codes.to_numpy()
-    return column.to_numpy() if pd.api.types.is_integer_dtype(column.dtype) else pd.factorize(column)[0]
+    return pd.factorize(column)[0]
+
+
+def _groups(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per distinct combination of the ``keys`` columns, and whether the row has every key."""
+    group, complete = np.zeros(len(frame), dtype=np.int64), np.ones(len(frame), dtype=bool)
+    for key in keys:
+        codes = _key_codes(frame[key]).astype(np.int64)
+        complete &= codes >= 0
+        codes -= codes.min(initial=0)
+        size = int(codes.max(initial=0)) + 1
+        if int(group.max(initial=0)) + 1 > (2**62) // size:  # keep the mixed-radix number in 64 bits
+            group = pd.factorize(group)[0].astype(np.int64)
+        group = group * size + codes
+    return pd.factorize(group)[0], complete
 
 
 def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part: np.ndarray, label: str):
     """Parts (``is_part`` rows) summed over ``dim`` against the published ``total_code`` row of each key.
 
     Tolerance is relative to the larger of the total and the parts' absolute sum, so that a published
-    total of 0 (world net migration) is met by parts that cancel out up to rounding. The keys are
-    grouped as integer codes; the issue's place is the total's row."""
+    total of 0 (world net migration) is met by parts that cancel out up to rounding. The issue's place
+    is the total's row."""
     keys = [c for c in _dims(frame) if c != dim]
-    k = [f"k{i}" for i in range(len(keys))]
-    con = duckdb.connect()
-    con.register("f", pd.DataFrame({**{name: _key_codes(frame[key]) for name, key in zip(k, keys)},
-                                    "value": frame["value"].to_numpy(), "_part": np.asarray(is_part, dtype=bool),
-                                    "_total": (frame[dim] == total_code).to_numpy(dtype=bool),
-                                    "_row": np.arange(len(frame))}))
-    bad = con.execute(f"""
-        WITH parts AS (SELECT {", ".join(k)}, sum(value) AS parts, count(*) AS n, sum(abs(value)) AS scale
-                       FROM f WHERE _part AND value IS NOT NULL GROUP BY ALL),
-             totals AS (SELECT {", ".join(k)}, value AS total, _row FROM f WHERE _total AND value IS NOT NULL)
-        SELECT parts, n, total, _row, count(*) OVER () AS n_bad FROM parts JOIN totals USING ({", ".join(k)})
-        WHERE abs(parts - total) > 5 AND abs(parts - total) / greatest(abs(total), scale, 1) > ?
-        ORDER BY abs(parts - total) DESC, _row LIMIT {LIMIT}""", [TOLERANCE]).fetchall()
-    con.close()
-    for n, (parts, count, total, row, n_bad) in enumerate(bad):
-        at = frame.iloc[row]
+    group, complete = _groups(frame, keys)
+    value = frame["value"].to_numpy(dtype="float64")
+    known = complete & ~np.isnan(value)
+    part = np.flatnonzero(known & np.asarray(is_part, dtype=bool))
+    n_groups = int(group.max(initial=-1)) + 1
+    parts = np.bincount(group[part], weights=value[part], minlength=n_groups)
+    count = np.bincount(group[part], minlength=n_groups)
+    scale = np.bincount(group[part], weights=np.abs(value[part]), minlength=n_groups)
+    rows = np.flatnonzero(known & (frame[dim] == total_code).to_numpy(dtype=bool))
+    g, total = group[rows], value[rows]
+    diff = parts[g] - total
+    bad = (count[g] > 0) & (np.abs(diff) > 5) & (np.abs(diff) / np.maximum.reduce([np.abs(total), scale[g],
+                                                                                    np.ones_like(total)]) > TOLERANCE)
+    rows, g, total, diff = rows[bad], g[bad], total[bad], diff[bad]
+    order = np.lexsort((rows, -np.abs(diff)))[:LIMIT]
+    for n, i in enumerate(order):
+        at = frame.iloc[rows[i]]
         where = {key: at[key] for key in keys}
-        more = f" ({n_bad - LIMIT} more like this not listed)" if n == LIMIT - 1 and n_bad > LIMIT else ""
-        yield Issue("parts-exceed-total" if parts > total else "parts-differ-from-total",
-                    f"{label} add up to {parts:,.0f}, the published total is {total:,.0f} "
-                    f"({(parts - total) / max(abs(total), 1):+.1%}) for "
+        more = f" ({len(rows) - LIMIT} more like this not listed)" if n == LIMIT - 1 and len(rows) > LIMIT else ""
+        yield Issue("parts-exceed-total" if diff[i] > 0 else "parts-differ-from-total",
+                    f"{label} add up to {parts[g[i]]:,.0f}, the published total is {total[i]:,.0f} "
+                    f"({diff[i] / max(abs(total[i]), 1):+.1%}) for "
                     + ", ".join(f"{key}={v}" for key, v in where.items()) + more,
                     area=next((v for key, v in where.items() if key in ("area", "destination", "origin", "asylum")),
                               None),
-                    n_obs=int(count) + 1, **_cell(at))
+                    n_obs=int(count[g[i]]) + 1, **_cell(at))
 
 
 def parts_add_up(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
