@@ -66,6 +66,8 @@ class Prepared:
     areas: AreaChanges | None = None  # what the build added to the areas, when it ran in another process
 
 
+#: ``progress(event, spec)``: "fetch" when a release's files are being fetched, "start" when its turn to be
+#: written has come, then its outcome's status ("loaded", "unchanged" or "failed")
 Progress = Callable[[str, ReleaseSpec], None]
 
 
@@ -82,6 +84,8 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
     areas: Areas | None = None
     work: list[tuple[ReleaseSpec, ReleaseRecord | ReleaseOutcome, dict[str, Path]]] = []
     for spec in specs:
+        if progress:
+            progress("fetch", spec)
         try:
             paths, files = fetch_release(spec, mirror=settings.mirror, cache=settings.cache)
             if areas is None:

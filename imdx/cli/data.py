@@ -87,8 +87,8 @@ def load_cmd(ctx, source, mirror, file, url, structure, db):
         task = bar.add_task("loading", total=total)
 
         def progress(event, spec):
-            if event == "start":
-                bar.update(task, description=f"{spec.source}: {spec.key}")
+            if event in ("fetch", "start"):
+                bar.update(task, description=f"{'fetching ' if event == 'fetch' else ''}{spec.source}: {spec.key}")
             else:
                 bar.advance(task)
 
