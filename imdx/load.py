@@ -63,7 +63,7 @@ class Prepared:
 
     observations: dict[str, pd.DataFrame]
     report: Report
-    areas: AreaChanges | None = None  # what the build added to the areas, when it ran in another process
+    areas: AreaChanges | None = None  # what the build added to its own copy of the areas
 
 
 #: ``progress(event, spec)``: "fetch" when a release's files are being fetched, "start" when its turn to be
@@ -174,10 +174,14 @@ _CONTEXT = multiprocessing.get_context("fork" if sys.platform.startswith("linux"
 
 
 class _Preparer:
-    """Prepares releases in worker processes (or here, with one worker or one release)."""
+    """Prepares releases in worker processes (or here, with one worker or one release).
+
+    Wherever it runs, a release is prepared on its own copy of the areas as they were before the load
+    (what it adds comes back as :class:`AreaChanges`, applied in the sources' order), so the store is the
+    same whichever process prepared what."""
 
     def __init__(self, workers: int, n_releases: int, areas: Areas | None):
-        self.areas = areas
+        self.areas = areas.copy() if areas is not None else None
         self.pool = None
         if min(workers, n_releases) > 1:
             self.pool = ProcessPoolExecutor(min(workers, n_releases), mp_context=_CONTEXT)
@@ -196,9 +200,9 @@ class _Preparer:
         """The prepared release; one that no worker has started yet is prepared here rather than waited for."""
         job = self.jobs.pop((spec.source, spec.key))
         if isinstance(job, tuple):
-            return prepare(*job, self.areas)
+            return _prepare_apart(*job, self.areas.copy())
         if job.cancel():
-            return prepare(spec, *self.inputs.pop((spec.source, spec.key)), self.areas)
+            return _prepare_apart(spec, *self.inputs.pop((spec.source, spec.key)), self.areas.copy())
         return job.result()
 
     def __enter__(self) -> Self:
@@ -209,11 +213,15 @@ class _Preparer:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _prepare_elsewhere(source: str, key: str, paths, files, areas: Areas) -> Prepared:
-    """:func:`prepare` in a worker process: the release is found by name (its ``build`` may be a closure,
-    which cannot be sent), and what it added to its copy of the areas goes back with it."""
-    spec = next(s for s in registry()[source].releases if s.key == key)
+def _prepare_apart(spec: ReleaseSpec, paths, files, areas: Areas) -> Prepared:
+    """:func:`prepare` on a copy of the areas, with what it added to them."""
     start = areas.revision
     prepared = prepare(spec, paths, files, areas)
     prepared.areas = areas.changes_since(start)
     return prepared
+
+
+def _prepare_elsewhere(source: str, key: str, paths, files, areas: Areas) -> Prepared:
+    """:func:`prepare` in a worker process (on the copy of the areas it was sent): the release is found by
+    name, as its ``build`` may be a closure, which cannot be sent."""
+    return _prepare_apart(next(s for s in registry()[source].releases if s.key == key), paths, files, areas)

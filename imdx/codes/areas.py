@@ -22,6 +22,7 @@ the caller records an ``unmapped-area`` issue.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -174,6 +175,9 @@ class Areas:
     def revision(self) -> tuple[int, int, int]:
         """Changes whenever areas, aliases or income groups are added (what a store must write again)."""
         return len(self.frame), len(self._rows), int(self.frame["wb_income"].notna().sum())
+
+    def copy(self) -> Areas:
+        return copy.deepcopy(self)
 
     def changes_since(self, revision: tuple[int, int, int]) -> AreaChanges:
         """What was added after :attr:`revision` was read (areas and aliases are only ever appended)."""
