@@ -106,7 +106,7 @@ def parse_cells(cells, *, blank: str = "M", value: np.ndarray | None = None) -> 
         value[odd[text == ROUNDS_TO_ZERO]] = 0.0
         unknown = ~np.isin(text, ["", MISSING, SUPPRESSED, ROUNDS_TO_ZERO])
         marker[odd[unknown]] = text[unknown]
-    return pd.DataFrame({"value": value, "obs_status": strings(STATUS_CODES, status), "marker": marker})
+    return pd.DataFrame({"value": value, "obs_status": coded(STATUS_CODES, status), "marker": marker})
 
 
 _NUMBER = r"^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$"
@@ -212,31 +212,26 @@ def resolve_rows(ctx: LoadContext, values: list, rows, systems: tuple[str, ...],
     return out
 
 
-# -- building long tables fast: string columns as Arrow dictionaries, cast once -----------------------------
-
-def strings(dictionary, indices: np.ndarray) -> pd.Categorical:
-    """``dictionary[indices]`` (None in the dictionary, or index -1, gives a missing value)."""
-    return coded(dictionary, indices)
-
+# -- building long tables fast: text columns as categoricals, one Python string per distinct value ---------
 
 def repeated(values, times: int) -> pd.Categorical:
     """Each of ``values`` ``times`` times in a row (row-level values of a melted matrix)."""
-    return strings(list(values), np.repeat(np.arange(len(values)), times))
+    return coded(list(values), np.repeat(np.arange(len(values)), times))
 
 
 def tiled(values, times: int) -> pd.Categorical:
     """``values`` one after another, ``times`` times over (column-level values of a melted matrix)."""
-    return strings(list(values), np.tile(np.arange(len(values)), times))
+    return coded(list(values), np.tile(np.arange(len(values)), times))
 
 
 def constant(value, size: int) -> pd.Categorical:
-    return strings([value], np.zeros(size, dtype=np.int32))
+    return coded([value], np.zeros(size, dtype=np.int32))
 
 
 def factorised(values) -> pd.Categorical:
     """Any 1-D array of text (or None) as a ``string`` array."""
     codes, uniques = encode(pd.Series(values, dtype=object).astype("string"))
-    return strings(uniques + [None], np.where(codes < 0, len(uniques), codes))
+    return coded(uniques + [None], np.where(codes < 0, len(uniques), codes))
 
 
 def encode(values: pd.Series) -> tuple[np.ndarray, list]:
@@ -253,7 +248,7 @@ def encode(values: pd.Series) -> tuple[np.ndarray, list]:
 def recoded(values: pd.Series, mapping: dict) -> pd.Categorical:
     """A text column through ``mapping`` (a value not in it becomes <NA>), once per distinct value."""
     codes, uniques = encode(values)
-    return strings([mapping.get(u) for u in uniques] + [None], np.where(codes < 0, len(uniques), codes))
+    return coded([mapping.get(u) for u in uniques] + [None], np.where(codes < 0, len(uniques), codes))
 
 
 def map_codes(ctx: LoadContext, values: pd.Series, systems: tuple[str, ...], *, file: str, column: str,
@@ -269,4 +264,4 @@ def map_codes(ctx: LoadContext, values: pd.Series, systems: tuple[str, ...], *, 
         ctx.map_areas(pd.Series(np.repeat(np.asarray(values, dtype=object)[hit], weight)), systems, file=file,
                       column=column, rows=pd.Series(np.repeat(np.asarray(rows)[hit], weight)), sheet=sheet)
     uniq = [None if pd.isna(m) else m for m in mapped] + [None]
-    return strings(uniq, np.where(codes < 0, len(uniq) - 1, codes))
+    return coded(uniq, np.where(codes < 0, len(uniq) - 1, codes))

@@ -39,7 +39,6 @@ from imdx.sources.undesa_ims._common import (
     recoded,
     repeated,
     report_markers,
-    strings,
     tiled,
 )
 
@@ -201,7 +200,7 @@ def harmonise_gdiviz(raw: pd.DataFrame, ctx: LoadContext, *, file: str) -> pd.Da
         "origin": map_codes(ctx, raw["from"], RDA_SYSTEMS, file=file, column="from", rows=rows, sheet=RDA_OBJECT),
         "sex": recoded(raw["sex"], RDA_SEX), "age": constant("_T", n),
         "year": raw["t"].to_numpy(dtype=np.int16), "value": value,
-        "obs_status": strings(["A", "M"], np.isnan(value).astype(np.int32)),
-        "note": strings([None, ZERO_NOTE], (value == 0).astype(np.int32)), "definition": constant(None, n),
+        "obs_status": coded(["A", "M"], np.isnan(value).astype(np.int32)),
+        "note": coded([None, ZERO_NOTE], (value == 0).astype(np.int32)), "definition": constant(None, n),
         "cell_file": constant(file, n), "cell_sheet": constant(RDA_OBJECT, n), "cell_row": rows,
         "cell_column": constant("v", n)})
