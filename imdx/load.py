@@ -185,25 +185,22 @@ class _Preparer:
         self.pool = None
         if min(workers, n_releases) > 1:
             self.pool = ProcessPoolExecutor(min(workers, n_releases), mp_context=_CONTEXT)
-        self.jobs: dict[tuple[str, str], Future | tuple] = {}
-        self.inputs: dict[tuple[str, str], tuple] = {}
+        self.inputs: dict[tuple[str, str], tuple] = {}  # every release's spec, paths and files
+        self.futures: dict[tuple[str, str], Future] = {}  # the releases sent to a worker
 
     def submit(self, spec: ReleaseSpec, paths: dict[str, Path], files) -> None:
-        if self.pool is None:
-            self.jobs[spec.source, spec.key] = (spec, paths, files)
-        else:
-            self.inputs[spec.source, spec.key] = (paths, files)
-            self.jobs[spec.source, spec.key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths,
-                                                                files, self.areas)
+        key = (spec.source, spec.key)
+        self.inputs[key] = (spec, paths, files)
+        if self.pool is not None:
+            self.futures[key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths, files, self.areas)
 
     def result(self, spec: ReleaseSpec) -> Prepared:
         """The prepared release; one that no worker has started yet is prepared here rather than waited for."""
-        job = self.jobs.pop((spec.source, spec.key))
-        if isinstance(job, tuple):
-            return _prepare_apart(*job, self.areas.copy())
-        if job.cancel():
-            return _prepare_apart(spec, *self.inputs.pop((spec.source, spec.key)), self.areas.copy())
-        return job.result()
+        key = (spec.source, spec.key)
+        inputs, future = self.inputs.pop(key), self.futures.pop(key, None)
+        if future is None or future.cancel():
+            return _prepare_apart(*inputs, self.areas.copy())
+        return future.result()
 
     def __enter__(self) -> Self:
         return self
