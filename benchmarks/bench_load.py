@@ -45,7 +45,7 @@ def files(mirror: Path) -> list[Path]:
 def read_plain(path: Path, engine: str | None) -> None:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        pd.read_excel(path, sheet_name=None, header=None, engine=engine)
+        pd.read_excel(path, sheet_name=None, header=None, engine=engine or "openpyxl")
     elif suffix in (".rda", ".rds"):
         pyreadr.read_r(str(path))
     elif suffix == ".txt":

@@ -52,6 +52,7 @@ class Dataflow:
 
 
 ATTRIBUTES = ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_row", "cell_column"]
+TEXT_ATTRIBUTES = [a for a in ATTRIBUTES if a != "cell_row"]
 
 _AREA = {
     "area": Dimension("area", "Country or area (or aggregate) the value refers to"),

@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from imdx.model.dataflows import Dataflow
 from imdx.store.base import Store
+from imdx.store.duckdb_store import coded_table
+from imdx.store.labels import code_in, decoded
 
 #: which source a page reads for each dataflow (the store may hold several for one dataflow)
 PREFERRED_SOURCE = {"migrant_stock": "undesa_ims", "migrant_stock_share": "undesa_ims", "refugees": "unhcr",
@@ -90,10 +92,6 @@ def fmt(value, kind: str) -> str:
     return f"{value:,.0f}"
 
 
-def obs_table(flow_id: str) -> str:
-    return f"obs_{flow_id}"
-
-
 class Reader:
     """Cached helper queries over one store (thread-safe: one cursor per query)."""
 
@@ -141,7 +139,7 @@ class Reader:
             if flow_id not in self.dataflow_ids():
                 return False
             cols = set(self.sql("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                                [obs_table(flow_id)])["column_name"])
+                                [coded_table(flow_id)])["column_name"])
             return bool(cols) and set(self.flow(flow_id).dimension_names) <= cols
         return self.cached(("servable", flow_id), compute)
 
@@ -162,12 +160,12 @@ class Reader:
         conds, params = [], []
         for dim, value in where.items():
             self.flow(flow_id).dimension_names.index(dim)  # a dimension name, never user text
-            if isinstance(value, (list, tuple)):
-                conds.append(f'o."{dim}" IN ({", ".join("?" for _ in value)})')
-                params.extend(value)
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            if dim == "year":
+                conds.append(f'o.year IN ({", ".join("?" for _ in values)})')
             else:
-                conds.append(f'o."{dim}" = ?')
-                params.append(value)
+                conds.append(code_in(f'o."{dim}"', len(values)))
+            params.extend(values)
         if extra:
             conds.append(extra)
             params.extend(extra_params or [])
@@ -176,7 +174,9 @@ class Reader:
     def current_sql(self, flow_id: str, *, source: str | None = None, where: str = "TRUE") -> str:
         """SQL of the current observations of ``flow_id``: for each key and source, the row of the most
         recently published release (the rule of ``DuckDBStore.select``), as a GROUP BY with ``max_by``
-        (several times faster than the equivalent window). ``source=""`` means every source."""
+        (several times faster than the equivalent window). ``source=""`` means every source.
+
+        ``where`` reads the coded table ``o``: compare text columns with ``code('…')``."""
         flow = self.flow(flow_id)
         dims = ", ".join(f'o."{d}"' for d in flow.dimension_names)
         source = source if source is not None else PREFERRED_SOURCE.get(flow_id)
@@ -184,8 +184,9 @@ class Reader:
         order = "epoch(r.published) * 1000000 + o.release_id"
         picks = ", ".join(f"max_by({c}, {order}) AS {c.split('.')[-1]}" for c in
                           ("o.value", "o.obs_status", "o.note", "o.release_id", "r.edition"))
-        return (f"SELECT {dims}, r.source, {picks} FROM {obs_table(flow_id)} o JOIN release r USING (release_id) "
-                f"WHERE {src} AND ({where}) GROUP BY {dims}, r.source")
+        return decoded(f"SELECT {dims}, r.source, {picks} FROM {coded_table(flow_id)} o JOIN release r "
+                       f"USING (release_id) WHERE {src} AND ({where}) GROUP BY {dims}, r.source",
+                       flow.dimension_names[:-1] + ["obs_status", "note"])
 
     def grouped(self, name: str, text: str, by: str) -> dict[str, list[dict]]:
         """The rows of ``text`` (as dicts) split by the column ``by``, computed once: the portal's index
@@ -252,7 +253,7 @@ class Reader:
 
     def years(self, flow_id: str) -> list[int]:
         return self.cached(("years", flow_id), lambda: [int(y) for y in self.sql(
-            f"SELECT DISTINCT year FROM {obs_table(flow_id)} ORDER BY 1")["year"]])
+            f"SELECT DISTINCT year FROM {coded_table(flow_id)} ORDER BY 1")["year"]])
 
 
 def keyed(frame, cols: tuple[str, ...]) -> dict[tuple, dict]:

@@ -11,6 +11,7 @@ import pandas as pd
 from imdx.codes.names import normalise
 from imdx.portal.data import ESTIMATED_FLOWS, Num, Reader, num_one, num_sum, one
 from imdx.portal.profile import source_line
+from imdx.store.labels import decoded
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,11 @@ def map_values(reader: Reader, indicator: str, year: int) -> list[dict]:
                 out.append((r, num_one(r, "percent", "migrant_stock_share", "undesa_ims",
                                        {"destination": r["code"], "sex": "_T", "year": str(year)})))
         elif indicator == "refugees":
-            f = reader.sql("WITH c AS (SELECT o.asylum, o.value FROM obs_refugees o JOIN release r USING (release_id) "
-                           "WHERE o.population_type = 'REF' AND o.year = ? AND r.source = 'unhcr' "
-                           "QUALIFY row_number() OVER (PARTITION BY r.source, o.origin, o.asylum, o.population_type, "
-                           "o.year ORDER BY r.published DESC, o.release_id DESC) = 1) "
-                           "SELECT asylum, sum(value) AS value FROM c GROUP BY 1", [year])
+            f = reader.sql(decoded("WITH c AS (SELECT o.asylum, o.value FROM coded_refugees o JOIN release r "
+                                   "USING (release_id) WHERE o.population_type = code('REF') AND o.year = ? AND "
+                                   "r.source = 'unhcr' QUALIFY row_number() OVER (PARTITION BY r.source, o.origin, "
+                                   "o.asylum, o.population_type, o.year ORDER BY r.published DESC, o.release_id DESC) "
+                                   "= 1) SELECT asylum, sum(value) AS value FROM c GROUP BY 1", ["asylum"]), [year])
             f = f.merge(countries, left_on="asylum", right_on="code")
             for _, r in f.iterrows():
                 out.append((r, num_sum(r["value"], "persons", "refugees", "unhcr",
@@ -108,8 +109,8 @@ def headlines(reader: Reader) -> list[dict]:
             years = reader.years("refugees")
             if years:
                 y = years[-1]
-                total = reader.sql("WITH c AS (SELECT o.value FROM obs_refugees o JOIN release r USING (release_id) "
-                                   "WHERE o.population_type = 'REF' AND o.year = ? AND r.source = 'unhcr' QUALIFY "
+                total = reader.sql("WITH c AS (SELECT o.value FROM coded_refugees o JOIN release r USING (release_id) "
+                                   "WHERE o.population_type = code('REF') AND o.year = ? AND r.source = 'unhcr' QUALIFY "
                                    "row_number() OVER (PARTITION BY r.source, o.origin, o.asylum, o.population_type, "
                                    "o.year ORDER BY r.published DESC, o.release_id DESC) = 1) SELECT sum(value) FROM c",
                                    [y]).iloc[0, 0]

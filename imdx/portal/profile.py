@@ -73,7 +73,7 @@ def _stock(reader: Reader, code: str) -> dict:
     mine = stock_index(reader).get(code, {})
     emi_all = mine.get("emigrants", [])
     emi = [r for r in emi_all if r["sex"] == "_T"]
-    share = reader.grouped("share", reader.current_sql("migrant_stock_share", where="o.sex = '_T'"),
+    share = reader.grouped("share", reader.current_sql("migrant_stock_share", where="o.sex = code('_T')"),
                            "destination").get(code, [])
     totals = [r for r in mine.get("totals", []) if r["age"] == "_T"]
     tk, sk = keyed(totals, ("sex", "year")), keyed(share, ("year",))
@@ -185,7 +185,7 @@ def _asylum(reader: Reader, code: str) -> dict:
     src = "unhcr"
     if not reader.has("asylum_decisions"):
         return {}
-    cur = reader.current_sql("asylum_decisions", where="o.year >= (SELECT max(year) - 9 FROM obs_asylum_decisions)")
+    cur = reader.current_sql("asylum_decisions", where="o.year >= (SELECT max(year) - 9 FROM coded_asylum_decisions)")
     rows = reader.grouped("asylum", f"WITH c AS ({cur}) SELECT asylum, year, count_unit, decision, sum(value) AS value "
                                     "FROM c GROUP BY ALL ORDER BY year, count_unit", "asylum").get(code)
     if rows is None:
@@ -249,7 +249,7 @@ def estimated_flows(reader: Reader, *, origin: str | None = None, destination: s
         where["sex"] = "_T"
     extra, params = "", []
     if either:
-        extra, params = "(o.origin = ? OR o.destination = ?)", [either, either]
+        extra, params = "(o.origin = code(?) OR o.destination = code(?))", [either, either]
     frame = reader.current(ESTIMATED_FLOWS, where, source="", extra=extra, extra_params=params)
     if frame.empty:
         return {"loaded": True, "rows": []}

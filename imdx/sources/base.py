@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 
 from imdx.codes.areas import Areas
 from imdx.model import dataflows
-from imdx.model.dataflows import ATTRIBUTES
+from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES
 from imdx.model.report import Issue, Report
 
 
@@ -121,9 +121,6 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     for col in dims[:-1] + TEXT_ATTRIBUTES:
         out[col] = _categorical(out[col])
     return out[dims + ["value"] + ATTRIBUTES].reset_index(drop=True)
-
-
-TEXT_ATTRIBUTES = ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_column"]
 
 
 def _categorical(column: pd.Series) -> pd.Series:

@@ -1,7 +1,9 @@
 """The default backend: one embedded DuckDB file (``imdx.duckdb``).
 
-One table per dataflow (``obs_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value`` and
-the attributes), and the tables ``release``, ``release_file``, ``release_dataflow``, ``area``,
+One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value`` and
+the attributes, text stored as the ids of :mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
+that reads it as text (for people and tools exploring the file; imdx's own queries read the coded
+table), and the tables ``label``, ``release``, ``release_file``, ``release_dataflow``, ``area``,
 ``area_alias`` and ``issue``. A release is written in one transaction; a process killed part-way
 leaves the file as it was at the last commit (DuckDB's write-ahead log holds only committed work).
 """
@@ -20,9 +22,10 @@ import pyarrow as pa
 from imdx.codes.areas import AREA_COLUMNS, Areas
 from imdx.errors import StoreError
 from imdx.model import dataflows
-from imdx.model.dataflows import ATTRIBUTES, Dataflow
+from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
 from imdx.model.report import Issue, Report
 from imdx.store.base import ReleaseRecord, Store
+from imdx.store.labels import LABEL_SCHEMA, Labels, code_in, decoded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release (
@@ -47,8 +50,15 @@ CREATE TABLE IF NOT EXISTS issue (
 _SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
-def _obs_table(flow_id: str) -> str:
-    return f"obs_{flow_id}"
+def coded_table(flow_id: str) -> str:
+    """The table of a dataflow's observations, text as label ids."""
+    return f"coded_{flow_id}"
+
+
+def text_columns(flow: Dataflow) -> list[str]:
+    """The columns of a dataflow's coded table that hold label ids: every dimension but ``year``, and the
+    text attributes."""
+    return flow.dimension_names[:-1] + TEXT_ATTRIBUTES
 
 
 class DuckDBStore(Store):
@@ -61,26 +71,40 @@ class DuckDBStore(Store):
         except duckdb.Error as err:
             raise StoreError(f"cannot open the store {self.path}: {err}. If another imdx process is "
                              "loading into it, wait for it to finish.") from err
+        self._check_layout()
         if not read_only:
-            self.con.execute(_SCHEMA)
+            self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
+        self._labels: Labels | None = None  # the writer's copy of the label table
         self._areas: Areas | None = None
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
 
+    def _check_layout(self) -> None:
+        """Refuse a store written by an imdx that kept observations as text (before label ids)."""
+        old = self.con.execute("SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' "
+                               "AND starts_with(table_name, 'obs_') LIMIT 1").fetchall()
+        if old:
+            self.con.close()
+            raise StoreError(f"the store {self.path} was written by an older imdx (its table {old[0][0]} holds text, "
+                             "this imdx stores label ids); load the sources again into a new file, e.g. "
+                             f"`imdx load --db {self.path.with_name('imdx-new.duckdb')}`")
+
     def _create_obs_table(self, flow: Dataflow) -> None:
-        dims = ", ".join(f'"{d}" VARCHAR' for d in flow.dimension_names[:-1])
+        dims = ", ".join(f'"{d}" INTEGER' for d in flow.dimension_names[:-1])
         self.con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_obs_table(flow.id)} (release_id INTEGER, {dims}, "
-            "year SMALLINT, value DOUBLE, obs_status VARCHAR, definition VARCHAR, note VARCHAR, "
-            "cell_file VARCHAR, cell_sheet VARCHAR, cell_row INTEGER, cell_column VARCHAR, "
+            f"CREATE TABLE IF NOT EXISTS {coded_table(flow.id)} (release_id INTEGER, {dims}, "
+            "year SMALLINT, value DOUBLE, obs_status INTEGER, definition INTEGER, note INTEGER, "
+            "cell_file INTEGER, cell_sheet INTEGER, cell_row INTEGER, cell_column INTEGER, "
             "current BOOLEAN DEFAULT FALSE)")
+        self.con.execute(f"CREATE VIEW IF NOT EXISTS obs_{flow.id} AS "
+                         + decoded(f"SELECT * FROM {coded_table(flow.id)}", text_columns(flow)))
 
     def _mark_current(self, flow: Dataflow, release_id: int, source: str) -> None:
         """Keep ``current`` true for exactly one observation per key and source: the one from the most
         recently published release (ties: the later edition, then the later load). The new release's
         rows were inserted as current; here they and the rows they supersede are corrected."""
-        table = _obs_table(flow.id)
+        table = coded_table(flow.id)
         rank = "(r.published, r.edition, r.release_id)"
         others = self.con.execute(f"""
             SELECT count(*) FILTER (WHERE {rank} < (n.published, n.edition, n.release_id)),
@@ -147,13 +171,14 @@ class DuckDBStore(Store):
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+            labels = self._labels_to_write()
             for flow_id, frame in observations.items():
                 flow = self.dataflow(flow_id)
-                cols = flow.dimension_names + ["value"] + ATTRIBUTES
-                table = pa.Table.from_pandas(frame[cols], preserve_index=False)
+                cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
+                table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
                 con.register("_incoming", table)
                 quoted = ", ".join(f'"{c}"' for c in cols)
-                con.execute(f"INSERT INTO {_obs_table(flow_id)} (release_id, {quoted}, current) "
+                con.execute(f"INSERT INTO {coded_table(flow_id)} (release_id, {quoted}, current) "
                             f"SELECT {release_id}, {quoted}, TRUE FROM _incoming")
                 con.unregister("_incoming")
                 con.execute("INSERT INTO release_dataflow VALUES (?, ?, ?)", [release_id, flow_id, len(frame)])
@@ -169,13 +194,26 @@ class DuckDBStore(Store):
             changed = self._merged is None or self._merged[0] is not areas or self._merged[1] != merged[1]
             if changed:
                 self._merge_areas(areas)
+            con.register("_labels", labels.added())
+            con.execute("INSERT INTO label SELECT id, text FROM _labels")
+            con.unregister("_labels")
             con.execute("COMMIT")
+            labels.commit()
         except BaseException:
             con.execute("ROLLBACK")
+            if self._labels is not None:
+                self._labels.rollback()
             raise
         if changed:
             self._merged, self._areas = merged, None
         return release_id
+
+    def _labels_to_write(self) -> Labels:
+        """The label table as this transaction sees it (read again if another connection added labels)."""
+        count = self.con.execute("SELECT count(*) FROM label").fetchall()[0][0]
+        if self._labels is None or self._labels.committed != count:
+            self._labels = Labels.read(self.con)
+        return self._labels
 
     def _merge_areas(self, areas: Areas) -> None:
         table = areas.table()[AREA_COLUMNS].astype(object)
@@ -227,12 +265,15 @@ class DuckDBStore(Store):
 
     def select(self, dataflow, filters, *, edition=None, source=None, as_of=None) -> pa.Table:
         flow = self.dataflow(dataflow)
-        dims = flow.dimension_names
+        dims, text = flow.dimension_names, text_columns(flow)
         where, params = [], []
         for dim, values in filters.items():
             if dim not in dims:
                 raise StoreError(f"{dataflow} has no dimension {dim}")
-            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})')
+            if dim == "year":
+                where.append(f'o.year IN ({", ".join("?" for _ in values)})')
+            else:
+                where.append(code_in(f'o."{dim}"', len(values)))
             params.extend(values)
         rel_where, rel_params = [], []
         if edition is not None:
@@ -245,32 +286,35 @@ class DuckDBStore(Store):
             rel_where.append("r.published <= ?")
             rel_params.append(as_of)
         key = ", ".join(f'o."{d}"' for d in dims)
-        area_dims = [d.name for d in flow.dimensions if d.is_area]
-        names = "".join(f', (SELECT name FROM area a WHERE a.code = c."{d}") AS "{d}_name"' for d in area_dims)
-        order = ", ".join(f'c."{d}"' for d in dims) + ", c.source"
         if edition is None and as_of is None:  # the current values, marked at load time
             latest = ""
             where.append("o.current")
         else:
             latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {key} "
                       "ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) = 1")
+        cand = decoded(f"""
+            SELECT {', '.join(f'o."{c}"' for c in dims + ["value"] + ATTRIBUTES)}, o.release_id,
+                   r.source, r.edition
+            FROM {coded_table(dataflow)} o JOIN release r USING (release_id)
+            WHERE {' AND '.join(where + rel_where) or 'TRUE'}
+            {latest}""", text)
+        area_dims = [d.name for d in flow.dimensions if d.is_area]
+        names = "".join(f', (SELECT name FROM area a WHERE a.code = c."{d}") AS "{d}_name"' for d in area_dims)
+        order = ", ".join(f'c."{d}"' for d in dims) + ", c.source"
         sql = f"""
-            WITH cand AS (
-              SELECT o.*, r.source, r.edition, r.published
-              FROM {_obs_table(dataflow)} o JOIN release r USING (release_id)
-              WHERE {' AND '.join(where + rel_where) or 'TRUE'}
-              {latest})
             SELECT {', '.join(f'c."{d}"' for d in dims)}{names}, c.value, '{flow.unit}' AS unit,
                    c.obs_status, c.definition, c.note, c.source, c.edition, c.release_id,
                    c.cell_file, c.cell_sheet, c.cell_row, c.cell_column
-            FROM cand c ORDER BY {order}"""
+            FROM ({cand}) c ORDER BY {order}"""
         return self.con.sql(sql, params=params + rel_params).to_arrow_table()
 
     def distinct(self, dataflow, dimension) -> list:
-        self.dataflow(dataflow).dimension_names.index(dimension)
-        rows = self.con.execute(f'SELECT DISTINCT "{dimension}" FROM {_obs_table(dataflow)} '
-                                f'ORDER BY 1').fetchall()
-        return [r[0] for r in rows]
+        flow = self.dataflow(dataflow)
+        flow.dimension_names.index(dimension)
+        sql = f'SELECT DISTINCT "{dimension}" FROM {coded_table(dataflow)}'
+        if dimension != "year":
+            sql = decoded(sql, [dimension])
+        return [r[0] for r in self.con.execute(f"SELECT * FROM ({sql}) ORDER BY 1").fetchall()]
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
