@@ -101,7 +101,7 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
     with _Preparer(settings.workers, len(todo), areas) as preparer:
         for spec, record, paths in sorted(todo, key=lambda t: -_size(t[2])):  # the longest first: they set the pace
             preparer.submit(spec, paths, record.files)
-        for spec, job, _ in work:
+        for spec, job, _ in work:  # in the sources' order: the first to register an area's name or group wins
             if progress:
                 progress("start", spec)
             if isinstance(job, ReleaseRecord):
@@ -183,8 +183,9 @@ class _Preparer:
     def __init__(self, workers: int, n_releases: int, areas: Areas | None):
         self.areas = areas.copy() if areas is not None else None
         self.pool = None
-        if min(workers, n_releases) > 1:
-            self.pool = ProcessPoolExecutor(min(workers, n_releases), mp_context=_CONTEXT)
+        if min(workers, n_releases) > 1:  # each worker receives the areas once (forked: without copying)
+            self.pool = ProcessPoolExecutor(min(workers, n_releases), mp_context=_CONTEXT,
+                                            initializer=_receive_areas, initargs=(self.areas,))
         self.inputs: dict[tuple[str, str], tuple] = {}  # every release's spec, paths and files
         self.futures: dict[tuple[str, str], Future] = {}  # the releases sent to a worker
 
@@ -192,7 +193,7 @@ class _Preparer:
         key = (spec.source, spec.key)
         self.inputs[key] = (spec, paths, files)
         if self.pool is not None:
-            self.futures[key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths, files, self.areas)
+            self.futures[key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths, files)
 
     def result(self, spec: ReleaseSpec) -> Prepared:
         """The prepared release; one that no worker has started yet is prepared here rather than waited for."""
@@ -218,7 +219,16 @@ def _prepare_apart(spec: ReleaseSpec, paths, files, areas: Areas) -> Prepared:
     return prepared
 
 
-def _prepare_elsewhere(source: str, key: str, paths, files, areas: Areas) -> Prepared:
-    """:func:`prepare` in a worker process (on the copy of the areas it was sent): the release is found by
+_BASE_AREAS: Areas | None = None  # in a worker process: the areas as they were before the load
+
+
+def _receive_areas(areas: Areas | None) -> None:
+    global _BASE_AREAS
+    _BASE_AREAS = areas
+
+
+def _prepare_elsewhere(source: str, key: str, paths, files) -> Prepared:
+    """:func:`prepare` in a worker process, on a copy of the areas it received: the release is found by
     name, as its ``build`` may be a closure, which cannot be sent."""
+    areas = _BASE_AREAS.copy() if _BASE_AREAS is not None else None
     return _prepare_apart(next(s for s in registry()[source].releases if s.key == key), paths, files, areas)

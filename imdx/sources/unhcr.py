@@ -174,7 +174,7 @@ def register_unhcr_codes(countries: pd.DataFrame, ctx: LoadContext, file: str) -
                       column="iso_code", area=str(unhcr), n_obs=0)
 
 
-def _side(raw: pd.DataFrame, ctx: LoadContext, file: str, side: str) -> np.ndarray:
+def _side(raw: pd.DataFrame, ctx: LoadContext, file: str, side: str) -> pd.Categorical:
     """Area codes of one side (``coo`` origin, ``coa`` asylum), from the ISO column only."""
     iso = raw[f"{side}_iso"]
     values = iso.astype("string").fillna("(no ISO code)")  # a missing code is reported, never dropped silently
@@ -187,19 +187,20 @@ def _side(raw: pd.DataFrame, ctx: LoadContext, file: str, side: str) -> np.ndarr
         name = names.iloc[issue.row - 1]
         ctx.report.issues[k] = dataclasses.replace(
             issue, message=f"{issue.message} UNHCR's name: {name!r}, UNHCR code {raw[side].iloc[issue.row - 1]!r}.")
-    return codes.to_numpy(dtype=object)
+    return pd.Categorical(codes)
 
 
-def _code_column(raw: pd.DataFrame, column: str, ctx: LoadContext, file: str) -> np.ndarray:
+def _code_column(raw: pd.DataFrame, column: str, ctx: LoadContext, file: str) -> pd.Categorical:
     """A code column as published ('NA' is a code); an R missing value becomes ``_U`` and an issue."""
-    values = raw[column].astype(object)
+    values = pd.Categorical(raw[column])
     missing = values.isna()
     if missing.any():
         ctx.issue("missing-code", f"{int(missing.sum())} rows have no {column} code (R NA); loaded with code '_U'",
-                  file=file, row=int(np.flatnonzero(missing.to_numpy())[0]) + 1, column=column,
-                  n_obs=int(missing.sum()))
-        values = values.where(~missing, "_U")
-    return values.to_numpy(dtype=object)
+                  file=file, row=int(np.flatnonzero(missing)[0]) + 1, column=column, n_obs=int(missing.sum()))
+        if "_U" not in values.categories:
+            values = values.add_categories("_U")
+        values = values.fillna("_U")
+    return values
 
 
 def _repeat(values, k: int) -> pd.Categorical:
@@ -222,7 +223,7 @@ def _long(row_columns: dict[str, np.ndarray], cells: dict[str, dict[str, str]], 
     """
     keep = np.ones(len(values), dtype=bool)
     for dim in ("origin", "asylum"):
-        keep &= ~pd.isna(np.asarray(row_columns[dim], dtype=object))
+        keep &= ~np.asarray(pd.isna(row_columns[dim]), dtype=bool)
     if not keep.all():
         row_columns = {name: col[keep] for name, col in row_columns.items()}
         values, rows = values[keep], rows[keep]
