@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -176,30 +177,51 @@ _CONTEXT = multiprocessing.get_context("fork" if sys.platform.startswith("linux"
 class _Preparer:
     """Prepares releases in worker processes (or here, with one worker or one release).
 
+    Each worker is given one release at a time, the next one in the order they were queued as soon as it
+    is free, so a release no worker has started yet is still here, and the loading process prepares it
+    itself rather than wait.
+
     Wherever it runs, a release is prepared on its own copy of the areas as they were before the load
     (what it adds comes back as :class:`AreaChanges`, applied in the sources' order), so the store is the
     same whichever process prepared what."""
 
     def __init__(self, workers: int, n_releases: int, areas: Areas | None):
         self.areas = areas.copy() if areas is not None else None
-        self.pool = None
-        if min(workers, n_releases) > 1:  # each worker receives the areas once (forked: without copying)
-            self.pool = ProcessPoolExecutor(min(workers, n_releases), mp_context=_CONTEXT,
+        self.workers, self.pool = min(workers, n_releases), None
+        if self.workers > 1:  # each worker receives the areas once (forked: without copying)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=_CONTEXT,
                                             initializer=_receive_areas, initargs=(self.areas,))
-        self.inputs: dict[tuple[str, str], tuple] = {}  # every release's spec, paths and files
-        self.futures: dict[tuple[str, str], Future] = {}  # the releases sent to a worker
+        self.lock = threading.Lock()
+        self.queued: dict[tuple[str, str], tuple] = {}  # releases no worker has started: spec, paths, files
+        self.futures: dict[tuple[str, str], Future] = {}  # releases given to a worker
+        self.busy = 0  # workers preparing a release
+        self.closed = False
 
     def submit(self, spec: ReleaseSpec, paths: dict[str, Path], files) -> None:
-        key = (spec.source, spec.key)
-        self.inputs[key] = (spec, paths, files)
-        if self.pool is not None:
-            self.futures[key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths, files)
+        with self.lock:
+            self.queued[(spec.source, spec.key)] = (spec, paths, files)
+        self._give()
+
+    def _give(self, done: Future | None = None) -> None:
+        """Give queued releases to the free workers (called again whenever a worker finishes one)."""
+        given = []
+        with self.lock:
+            self.busy -= done is not None
+            while self.pool is not None and not self.closed and self.queued and self.busy < self.workers:
+                key, (spec, paths, files) = next(iter(self.queued.items()))
+                del self.queued[key]
+                self.busy += 1
+                self.futures[key] = self.pool.submit(_prepare_elsewhere, spec.source, spec.key, paths, files)
+                given.append(self.futures[key])
+        for future in given:  # outside the lock: a future already done calls back at once
+            future.add_done_callback(self._give)
 
     def result(self, spec: ReleaseSpec) -> Prepared:
         """The prepared release; one that no worker has started yet is prepared here rather than waited for."""
         key = (spec.source, spec.key)
-        inputs, future = self.inputs.pop(key), self.futures.pop(key, None)
-        if future is None or future.cancel():
+        with self.lock:
+            inputs, future = self.queued.pop(key, None), self.futures.pop(key, None)
+        if future is None:
             return _prepare_apart(*inputs, self.areas.copy())
         return future.result()
 
@@ -207,6 +229,8 @@ class _Preparer:
         return self
 
     def __exit__(self, *exc) -> None:
+        with self.lock:
+            self.closed = True
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 

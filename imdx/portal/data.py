@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from imdx.model.dataflows import Dataflow
 from imdx.store.base import Store
-from imdx.store.duckdb_store import coded_table
+from imdx.store.duckdb_store import RANKED_RELEASES, coded_table
 from imdx.store.labels import code_in, decoded
 
 #: which source a page reads for each dataflow (the store may hold several for one dataflow)
@@ -181,10 +181,9 @@ class Reader:
         dims = ", ".join(f'o."{d}"' for d in flow.dimension_names)
         source = source if source is not None else PREFERRED_SOURCE.get(flow_id)
         src = f"r.source = '{source}'" if source else "TRUE"  # a constant of this module, never user input
-        order = "epoch(r.published) * 1000000 + o.release_id"
-        picks = ", ".join(f"max_by({c}, {order}) AS {c.split('.')[-1]}" for c in
+        picks = ", ".join(f"max_by({c}, r.rank) AS {c.split('.')[-1]}" for c in
                           ("o.value", "o.obs_status", "o.note", "o.release_id", "r.edition"))
-        return decoded(f"SELECT {dims}, r.source, {picks} FROM {coded_table(flow_id)} o JOIN release r "
+        return decoded(f"SELECT {dims}, r.source, {picks} FROM {coded_table(flow_id)} o JOIN {RANKED_RELEASES} r "
                        f"USING (release_id) WHERE {src} AND ({where}) GROUP BY {dims}, r.source",
                        flow.dimension_names[:-1] + ["obs_status", "note"])
 
@@ -242,7 +241,7 @@ class Reader:
         def compute():
             rows = self.sql("SELECT r.* FROM release r JOIN release_dataflow d USING (release_id) "
                             "WHERE d.dataflow = ? AND (? IS NULL OR r.source = ?) "
-                            "ORDER BY r.published DESC, r.release_id DESC LIMIT 1", [flow_id, source, source])
+                            "ORDER BY r.published DESC, r.edition DESC, r.release_id DESC LIMIT 1", [flow_id, source, source])
             return None if rows.empty else rows.iloc[0].to_dict()
         return self.cached(("release_of", source, flow_id), compute)
 

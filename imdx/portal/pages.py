@@ -11,6 +11,7 @@ import pandas as pd
 from imdx.codes.names import normalise
 from imdx.portal.data import ESTIMATED_FLOWS, Num, Reader, num_one, num_sum, one
 from imdx.portal.profile import source_line
+from imdx.store.duckdb_store import RANKED_RELEASES
 from imdx.store.labels import decoded
 
 
@@ -60,11 +61,8 @@ def map_values(reader: Reader, indicator: str, year: int) -> list[dict]:
                 out.append((r, num_one(r, "percent", "migrant_stock_share", "undesa_ims",
                                        {"destination": r["code"], "sex": "_T", "year": str(year)})))
         elif indicator == "refugees":
-            f = reader.sql(decoded("WITH c AS (SELECT o.asylum, o.value FROM coded_refugees o JOIN release r "
-                                   "USING (release_id) WHERE o.population_type = code('REF') AND o.year = ? AND "
-                                   "r.source = 'unhcr' QUALIFY row_number() OVER (PARTITION BY r.source, o.origin, "
-                                   "o.asylum, o.population_type, o.year ORDER BY r.published DESC, o.release_id DESC) "
-                                   "= 1) SELECT asylum, sum(value) AS value FROM c GROUP BY 1", ["asylum"]), [year])
+            f = reader.sql(decoded(f"WITH c AS ({_current_refugees('o.asylum, o.value')}) "
+                                   "SELECT asylum, sum(value) AS value FROM c GROUP BY 1", ["asylum"]), [year])
             f = f.merge(countries, left_on="asylum", right_on="code")
             for _, r in f.iterrows():
                 out.append((r, num_sum(r["value"], "persons", "refugees", "unhcr",
@@ -88,6 +86,13 @@ def map_values(reader: Reader, indicator: str, year: int) -> list[dict]:
     return reader.cached(("map", indicator, year), compute)
 
 
+def _current_refugees(columns: str) -> str:
+    """SQL: ``columns`` of UNHCR's current refugee numbers (population type REF) of the year given as parameter."""
+    return (f"SELECT {columns} FROM coded_refugees o JOIN {RANKED_RELEASES} r USING (release_id) "
+            "WHERE o.population_type = code('REF') AND o.year = ? AND r.source = 'unhcr' QUALIFY row_number() OVER "
+            "(PARTITION BY r.source, o.origin, o.asylum, o.population_type, o.year ORDER BY r.rank DESC) = 1")
+
+
 def headlines(reader: Reader) -> list[dict]:
     """World figures for the home page, each with its source and edition."""
     def compute():
@@ -109,10 +114,7 @@ def headlines(reader: Reader) -> list[dict]:
             years = reader.years("refugees")
             if years:
                 y = years[-1]
-                total = reader.sql("WITH c AS (SELECT o.value FROM coded_refugees o JOIN release r USING (release_id) "
-                                   "WHERE o.population_type = code('REF') AND o.year = ? AND r.source = 'unhcr' QUALIFY "
-                                   "row_number() OVER (PARTITION BY r.source, o.origin, o.asylum, o.population_type, "
-                                   "o.year ORDER BY r.published DESC, o.release_id DESC) = 1) SELECT sum(value) FROM c",
+                total = reader.sql(f"WITH c AS ({_current_refugees('o.value')}) SELECT sum(value) FROM c",
                                    [y]).iloc[0, 0]
                 out.append({"label": f"Refugees under UNHCR's mandate, {y}", "line": source_line(reader, "refugees"),
                             "num": num_sum(total, "persons", "refugees", "unhcr",

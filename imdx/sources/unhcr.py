@@ -373,16 +373,6 @@ SOURCE = Source(
     publisher="Office of the United Nations High Commissioner for Refugees (UNHCR)",
     homepage="https://www.unhcr.org/refugee-statistics/",
     releases=(
-        # Listed first so that, at an equal publication date, v2025.12.1 is loaded after it and is current.
-        ReleaseSpec(
-            source="unhcr", key="demographics-2025.12.0",
-            title="UNHCR demographics 2001-2025 (refugees package v2025.12.0)", edition="2025.12.0",
-            # the package version names the month (2025-12); the day is not published: the 1st is assumed
-            published=date(2025, 12, 1), licence=LICENCE,
-            files=(_file(DEMOGRAPHICS_2025_12_0, V2025_12_0,
-                         "471a010c51e054739484c66ca082fc32d6a61fc319aaea5cb5f24f8783842068",
-                         published_as="demographics.rda"), COUNTRIES),
-            dataflows=("displacement_demographics",), build=build_2025_12_0),
         ReleaseSpec(
             source="unhcr", key="refugees-2025.12.1",
             title="UNHCR population, asylum applications and decisions, demographics 2025 "
@@ -400,5 +390,16 @@ SOURCE = Source(
                    COUNTRIES),
             dataflows=("refugees", "asylum_applications", "asylum_decisions", "displacement_demographics"),
             build=build_2025_12_1),
+        # Listed after v2025.12.1, which is written first: at the same publication date the later edition is
+        # current whatever the order (published, then edition), and the big release is prepared meanwhile.
+        ReleaseSpec(
+            source="unhcr", key="demographics-2025.12.0",
+            title="UNHCR demographics 2001-2025 (refugees package v2025.12.0)", edition="2025.12.0",
+            # the package version names the month (2025-12); the day is not published: the 1st is assumed
+            published=date(2025, 12, 1), licence=LICENCE,
+            files=(_file(DEMOGRAPHICS_2025_12_0, V2025_12_0,
+                         "471a010c51e054739484c66ca082fc32d6a61fc319aaea5cb5f24f8783842068",
+                         published_as="demographics.rda"), COUNTRIES),
+            dataflows=("displacement_demographics",), build=build_2025_12_0),
     ),
 )

@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS issue (
 _SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
+#: the releases, each with its ``rank``: the order that decides which value of a key is current (the
+#: latest publication date, then the later edition, then the later load)
+RANKED_RELEASES = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
+
+
 def coded_table(flow_id: str) -> str:
     """The table of a dataflow's observations, text as label ids."""
     return f"coded_{flow_id}"

@@ -19,7 +19,7 @@ from imdx.model.report import Report
 from imdx.sources import unhcr
 from imdx.sources.base import LoadContext, finish
 
-NEW, OLD = unhcr.SOURCE.releases[1], unhcr.SOURCE.releases[0]
+NEW, OLD = ({r.key: r for r in unhcr.SOURCE.releases}[k] for k in ("refugees-2025.12.1", "demographics-2025.12.0"))
 FULL_DEMOGRAPHICS = unhcr.DEMOGRAPHICS_2025_12_0
 
 
@@ -347,7 +347,7 @@ def loaded(mirror, tmp_path_factory):
 def test_load_both_releases(loaded):
     store, summary, _ = loaded
     assert [(o.key, o.status) for o in summary.outcomes] == [
-        ("m49", "loaded"), ("demographics-2025.12.0", "loaded"), ("refugees-2025.12.1", "loaded")]
+        ("m49", "loaded"), ("refugees-2025.12.1", "loaded"), ("demographics-2025.12.0", "loaded")]
     assert not [i for o in summary.outcomes for i in o.report if i.type == "file-changed"]
     releases = store.releases().set_index("key")
     assert releases.loc["refugees-2025.12.1", "n_obs"] == 1_248_723 + 120_587 + 569_600 + 20_767 * 15
@@ -381,6 +381,20 @@ def test_2025_demographics_come_from_the_later_release(loaded):
     assert set(history["edition"]) == {"2025.12.0"} and len(history) > 0
 
 
+def test_the_portal_picks_the_same_release_as_the_store(loaded):
+    """Both releases are dated 2025-12-01 and v2025.12.1 is written first: the later edition still wins."""
+    from imdx.portal.data import Reader
+
+    store = loaded[0]
+    where = {"origin": "SYR", "asylum": "TUR", "population_type": "REF", "year": [2024, 2025]}
+    portal = Reader(store).current("displacement_demographics", where).sort_values(["year", "sex", "age"])
+    latest = store.select("displacement_demographics", {k: v if isinstance(v, list) else [v] for k, v in where.items()})
+    latest = latest.to_pandas().sort_values(["year", "sex", "age"])
+    assert list(zip(portal["year"], portal["edition"])) == list(zip(latest["year"], latest["edition"]))
+    assert set(portal["edition"]) == {"2025.12.0", "2025.12.1"}
+    assert portal["value"].fillna(-1).tolist() == latest["value"].fillna(-1).tolist()
+
+
 def test_the_store_answers_by_iso_code(loaded, folder):
     store = loaded[0]
     raw = _raw(folder, "asylum_applications.rda")
@@ -410,7 +424,7 @@ def test_releases_declare_the_published_files(folder):
     from imdx.sources.fetch import sha256_of
 
     assert [(r.key, r.edition) for r in unhcr.SOURCE.releases] == [
-        ("demographics-2025.12.0", "2025.12.0"), ("refugees-2025.12.1", "2025.12.1")]
+        ("refugees-2025.12.1", "2025.12.1"), ("demographics-2025.12.0", "2025.12.0")]
     for spec in unhcr.SOURCE.releases:
         for file in spec.files:
             assert sha256_of(folder / file.name) == file.sha256, file.name
