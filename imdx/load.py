@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
         except Exception as err:  # noqa: BLE001 -- reported as the release's failure
             work.append((spec, _failure(spec, err), {}))
     todo = [(spec, job, paths) for spec, job, paths in work if isinstance(job, ReleaseRecord)]
-    with _Preparer(settings.workers, len(todo), areas) as preparer:
+    with _Preparer(settings.workers, len(todo), areas) as preparer, _sharing_cpus(store, preparer.processes):
         for spec, record, paths in sorted(todo, key=lambda t: -_size(t[2])):  # the longest first: they set the pace
             preparer.submit(spec, paths, record.files)
         for spec, job, _ in work:  # in the sources' order: the first to register an area's name or group wins
@@ -165,6 +166,16 @@ def _failure(spec: ReleaseSpec, err: Exception) -> ReleaseOutcome:
                     "with this message; the store was left unchanged)")
 
 
+@contextmanager
+def _sharing_cpus(store: Store, taken: int):
+    """Tell the store that ``taken`` CPUs prepare releases meanwhile (it may use fewer threads)."""
+    store.share_cpus(taken)
+    try:
+        yield
+    finally:
+        store.share_cpus(0)
+
+
 def _size(paths: dict[str, Path]) -> int:
     return sum(Path(p).stat().st_size for p in paths.values())
 
@@ -196,6 +207,11 @@ class _Preparer:
         self.futures: dict[tuple[str, str], Future] = {}  # releases given to a worker
         self.busy = 0  # workers preparing a release
         self.closed = False
+
+    @property
+    def processes(self) -> int:
+        """How many worker processes prepare releases (0: all are prepared here)."""
+        return self.workers if self.pool is not None else 0
 
     def submit(self, spec: ReleaseSpec, paths: dict[str, Path], files) -> None:
         with self.lock:

@@ -89,6 +89,9 @@ def _key_codes(column: pd.Series) -> np.ndarray:
     """Integers that are equal where the column's values are equal, -1 where it has none."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.cat.codes.to_numpy()
+    if pd.api.types.is_integer_dtype(column.dtype) and not column.hasnans:  # e.g. the year: no hashing needed
+        values = column.to_numpy(dtype=np.int64)
+        return values - values.min() if len(values) else values
     return pd.factorize(column)[0]
 
 

@@ -72,6 +72,10 @@ class Store(ABC):
         """Store a release whole, in one transaction; returns its release id. ``definitions`` are
         dataflows the release brings that imdx does not define itself (e.g. from an SDMX message)."""
 
+    def share_cpus(self, taken: int) -> None:  # noqa: B027 -- a hint a backend may ignore
+        """Hint for the writes that follow: ``taken`` CPUs of this machine are busy with other work of the
+        same load (worker processes preparing releases); 0 when the load is over."""
+
     @abstractmethod
     def dataflow(self, dataflow_id: str) -> Dataflow:
         """The definition of a dataflow: imdx's own, or one a stored release brought."""
