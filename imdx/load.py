@@ -100,7 +100,7 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
         except Exception as err:  # noqa: BLE001 -- reported as the release's failure
             work.append((spec, _failure(spec, err), {}))
     todo = [(spec, job, paths) for spec, job, paths in work if isinstance(job, ReleaseRecord)]
-    with _Preparer(settings.workers, len(todo), areas) as preparer, _sharing_cpus(store, preparer.processes):
+    with _Preparer(settings.workers, len(todo), areas) as preparer, _sharing_cpus(store):
         for spec, record, paths in sorted(todo, key=lambda t: -_size(t[2])):  # the longest first: they set the pace
             preparer.submit(spec, paths, record.files)
         for spec, job, _ in work:  # in the sources' order: the first to register an area's name or group wins
@@ -108,7 +108,9 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
                 progress("start", spec)
             if isinstance(job, ReleaseRecord):
                 try:
-                    job = write_release(store, spec, job, preparer.result(spec), areas)
+                    prepared = preparer.result(spec)
+                    store.share_cpus(preparer.busy)  # all the CPUs for the last writes, when the workers are done
+                    job = write_release(store, spec, job, prepared, areas)
                 except Exception as err:  # noqa: BLE001 -- reported as the release's failure
                     job = _failure(spec, err)
             summary.outcomes.append(job)
@@ -167,9 +169,8 @@ def _failure(spec: ReleaseSpec, err: Exception) -> ReleaseOutcome:
 
 
 @contextmanager
-def _sharing_cpus(store: Store, taken: int):
-    """Tell the store that ``taken`` CPUs prepare releases meanwhile (it may use fewer threads)."""
-    store.share_cpus(taken)
+def _sharing_cpus(store: Store):
+    """While the load lasts the store is told how many CPUs the workers take (it may use fewer threads)."""
     try:
         yield
     finally:
@@ -207,11 +208,6 @@ class _Preparer:
         self.futures: dict[tuple[str, str], Future] = {}  # releases given to a worker
         self.busy = 0  # workers preparing a release
         self.closed = False
-
-    @property
-    def processes(self) -> int:
-        """How many worker processes prepare releases (0: all are prepared here)."""
-        return self.workers if self.pool is not None else 0
 
     def submit(self, spec: ReleaseSpec, paths: dict[str, Path], files) -> None:
         with self.lock:

@@ -216,8 +216,9 @@ class DuckDBStore(Store):
 
     def share_cpus(self, taken: int) -> None:
         """DuckDB's own threads would only contend with the workers (measured: one thread is faster)."""
-        spare = max(1, (os.cpu_count() or 1) - taken)
-        self.con.execute(f"SET threads = {spare}" if taken else "RESET threads")
+        if taken != getattr(self, "_taken", 0):
+            self.con.execute(f"SET threads = {max(1, (os.cpu_count() or 1) - taken)}" if taken else "RESET threads")
+            self._taken = taken
 
     def _labels_to_write(self) -> Labels:
         """The label table as this transaction sees it (read again if another connection added labels)."""
