@@ -23,15 +23,6 @@ from imdx.store.duckdb_store import DuckDBStore
 log = logging.getLogger("imdx.api")
 
 
-class _CursorStore(DuckDBStore):
-    """A view of ``parent`` that reads through one cursor of its connection (not thread-shared)."""
-
-    def __init__(self, parent: DuckDBStore, cursor):  # not super().__init__: that opens a new connection
-        self.path = parent.path
-        self.con = cursor
-        self._areas = parent._areas
-
-
 class LRUCache:
     """A thread-safe LRU of values with a size each, bounded by the sum of their sizes."""
 
@@ -91,14 +82,14 @@ class ApiState:
     def reader(self) -> Iterator[DuckDBStore]:
         cursor = self.store.con.cursor()
         try:
-            yield _CursorStore(self.store, cursor)
+            yield self.store.with_cursor(cursor)
         finally:
             cursor.close()
 
     def cursor_store(self) -> DuckDBStore:
         """A store reading through a new cursor (closed when garbage-collected): for routers that take a
         ``get_store()`` callable, such as :func:`imdx.sdmx.routes.sdmx_router`."""
-        return _CursorStore(self.store, self.store.con.cursor())
+        return self.store.with_cursor()
 
     def close(self) -> None:
         self.store.close()

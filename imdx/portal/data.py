@@ -297,15 +297,3 @@ def num_sum(value, kind: str, flow: str, source: str, filters: dict, countries_o
     if exclude:
         check["exclude"] = exclude
     return Num(None if value is None or pd.isna(value) else float(value), kind, check)
-
-
-class CursorStore:
-    """A view of a DuckDB store reading through its own cursor (one per request: cursors are not
-    shared between threads)."""
-
-    def __new__(cls, store: Store, cursor):
-        from imdx.store.duckdb_store import DuckDBStore
-
-        view = DuckDBStore.__new__(DuckDBStore)
-        view.path, view.con, view._areas = store.path, cursor, store.areas()
-        return view

@@ -10,7 +10,7 @@ import pandas as pd
 
 from imdx.errors import ImdxError
 from imdx.portal import charts
-from imdx.portal.data import CursorStore, Reader
+from imdx.portal.data import Reader
 from imdx.revisions import resolve as resolve_filters
 
 # filters are resolved as the API resolves them (imdx.revisions.resolve: `total` or `_T` in area dimensions too)
@@ -58,7 +58,7 @@ def run(reader: Reader, state: dict) -> dict:
     flow_id, filters, edition = state["flow"], state["filters"], state["edition"]
     cursor = reader.con.cursor()
     try:
-        store = CursorStore(reader.store, cursor)
+        store = reader.store.with_cursor(cursor)
         try:
             resolved = resolve_filters(store, flow_id, filters)
             table = store.select(flow_id, resolved, edition=edition)
@@ -125,7 +125,7 @@ def excel_bytes(reader: Reader, state: dict, max_rows: int = 200_000) -> tuple[b
     """The whole result of the explorer's query as an .xlsx workbook (data sheet + about sheet)."""
     cursor = reader.con.cursor()
     try:
-        store = CursorStore(reader.store, cursor)
+        store = reader.store.with_cursor(cursor)
         resolved = resolve_filters(store, state["flow"], state["filters"])
         table = store.select(state["flow"], resolved, edition=state["edition"])
     finally:

@@ -72,9 +72,9 @@ class Store(ABC):
         """Store a release whole, in one transaction; returns its release id. ``definitions`` are
         dataflows the release brings that imdx does not define itself (e.g. from an SDMX message)."""
 
-    def share_cpus(self, taken: int) -> None:  # noqa: B027 -- a hint a backend may ignore
+    def share_cpus(self, taken: int) -> None:
         """Hint for the writes that follow: ``taken`` CPUs of this machine are busy with other work of the
-        same load (worker processes preparing releases); 0 when the load is over."""
+        same load (worker processes preparing releases); 0 when they are free again."""
 
     @abstractmethod
     def dataflow(self, dataflow_id: str) -> Dataflow:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from imdx.codes.areas import AREA_COLUMNS, Areas
 from imdx.errors import StoreError
@@ -26,7 +27,7 @@ from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
 from imdx.model.report import Issue, Report
 from imdx.store.base import ReleaseRecord, Store
-from imdx.store.labels import LABEL_SCHEMA, Labels, code_in, decoded
+from imdx.store.labels import LABEL_SCHEMA, Labels, decoded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release (
@@ -82,7 +83,7 @@ class DuckDBStore(Store):
             self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
-        self._labels: Labels | None = None  # the writer's copy of the label table
+        self._labels: Labels | None = None  # see labels()
         self._areas: Areas | None = None
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
 
@@ -177,7 +178,7 @@ class DuckDBStore(Store):
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
-            labels = self._labels_to_write()
+            labels = self.labels()  # as this transaction sees it
             for flow_id, frame in observations.items():
                 flow = self.dataflow(flow_id)
                 cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
@@ -219,13 +220,6 @@ class DuckDBStore(Store):
         if taken != getattr(self, "_taken", 0):
             self.con.execute(f"SET threads = {max(1, (os.cpu_count() or 1) - taken)}" if taken else "RESET threads")
             self._taken = taken
-
-    def _labels_to_write(self) -> Labels:
-        """The label table as this transaction sees it (read again if another connection added labels)."""
-        count = self.con.execute("SELECT count(*) FROM label").fetchall()[0][0]
-        if self._labels is None or self._labels.committed != count:
-            self._labels = Labels.read(self.con)
-        return self._labels
 
     def _merge_areas(self, areas: Areas) -> None:
         table = areas.table()[AREA_COLUMNS].astype(object)
@@ -278,55 +272,71 @@ class DuckDBStore(Store):
     def select(self, dataflow, filters, *, edition=None, source=None, as_of=None) -> pa.Table:
         flow = self.dataflow(dataflow)
         dims, text = flow.dimension_names, text_columns(flow)
+        labels = self.labels()
         where, params = [], []
         for dim, values in filters.items():
             if dim not in dims:
                 raise StoreError(f"{dataflow} has no dimension {dim}")
-            if dim == "year":
-                where.append(f'o.year IN ({", ".join("?" for _ in values)})')
-            else:
-                where.append(code_in(f'o."{dim}"', len(values)))
+            values = list(values) if dim == "year" else labels.known(values)
+            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
             params.extend(values)
-        rel_where, rel_params = [], []
         if edition is not None:
-            rel_where.append("r.edition = ?")
-            rel_params.append(edition)
+            where.append("r.edition = ?")
+            params.append(edition)
         if source is not None:
-            rel_where.append("r.source = ?")
-            rel_params.append(source)
+            where.append("r.source = ?")
+            params.append(source)
         if as_of is not None:
-            rel_where.append("r.published <= ?")
-            rel_params.append(as_of)
-        key = ", ".join(f'o."{d}"' for d in dims)
+            where.append("r.published <= ?")
+            params.append(as_of)
         if edition is None and as_of is None:  # the current values, marked at load time
             latest = ""
             where.append("o.current")
         else:
-            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {key} "
+            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
                       "ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) = 1")
-        cand = decoded(f"""
-            SELECT {', '.join(f'o."{c}"' for c in dims + ["value"] + ATTRIBUTES)}, o.release_id,
-                   r.source, r.edition
+        coded = self.con.sql(f"""
+            SELECT {', '.join(f'o."{c}"' for c in dims + ["value"] + ATTRIBUTES)}, r.source, r.edition, o.release_id
             FROM {coded_table(dataflow)} o JOIN release r USING (release_id)
-            WHERE {' AND '.join(where + rel_where) or 'TRUE'}
-            {latest}""", text)
-        area_dims = [d.name for d in flow.dimensions if d.is_area]
-        names = "".join(f', (SELECT name FROM area a WHERE a.code = c."{d}") AS "{d}_name"' for d in area_dims)
-        order = ", ".join(f'c."{d}"' for d in dims) + ", c.source"
-        sql = f"""
-            SELECT {', '.join(f'c."{d}"' for d in dims)}{names}, c.value, '{flow.unit}' AS unit,
-                   c.obs_status, c.definition, c.note, c.source, c.edition, c.release_id,
-                   c.cell_file, c.cell_sheet, c.cell_row, c.cell_column
-            FROM ({cand}) c ORDER BY {order}"""
-        return self.con.sql(sql, params=params + rel_params).to_arrow_table()
+            WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
+        # text and order in Arrow, from the ids: cheaper than joining the label table once per column
+        keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims} | {"source": coded["source"]})
+        coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
+        areas = self.areas()
+        names = {} if areas is None else areas.frame["name"].to_dict()
+        revision = None if areas is None else areas.revision
+        out = {}
+        for d in dims:
+            out[d] = labels.decode(coded[d]) if d in text else coded[d]
+        for d in (d.name for d in flow.dimensions if d.is_area):
+            out[f"{d}_name"] = labels.lookup(f"area names {revision}", names, coded[d])
+        out["value"] = coded["value"]
+        out["unit"] = pa.repeat(pa.scalar(flow.unit), len(coded))
+        for c in ["obs_status", "definition", "note", "source", "edition", "release_id", "cell_file", "cell_sheet",
+                  "cell_row", "cell_column"]:
+            out[c] = labels.decode(coded[c]) if c in text else coded[c]
+        return pa.table(out)
 
     def distinct(self, dataflow, dimension) -> list:
-        flow = self.dataflow(dataflow)
-        flow.dimension_names.index(dimension)
-        sql = f'SELECT DISTINCT "{dimension}" FROM {coded_table(dataflow)}'
+        self.dataflow(dataflow).dimension_names.index(dimension)
+        values = self.con.sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}').to_arrow_table()["v"]
         if dimension != "year":
-            sql = decoded(sql, [dimension])
-        return [r[0] for r in self.con.execute(f"SELECT * FROM ({sql}) ORDER BY 1").fetchall()]
+            values = self.labels().decode(values)
+        return sorted(values.to_pylist(), key=lambda v: (v is None, v))
+
+    def labels(self) -> Labels:
+        """The label table, as committed now (one copy per store, shared with its cursors)."""
+        if self._labels is None:
+            self._labels = Labels.read(self.con)
+        return self._labels.refresh(self.con)
+
+    def with_cursor(self, cursor=None) -> DuckDBStore:
+        """This store, read through its own cursor of the same connection (one per thread: cursors are not
+        shared), with the same cached areas and labels."""
+        view = DuckDBStore.__new__(DuckDBStore)
+        view.path, view.con, view._merged = self.path, cursor if cursor is not None else self.con.cursor(), None
+        view._areas, view._labels = self.areas(), self.labels()
+        return view
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []

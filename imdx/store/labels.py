@@ -12,9 +12,12 @@ never change once committed.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 LABEL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS label (id INTEGER PRIMARY KEY, text VARCHAR NOT NULL UNIQUE);
@@ -23,19 +26,68 @@ CREATE OR REPLACE MACRO code(t) AS (SELECT id FROM label WHERE text = t);
 
 
 class Labels:
-    """The writer's copy of the ``label`` table: text to id, with the ids added since the last commit."""
+    """A copy of the ``label`` table: text to id and back, with the ids a write added since its last commit.
+
+    One copy serves a store and every cursor reading it (:meth:`refresh` appends what other connections
+    committed since: labels are only ever appended)."""
 
     def __init__(self, texts: list[str]):
         self.texts = list(texts)
         self.ids = {t: i for i, t in enumerate(self.texts)}
         self.committed = len(self.texts)
+        self._lock = threading.Lock()
+        self._read: dict[str, tuple[int, object]] = {}  # arrays for reading, with the count they were made at
 
     @classmethod
     def read(cls, con) -> Labels:
-        rows = con.execute("SELECT id, text FROM label ORDER BY id").fetchall()
-        if any(i != k for k, (i, _) in enumerate(rows)):
-            raise ValueError("the label table's ids are not 0, 1, 2, ...")
-        return cls([t for _, t in rows])
+        return cls([]).refresh(con)
+
+    def refresh(self, con) -> Labels:
+        """Read the labels committed since this copy was made or last refreshed."""
+        with self._lock:
+            count = con.execute("SELECT count(*) FROM label").fetchall()[0][0]
+            if count == self.committed or len(self.texts) != self.committed:  # nothing new, or a write is on
+                return self
+            rows = con.execute("SELECT id, text FROM label WHERE id >= ? ORDER BY id", [self.committed]).fetchall()
+            if [i for i, _ in rows] != list(range(self.committed, count)):
+                raise ValueError(f"the label table's ids are not 0 … {count - 1}: the store is damaged")
+            for _, text in rows:
+                self.ids[text] = len(self.texts)
+                self.texts.append(text)
+            self.committed = count
+        return self
+
+    # -- reading ------------------------------------------------------------------------------
+    def known(self, texts) -> list[int]:
+        """The ids of those ``texts`` that have one (a text no observation holds has none)."""
+        return [self.ids[t] for t in map(str, texts) if t in self.ids and self.ids[t] < self.committed]
+
+    def decode(self, ids: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+        """The texts of ``ids`` (null stays null)."""
+        return pc.take(self._cached("texts", lambda t: pa.array(t, pa.string())), ids)
+
+    def ranks(self, ids: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+        """Integers that sort as the texts of ``ids`` sort (as SQL orders text: by code point)."""
+        def ranks(texts):
+            out = np.empty(len(texts), dtype=np.int32)
+            out[np.argsort(np.array(texts, dtype=object), kind="stable")] = np.arange(len(texts), dtype=np.int32)
+            return pa.array(out)
+        return pc.take(self._cached("ranks", ranks), ids)
+
+    def lookup(self, name: str, mapping: dict, ids: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+        """``mapping[text]`` for each id (null where the text is not a key), e.g. the names of area codes;
+        ``name`` keys the cache, so one name must always mean one mapping."""
+        return pc.take(self._cached(name, lambda t: pa.array([mapping.get(x) for x in t], pa.string())), ids)
+
+    def _cached(self, name: str, make):
+        with self._lock:
+            count, array = self._read.get(name, (-1, None))
+            if count != self.committed:
+                array = make(self.texts[:self.committed])
+                self._read[name] = (self.committed, array)
+            return array
+
+    # -- writing ------------------------------------------------------------------------------
 
     def encode(self, column: pd.Series) -> pa.Array:
         """The ids of a text column (null where the value is missing), adding the texts not known yet."""

@@ -92,9 +92,7 @@ def http(base_url):
 @pytest.fixture(scope="session")
 def store(server):
     """A second read-only view of the served store (its own cursor)."""
-    from imdx.portal.data import CursorStore
-
-    return CursorStore(server["store"], server["store"].con.cursor())
+    return server["store"].with_cursor()
 
 
 @pytest.fixture(scope="session")
