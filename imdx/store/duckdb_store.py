@@ -327,15 +327,17 @@ class DuckDBStore(Store):
     def labels(self) -> Labels:
         """The label table, as committed now (one copy per store, shared with its cursors)."""
         if self._labels is None:
-            self._labels = Labels.read(self.con)
+            self._labels = Labels([])
         return self._labels.refresh(self.con)
 
     def with_cursor(self, cursor=None) -> DuckDBStore:
-        """This store, read through its own cursor of the same connection (one per thread: cursors are not
-        shared), with the same cached areas and labels."""
+        """This store, read through its own cursor of the same connection (one per thread: a connection must
+        not run two queries at once), sharing the areas and labels read so far."""
+        if self._labels is None:
+            self._labels = Labels([])  # one copy for all cursors; each brings it up to date through its own
         view = DuckDBStore.__new__(DuckDBStore)
         view.path, view.con, view._merged = self.path, cursor if cursor is not None else self.con.cursor(), None
-        view._areas, view._labels = self.areas(), self.labels()
+        view._areas, view._labels = self._areas, self._labels
         return view
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:

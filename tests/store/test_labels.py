@@ -99,3 +99,20 @@ def test_code_in_and_decoded_on_duckdb():
     rows = con.execute(decoded("SELECT * FROM t", ["area"]) + " ORDER BY value").fetchall()
     assert rows == [("DEU", 1.0), ("FRA", 2.0), (None, 3.0)]
     assert np.array_equal(con.execute(decoded("SELECT * FROM t", [])).df()["value"], [1.0, 2.0, 3.0])
+
+
+def test_cursors_read_labels_concurrently(wpp_store):
+    """Served stores read in many threads, each through its own cursor, sharing one copy of the labels."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with DuckDBStore(wpp_store, read_only=True) as store:
+        store.areas()
+        expected = store.with_cursor().select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
+
+        def read(_):
+            view = store.with_cursor()
+            return view.select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(read, range(64)))
+        assert len(expected) == 2 and all(r == expected for r in results)
