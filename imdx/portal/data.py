@@ -239,9 +239,9 @@ class Reader:
     def release_of(self, source: str | None, flow_id: str) -> dict | None:
         """The latest release of ``source`` holding ``flow_id`` (for 'source, edition' lines)."""
         def compute():
-            rows = self.sql("SELECT r.* FROM release r JOIN release_dataflow d USING (release_id) "
-                            "WHERE d.dataflow = ? AND (? IS NULL OR r.source = ?) "
-                            "ORDER BY r.published DESC, r.edition DESC, r.release_id DESC LIMIT 1", [flow_id, source, source])
+            rows = self.sql(f"SELECT r.* EXCLUDE (rank) FROM {RANKED_RELEASES} r JOIN release_dataflow d "
+                            "USING (release_id) WHERE d.dataflow = ? AND (? IS NULL OR r.source = ?) "
+                            "ORDER BY r.rank DESC LIMIT 1", [flow_id, source, source])
             return None if rows.empty else rows.iloc[0].to_dict()
         return self.cached(("release_of", source, flow_id), compute)
 

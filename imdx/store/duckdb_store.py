@@ -294,10 +294,10 @@ class DuckDBStore(Store):
             where.append("o.current")
         else:
             latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
-                      "ORDER BY r.published DESC, r.edition DESC, o.release_id DESC) = 1")
+                      "ORDER BY r.rank DESC) = 1")
         coded = self.con.sql(f"""
             SELECT {', '.join(f'o."{c}"' for c in dims + ["value"] + ATTRIBUTES)}, r.source, r.edition, o.release_id
-            FROM {coded_table(dataflow)} o JOIN release r USING (release_id)
+            FROM {coded_table(dataflow)} o JOIN {RANKED_RELEASES} r USING (release_id)
             WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
         # text and order in Arrow, from the ids: cheaper than joining the label table once per column
         keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims} | {"source": coded["source"]})

@@ -38,10 +38,6 @@ class Labels:
         self._lock = threading.Lock()
         self._read: dict[str, tuple[int, object]] = {}  # arrays for reading, with the count they were made at
 
-    @classmethod
-    def read(cls, con) -> Labels:
-        return cls([]).refresh(con)
-
     def refresh(self, con) -> Labels:
         """Read the labels committed since this copy was made or last refreshed."""
         with self._lock:
