@@ -5,6 +5,11 @@ checking a release (:func:`prepare`) needs nothing but its files and a copy of t
 ``settings.workers`` processes do it at the same time, the biggest releases first; the loading
 process writes the prepared releases into the store one at a time, in the sources' order, as they
 come back. With one worker everything happens in the loading process.
+
+The sources' order matters only for the areas: the first release to register an area's name, an
+alias or an income group wins. A prepared release that registers nothing another source could (it
+adds no area and no income group, only aliases of its source's ``own_alias_systems``) is written as
+soon as it is ready, ahead of other sources' releases still being prepared: the store ends the same.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import multiprocessing
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -100,23 +105,73 @@ def load(store: Store, settings: Settings, sources: list[str] | None = None,
         except Exception as err:  # noqa: BLE001 -- reported as the release's failure
             work.append((spec, _failure(spec, err), {}))
     todo = [(spec, job, paths) for spec, job, paths in work if isinstance(job, ReleaseRecord)]
+    owners = {system: name for name, source in known.items() for system in source.own_alias_systems}
+    outcomes: dict[int, ReleaseOutcome] = {}
     with _Preparer(settings.workers, len(todo), areas) as preparer, _sharing_cpus(store):
-        for spec, record, paths in sorted(todo, key=lambda t: -_size(t[2])):  # the longest first: they set the pace
-            preparer.submit(spec, paths, record.files)
-        for spec, job, _ in work:  # in the sources' order: the first to register an area's name or group wins
+        longest = sorted(todo, key=lambda t: -_work(t[2]))[:preparer.workers]
+        for spec, record, paths in longest + [t for t in todo if t not in longest]:
+            preparer.submit(spec, paths, record.files)  # the longest first, they set the pace; then in write order
+        waiting = list(range(len(work)))  # in the sources' order: the first to register an area's name or group wins
+        while waiting:
+            i = _next_to_write(work, waiting, preparer, owners, areas)
+            if i is None:  # the next in order is still being prepared, and nothing may overtake it yet
+                preparer.wait()
+                continue
+            waiting.remove(i)
+            spec, job, _ = work[i]
             if progress:
                 progress("start", spec)
             if isinstance(job, ReleaseRecord):
                 try:
                     prepared = preparer.result(spec)
+                    _check_owners(spec, prepared, owners)
                     store.share_cpus(preparer.busy)  # all the CPUs for the last writes, when the workers are done
                     job = write_release(store, spec, job, prepared, areas)
                 except Exception as err:  # noqa: BLE001 -- reported as the release's failure
                     job = _failure(spec, err)
-            summary.outcomes.append(job)
+            outcomes[i] = job
             if progress:
                 progress(job.status, spec)
+    summary.outcomes = [outcomes[i] for i in range(len(work))]
     return summary
+
+
+def _next_to_write(work, waiting: list[int], preparer: _Preparer, owners: dict[str, str], areas: Areas) -> int | None:
+    """The release to write now: the next in the sources' order when it is prepared; else a prepared one
+    that may overtake it (:func:`_independent`, and the first of its source still waiting); else the
+    next in order again, to be prepared here if no worker has started it, or None: wait for a worker."""
+    spec, job, _ = work[waiting[0]]
+    if not isinstance(job, ReleaseRecord) or preparer.ready(spec) is not None:
+        return waiting[0]
+    for n, i in enumerate(waiting[1:], start=1):
+        spec, job, _ = work[i]
+        if isinstance(job, ReleaseRecord) and all(work[k][0].source != spec.source for k in waiting[:n]):
+            prepared = preparer.ready(spec)
+            if prepared is not None and _independent(spec, prepared, owners, areas):
+                return i
+    return None if preparer.running(work[waiting[0]][0]) else waiting[0]
+
+
+def _independent(spec: ReleaseSpec, prepared: Prepared, owners: dict[str, str], areas: Areas) -> bool:
+    """Whether writing the release before other sources' releases stores what the sources' order would:
+    it adds no area and no income group, only aliases of systems its own source alone registers."""
+    changes = prepared.areas
+    if changes is None or len(changes.areas) or any(owners.get(system) != spec.source
+                                                     for _, system, _ in changes.aliases):
+        return False
+    income = changes.wb_income
+    return bool((areas.frame["wb_income"].reindex(income.index) == income).all())
+
+
+def _check_owners(spec: ReleaseSpec, prepared: Prepared, owners: dict[str, str]) -> None:
+    """Refuse a release that registers aliases of a system another source owns (a bug in imdx): it would
+    break what :func:`_independent` relies on."""
+    changes = prepared.areas
+    for _, system, _ in changes.aliases if changes is not None else ():
+        if owners.get(system, spec.source) != spec.source:
+            raise ImdxError(f"{spec.source} {spec.key} registers aliases of the system {system!r}, which only "
+                            f"the source {owners[system]} may register (its own_alias_systems); a bug in imdx: "
+                            "please report it with this message. Nothing of this release was stored.")
 
 
 def load_release(store: Store, spec: ReleaseSpec, paths, files, areas: Areas) -> ReleaseOutcome:
@@ -177,8 +232,14 @@ def _sharing_cpus(store: Store):
         store.share_cpus(0)
 
 
-def _size(paths: dict[str, Path]) -> int:
-    return sum(Path(p).stat().st_size for p in paths.values())
+#: how many times its size a file's work counts: R data is compressed (bzip2, ~30×) and read whole, where
+#: a workbook's unused sheets are skipped
+_WORK_PER_BYTE = {".rda": 10, ".rds": 10}
+
+
+def _work(paths: dict[str, Path]) -> int:
+    """A release's expected work in preparing, to start the longest first."""
+    return sum(Path(p).stat().st_size * _WORK_PER_BYTE.get(Path(p).suffix.lower(), 1) for p in paths.values())
 
 
 #: Linux forks the workers: they start at once, and a script that loads need not guard its top level
@@ -227,6 +288,26 @@ class _Preparer:
                 given.append(self.futures[key])
         for future in given:  # outside the lock: a future already done calls back at once
             future.add_done_callback(self._give)
+
+    def running(self, spec: ReleaseSpec) -> bool:
+        """Whether a worker is preparing the release now."""
+        with self.lock:
+            future = self.futures.get((spec.source, spec.key))
+        return future is not None and not future.done()
+
+    def ready(self, spec: ReleaseSpec) -> Prepared | None:
+        """The release a worker has prepared, without waiting; None while it is not (or failed)."""
+        with self.lock:
+            future = self.futures.get((spec.source, spec.key))
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
+    def wait(self) -> None:
+        """Until one more worker finishes a release."""
+        with self.lock:
+            running = [f for f in self.futures.values() if not f.done()]
+        wait(running, return_when=FIRST_COMPLETED)
 
     def result(self, spec: ReleaseSpec) -> Prepared:
         """The prepared release; one that no worker has started yet is prepared here rather than waited for."""

@@ -95,18 +95,16 @@ def _key_codes(column: pd.Series) -> np.ndarray:
     return pd.factorize(column)[0]
 
 
-def _groups(frame: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """One integer per distinct combination of the ``keys`` columns, and whether the row has every key."""
-    group, complete = np.zeros(len(frame), dtype=np.int64), np.ones(len(frame), dtype=bool)
-    for key in keys:
-        codes = _key_codes(frame[key]).astype(np.int64)
-        complete &= codes >= 0
-        codes -= codes.min(initial=0)
-        size = int(codes.max(initial=0)) + 1
+def _groups(codes: list[np.ndarray]) -> np.ndarray:
+    """One integer per distinct combination of the key ``codes`` (arrays of non-negative integers)."""
+    group = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
+    for key in codes:
+        key = key.astype(np.int64)
+        size = int(key.max(initial=0)) + 1
         if int(group.max(initial=0)) + 1 > (2**62) // size:  # keep the mixed-radix number in 64 bits
             group = pd.factorize(group)[0].astype(np.int64)
-        group = group * size + codes
-    return pd.factorize(group)[0], complete
+        group = group * size + key
+    return pd.factorize(group)[0]
 
 
 def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part: np.ndarray, label: str):
@@ -114,22 +112,37 @@ def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part
 
     Tolerance is relative to the larger of the total and the parts' absolute sum, so that a published
     total of 0 (world net migration) is met by parts that cancel out up to rounding. The issue's place
-    is the total's row."""
+    is the total's row.
+
+    Only rows that can meet a total are grouped: a part whose value in some key column occurs in no
+    total row (an age band, where only all ages have a total) cannot, and is left out before any hashing."""
     keys = [c for c in _dims(frame) if c != dim]
-    group, complete = _groups(frame, keys)
     value = frame["value"].to_numpy(dtype="float64")
-    known = complete & ~np.isnan(value)
-    part = np.flatnonzero(known & np.asarray(is_part, dtype=bool))
+    known = ~np.isnan(value)
+    is_total = known & (frame[dim] == total_code).to_numpy(dtype=bool)
+    candidate = is_total | (known & np.asarray(is_part, dtype=bool))
+    codes = []
+    for key in keys:
+        code = _key_codes(frame[key])  # -1, no value, indexes the last slot: never grouped
+        in_totals = np.zeros(int(code.max(initial=0)) + 2, dtype=bool)
+        in_totals[code[is_total]] = True
+        in_totals[-1] = False
+        candidate &= in_totals[code]
+        codes.append(code)
+    taking = np.flatnonzero(candidate)  # the frame's rows that take part, in order
+    group = _groups([code[taking] for code in codes])
+    value, total_row = value[taking], is_total[taking]
+    part = np.flatnonzero(~total_row)
     n_groups = int(group.max(initial=-1)) + 1
     parts = np.bincount(group[part], weights=value[part], minlength=n_groups)
     count = np.bincount(group[part], minlength=n_groups)
     scale = np.bincount(group[part], weights=np.abs(value[part]), minlength=n_groups)
-    rows = np.flatnonzero(known & (frame[dim] == total_code).to_numpy(dtype=bool))
+    rows = np.flatnonzero(total_row)
     g, total = group[rows], value[rows]
     diff = parts[g] - total
     bad = (count[g] > 0) & (np.abs(diff) > 5) & (np.abs(diff) / np.maximum.reduce([np.abs(total), scale[g],
                                                                                     np.ones_like(total)]) > TOLERANCE)
-    rows, g, total, diff = rows[bad], g[bad], total[bad], diff[bad]
+    rows, g, total, diff = taking[rows[bad]], g[bad], total[bad], diff[bad]
     order = np.lexsort((rows, -np.abs(diff)))[:LIMIT]
     for n, i in enumerate(order):
         at = frame.iloc[rows[i]]
@@ -164,18 +177,22 @@ def implausible_jumps(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
             or frame["year"].nunique() < 2):
         return  # ratios of net flows, which change sign, mean nothing
     keys = [c for c in _dims(frame) if c != "year"]
-    data = frame[frame["value"].notna() & (frame["value"] > 0)]
-    series = pd.util.hash_pandas_object(data[keys], index=False).to_numpy()
-    order = np.lexsort((data["year"].to_numpy(), series))
-    values, series = data["value"].to_numpy()[order], series[order]
+    value = frame["value"].to_numpy(dtype="float64")
+    taking = np.flatnonzero(value > 0)
+    series = _groups([_key_codes(frame[key])[taking].astype(np.int64) + 1 for key in keys])
+    year = frame["year"].to_numpy(dtype=np.int64)[taking]
+    year -= year.min(initial=0)
+    order = np.argsort(series * (int(year.max(initial=0)) + 1) + year, kind="stable")  # each series by year
+    values, series = value[taking[order]], series[order]
     same = np.r_[False, series[1:] == series[:-1]]
     prev = np.r_[np.nan, values[:-1]]
     ratio = values / prev
     hits = np.flatnonzero(same & ((ratio > 10) | (ratio < 0.1)) & (np.maximum(values, prev) > 10_000))
-    rows = data.iloc[order[hits[:LIMIT]]]
-    for (_, row), r in zip(rows.iterrows(), ratio[hits[:LIMIT]]):
+    rows = frame.iloc[taking[order[hits[:LIMIT]]]]
+    for n, ((_, row), r) in enumerate(zip(rows.iterrows(), ratio[hits[:LIMIT]])):
         where = ", ".join(f"{k}={row[k]}" for k in keys)
-        yield Issue("implausible-jump", f"{where}: {r:.1f}× the previous observation in {row['year']}",
+        more = f" ({len(hits) - LIMIT} more like this not listed)" if n == LIMIT - 1 and len(hits) > LIMIT else ""
+        yield Issue("implausible-jump", f"{where}: {r:.1f}× the previous observation in {row['year']}{more}",
                     severity="info", area=row[keys[0]], **_cell(row))
 
 

@@ -61,6 +61,10 @@ class Source:
     publisher: str
     homepage: str
     releases: tuple[ReleaseSpec, ...]
+    #: alias systems only this source registers (its own country codes). A release that adds nothing
+    #: to the areas but aliases of these cannot change what another source's release registers, so
+    #: the loader may write it ahead of them (see :mod:`imdx.load`)
+    own_alias_systems: tuple[str, ...] = ()
 
 
 @dataclass
@@ -147,9 +151,12 @@ def coded(labels, codes) -> pd.Categorical:
     columns, each column's code tiled over the rows)."""
     text = [None if _missing(v) else str(v) for v in labels]
     categories = list(dict.fromkeys(t for t in text if t is not None))
-    position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([-1 if t is None else position[t] for t in text] + [-1], dtype=np.int32)
-    return pd.Categorical.from_codes(remap[np.asarray(codes)], categories=pd.Index(categories, dtype="str"))
+    codes = np.asarray(codes)
+    if categories != text:  # some labels are missing or repeated: map the codes onto the categories
+        position = {c: i for i, c in enumerate(categories)}
+        remap = np.array([-1 if t is None else position[t] for t in text] + [-1], dtype=np.int32)
+        codes = remap[codes]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
 
 def column_letter(index: int) -> str:

@@ -13,10 +13,10 @@ Both also read ``countries.rda`` to register UNHCR's own country codes as aliase
 
 How the files are read and mapped (each point is tested in ``tests/sources/test_unhcr.py``):
 
-* **pyreadr** reads the files (C, fast); ``rdata`` (pure Python, ~20× slower) only when pyreadr
-  cannot. Both keep the string ``"NA"`` apart from R's ``NA_character_`` (checked on the real files:
-  358 ``app_type`` and 2,180 ``dec_level`` rows hold the code ``"NA"``, none is missing), so the
-  code ``"NA"`` ("new applications") survives as a code.
+* :func:`imdx.sources.rfiles.read_r` reads the files (as pyreadr would, faster). It keeps the
+  string ``"NA"`` apart from R's ``NA_character_`` (checked on the real files: 358 ``app_type`` and
+  2,180 ``dec_level`` rows hold the code ``"NA"``, none is missing), so the code ``"NA"`` ("new
+  applications") survives as a code.
 * **Areas are joined on the ISO columns** ``coo_iso``/``coa_iso`` (system ``iso3``), never on
   UNHCR's ``coo``/``coa`` (UNHCR ``AUS`` is Austria, ISO ``AUS`` is Australia). UNHCR's non-ISO
   codes there come from the sidecar ``imdx/codes/aliases/unhcr.csv`` (system ``unhcr_iso``):
@@ -41,7 +41,6 @@ How the files are read and mapped (each point is tested in ``tests/sources/test_
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -51,6 +50,7 @@ import pandas as pd
 from imdx.errors import SourceFileError
 from imdx.model import codelists, dataflows
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, coded
+from imdx.sources.rfiles import read_r
 
 REPO = "https://raw.githubusercontent.com/PopulationStatistics/refugees"
 V2025_12_1 = "8239ce0f0609cd33196badc3d66c0911916dda5e"  # last commit that changed the v2025.12.1 data files
@@ -85,28 +85,10 @@ LAYOUTS = {
 
 
 # -- reading ------------------------------------------------------------------------------------
-def _read_r(path: Path) -> dict[str, pd.DataFrame]:
-    import pyreadr
-
-    try:
-        return dict(pyreadr.read_r(str(path)))
-    except (pyreadr.custom_errors.PyreadrError, pyreadr.custom_errors.LibrdataError) as first:
-        try:  # the pure-Python reader knows some R serialisations librdata does not
-            import rdata
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return dict(rdata.read_rda(str(path)))
-        except Exception as second:  # rdata raises many error types for a file that is not R data
-            raise SourceFileError(str(path), f"cannot be read as R data (pyreadr: {first}; rdata: {second})",
-                                  expected="an R data file (.rda, as saved by R's save()) from UNHCR's "
-                                  "refugees package") from second
-
-
 def read_rda(path: Path, layout: str) -> pd.DataFrame:
     """The table of one ``.rda`` file, as published, after checking its object and columns."""
     name, columns, numeric = LAYOUTS[layout]
-    objects = _read_r(path)
+    objects = read_r(path, expected="an R data file (.rda, as saved by R's save()) from UNHCR's refugees package")
     if name not in objects:
         raise SourceFileError(str(path), f"holds the R objects {sorted(objects)}",
                               expected=f"a table named {name!r}")
@@ -211,7 +193,7 @@ def _repeat(values, k: int) -> pd.Categorical:
 
 def _tile(labels: list, n: int) -> pd.Categorical:
     """The whole list ``n`` times."""
-    return coded(labels, np.tile(np.arange(len(labels)), n))
+    return coded(labels, np.tile(np.arange(len(labels), dtype=np.int8 if len(labels) < 128 else np.int32), n))
 
 
 def _long(row_columns: dict[str, np.ndarray], cells: dict[str, dict[str, str]], values: np.ndarray,
@@ -372,6 +354,7 @@ SOURCE = Source(
     title="UNHCR Refugee Population Statistics Database (the refugees R package)",
     publisher="Office of the United Nations High Commissioner for Refugees (UNHCR)",
     homepage="https://www.unhcr.org/refugee-statistics/",
+    own_alias_systems=("unhcr", "unhcr_iso"),
     releases=(
         ReleaseSpec(
             source="unhcr", key="refugees-2025.12.1",

@@ -42,6 +42,7 @@ import pandas as pd
 
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, column_letter
+from imdx.sources.rfiles import read_r
 
 #: indicator code -> (dataflow, fixed dimensions)
 INDICATORS: dict[str, tuple[str, dict[str, str]]] = {
@@ -175,13 +176,7 @@ def read_country_metadata(path: Path) -> pd.DataFrame:
 
 def read_oda_rds(path: Path) -> pd.DataFrame:
     """The ``WDI`` package's data frame (iso2c, country, development_aid, year); index = R row - 1."""
-    import pyreadr
-
-    try:
-        result = pyreadr.read_r(str(path))
-    except Exception as err:  # pyreadr raises LibrdataError and others for what is not R data
-        raise SourceFileError(str(path), f"is not R data ({err})",
-                              expected="an .rds data frame written by R") from err
+    result = read_r(path, expected="an .rds data frame written by R")
     if len(result) != 1:
         raise SourceFileError(str(path), f"holds {len(result)} objects", expected="one data frame")
     frame = next(iter(result.values()))

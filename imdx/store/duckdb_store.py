@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from imdx.codes.areas import AREA_COLUMNS, Areas
+from imdx.codes.areas import AREA_COLUMNS, AreaChanges, Areas
 from imdx.errors import StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
@@ -198,9 +198,10 @@ class DuckDBStore(Store):
                             '"row", "column", area, message, n_obs FROM _issues')
                 con.unregister("_issues")
             merged = (areas, areas.revision)
-            changed = self._merged is None or self._merged[0] is not areas or self._merged[1] != merged[1]
-            if changed:
-                self._merge_areas(areas)
+            since = self._merged[1] if self._merged is not None and self._merged[0] is areas else (0, 0, 0)
+            changed = since != merged[1]
+            if changed:  # only what was added since the last write of these areas: they only grow
+                self._merge_areas(areas.changes_since(since))
             con.register("_labels", labels.added())
             con.execute("INSERT INTO label SELECT id, text FROM _labels")
             con.unregister("_labels")
@@ -221,21 +222,26 @@ class DuckDBStore(Store):
             self.con.execute(f"SET threads = {max(1, (os.cpu_count() or 1) - taken)}" if taken else "RESET threads")
             self._taken = taken
 
-    def _merge_areas(self, areas: Areas) -> None:
-        table = areas.table()[AREA_COLUMNS].astype(object)
-        table = table.where(table.notna(), None)
-        for col in ("ldc", "lldc", "sids"):
-            table[col] = table[col].map(lambda v: None if v is None else bool(v))
-        self.con.register("_areas", table)
-        self.con.execute("INSERT INTO area SELECT * FROM _areas WHERE code NOT IN (SELECT code FROM area)")
-        self.con.execute("UPDATE area SET wb_income = n.wb_income FROM _areas n "
-                         "WHERE area.code = n.code AND area.wb_income IS NULL AND n.wb_income IS NOT NULL")
-        self.con.unregister("_areas")
-        self.con.register("_aliases", areas.aliases)
-        self.con.execute("INSERT INTO area_alias SELECT a.code, a.system, a.alias FROM _aliases a "
-                         "WHERE NOT EXISTS (SELECT 1 FROM area_alias b WHERE b.code = a.code AND "
-                         "b.system = a.system AND b.alias = a.alias)")
-        self.con.unregister("_aliases")
+    def _merge_areas(self, changes: AreaChanges) -> None:
+        if len(changes.areas):
+            table = changes.areas[AREA_COLUMNS].astype(object)
+            table = table.where(table.notna(), None)
+            for col in ("ldc", "lldc", "sids"):
+                table[col] = table[col].map(lambda v: None if v is None else bool(v))
+            self.con.register("_areas", table)
+            self.con.execute("INSERT INTO area SELECT * FROM _areas WHERE code NOT IN (SELECT code FROM area)")
+            self.con.unregister("_areas")
+        income = changes.wb_income.rename("wb_income").rename_axis("code").reset_index()
+        self.con.register("_income", income)
+        self.con.execute("UPDATE area SET wb_income = n.wb_income FROM _income n "
+                         "WHERE area.code = n.code AND area.wb_income IS NULL")
+        self.con.unregister("_income")
+        if changes.aliases:
+            self.con.register("_aliases", pd.DataFrame(changes.aliases, columns=["code", "system", "alias"]))
+            self.con.execute("INSERT INTO area_alias SELECT DISTINCT a.code, a.system, a.alias FROM _aliases a "
+                             "WHERE NOT EXISTS (SELECT 1 FROM area_alias b WHERE b.code = a.code AND "
+                             "b.system = a.system AND b.alias = a.alias)")
+            self.con.unregister("_aliases")
 
     def add_issues(self, release_id: int, issues: list[Issue]) -> None:
         frame = Report(issues).to_frame()

@@ -88,9 +88,12 @@ class Labels:
     def encode(self, column: pd.Series) -> pa.Array:
         """The ids of a text column (null where the value is missing), adding the texts not known yet."""
         values = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(column)
+        if len(values.categories) == 0:
+            return pa.nulls(len(values), pa.int32())
         ids = np.array([self._id(t) for t in values.categories] + [-1], dtype=np.int32)
         out = ids[values.codes]
-        return pa.array(out, mask=out < 0)
+        missing = out < 0
+        return pa.array(out, mask=missing) if missing.any() else pa.array(out)
 
     def _id(self, text) -> int:
         text = text if isinstance(text, str) else str(text)

@@ -355,7 +355,7 @@ def test_rda_that_is_not_r_data_is_refused(mirror, areas, tmp_path):
     shutil.copy(mirror / "undesa_ims" / FILE_2019_CSV, path)
     with pytest.raises(SourceFileError) as err:
         build(mirror, areas, "ims2020-origin-destination-gdiviz", **{FILE_2020_RDA: path})
-    assert "not R data" in str(err.value) and str(path) in str(err.value)
+    assert "cannot be read as R data" in str(err.value) and str(path) in str(err.value)
 
 
 def test_rda_without_the_expected_columns_is_refused(mirror, tmp_path):

@@ -317,7 +317,7 @@ def test_rds_that_is_not_r_data_is_refused(folder, tmp_path, fresh):
     spec = spec_of("DT.ODA.ODAT.CD-2020-02-01")
     _copy(folder, tmp_path, spec)
     (tmp_path / wdi.ODA_FILE).write_text("iso2c,country,development_aid,year\nNA,Namibia,1,2018\n")
-    with pytest.raises(SourceFileError, match=r"development_aid\.rds: is not R data"):
+    with pytest.raises(SourceFileError, match=r"development_aid\.rds: cannot be read as R data"):
         build(spec, tmp_path, fresh)
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from imdx.errors import SourceFileError
 from imdx.model.codelists import stock_definition
 from imdx.sources.base import LoadContext, coded
+from imdx.sources.rfiles import read_r
 from imdx.sources.undesa_ims._common import (
     constant,
     dedupe_areas,
@@ -169,13 +170,7 @@ RDA_SYSTEMS = ("gdiviz", "iso3")
 
 
 def read_gdiviz_rda(path: Path) -> pd.DataFrame:
-    import pyreadr
-
-    try:
-        objects = pyreadr.read_r(str(path))
-    except Exception as err:  # pyreadr raises LibrdataError and others for non-R files
-        raise SourceFileError(str(path), f"is not R data ({type(err).__name__}: {err})",
-                              expected=f"an .rda file holding the data frame {RDA_OBJECT!r}") from err
+    objects = read_r(path, expected=f"an .rda file holding the data frame {RDA_OBJECT!r}")
     if RDA_OBJECT not in objects:
         raise SourceFileError(str(path), f"holds {list(objects)} but no object {RDA_OBJECT!r}", sheet=RDA_OBJECT,
                               expected=f"the data frame {RDA_OBJECT!r}")

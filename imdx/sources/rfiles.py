@@ -1,0 +1,337 @@
+"""R data files (``.rda`` written by R's ``save()``, ``.rds`` by ``saveRDS()``) as pandas data frames.
+
+:func:`read_r` is the one way imdx reads them. It returns what ``pyreadr.read_r`` returns (a dict of
+object name to data frame; the one object of an ``.rds`` under ``None``) with the same columns, dtypes
+and values, but reads the data frames of R's XDR serialisation itself, with numpy and Arrow (R
+Internals, 1.8 "Serialization Formats"):
+
+* numeric and logical columns are one big-endian array each, converted in one step;
+* a character column is a run of ``CHARSXP`` records (4 bytes of flags, 4 of length, the bytes). R
+  strings never hold a NUL byte, so every record's flags are found at once by a vectorised scan; the
+  record chain is then checked end to end (each record must end where the next begins) and the bytes
+  become one Arrow string array, validated as UTF-8.
+
+pyreadr's librdata calls back into Python once per string, which makes it 3-4× slower on UNHCR's
+files (6.7 M strings). Anything this reader does not know (environments, ALTREP objects, R classes
+beyond ``data.frame``/``tbl``/``factor``, Latin-1 or byte strings, a record chain that does not
+check out) is handed whole to pyreadr, and to the pure-Python ``rdata`` where pyreadr fails: the fast
+path never changes a result, and ``tests/sources/test_rfiles.py`` reads every real file both ways.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from imdx.errors import SourceFileError
+
+# SEXP types and the serialisation's special codes (R's serialize.c)
+NILSXP, SYMSXP, LISTSXP, CHARSXP, LGLSXP, INTSXP, REALSXP, STRSXP, VECSXP = 0, 1, 2, 9, 10, 13, 14, 16, 19
+REFSXP, NILVALUE_SXP = 255, 254
+NA_INTEGER = -(2**31)
+#: CHARSXP encoding flags (gp bits, shifted into the flags word) that are not UTF-8 or ASCII
+_LATIN1, _BYTES = 4 << 12, 2 << 12
+#: the R classes of data frames and their columns that are read here; any other goes to pyreadr
+_FRAME_CLASSES = {"data.frame", "tbl_df", "tbl"}
+_INT32 = struct.Struct(">i")
+
+
+class _Unsupported(Exception):
+    """A structure the fast reader leaves to pyreadr."""
+
+
+def read_r(path: Path, expected: str) -> dict[str | None, pd.DataFrame]:
+    """The data frames of an R data file; a :class:`SourceFileError` saying ``expected`` if it is not one."""
+    try:
+        return _Reader(_decompress(Path(path).read_bytes())).objects()
+    except (_Unsupported, struct.error, IndexError, ValueError, EOFError, OSError, lzma.LZMAError, zlib.error,
+            pa.ArrowException):
+        pass  # not a layout the fast reader knows, or not R data at all (or cut short): ask the libraries
+    return _read_with_libraries(Path(path), expected)
+
+
+def _read_with_libraries(path: Path, expected: str) -> dict[str | None, pd.DataFrame]:
+    import pyreadr
+
+    try:
+        return dict(pyreadr.read_r(str(path)))
+    except (pyreadr.custom_errors.PyreadrError, pyreadr.custom_errors.LibrdataError) as first:
+        try:  # the pure-Python reader knows some R serialisations librdata does not
+            import rdata
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return dict(rdata.read_rda(str(path)) if path.suffix.lower() != ".rds"
+                            else {None: rdata.read_rds(str(path))})
+        except Exception as second:  # rdata raises many error types for a file that is not R data
+            raise SourceFileError(str(path), f"cannot be read as R data (pyreadr: {first}; rdata: {second})",
+                                  expected=expected) from second
+
+
+def _decompress(data: bytes) -> bytes:
+    if data[:3] == b"BZh":
+        return bz2.decompress(data)
+    if data[:2] == b"\x1f\x8b":
+        return gzip.decompress(data)
+    if data[:6] == b"\xfd7zXZ\x00":
+        return lzma.decompress(data)
+    return data
+
+
+class _Reader:
+    """A recursive-descent reader of one XDR serialisation (``RDX2``/``RDX3`` .rda, or ``X`` .rds)."""
+
+    def __init__(self, data: bytes):
+        if data[:5] in (b"RDX2\n", b"RDX3\n"):
+            self.rda, start = True, 5
+        elif data[:2] == b"X\n":
+            self.rda, start = False, 0
+        else:
+            raise _Unsupported("not an XDR R serialisation")
+        if data[start:start + 2] != b"X\n":
+            raise _Unsupported("not XDR")
+        self.data = data
+        self.bytes = np.frombuffer(data, dtype=np.uint8)
+        self.pos = start + 2
+        version = self._int()
+        self.pos += 8  # the R version that wrote it, the oldest that reads it
+        if version == 3:
+            size = self._int()
+            encoding = data[self.pos:self.pos + size].decode("ascii", "replace")
+            self.pos += size
+            if encoding.upper().replace("-", "") != "UTF8":  # unflagged strings would be in that encoding
+                raise _Unsupported(f"strings in the native encoding {encoding}")
+        elif version != 2:
+            raise _Unsupported(f"serialisation version {version}")
+        self.refs: list = []
+
+    def objects(self) -> dict[str | None, pd.DataFrame]:
+        item = self._item()
+        if not self.rda:
+            return {None: _frame(item)}
+        if not isinstance(item, _Pairlist):
+            raise _Unsupported("an .rda file holds a pairlist of objects")
+        return {name: _frame(value) for name, value in item.items}
+
+    # -- the stream ------------------------------------------------------------------------------
+    def _int(self) -> int:
+        (value,) = _INT32.unpack_from(self.data, self.pos)
+        self.pos += 4
+        return value
+
+    def _length(self) -> int:
+        n = self._int()
+        if n == -1:  # a long vector: two more words
+            n = (self._int() << 32) + self._int()
+        return n
+
+    def _array(self, dtype: str, n: int) -> np.ndarray:
+        size = np.dtype(dtype).itemsize * n
+        if self.pos + size > len(self.data):
+            raise EOFError("the file ends inside a vector")
+        out = np.frombuffer(self.data, dtype=dtype, count=n, offset=self.pos)
+        self.pos += size
+        return out
+
+    def _item(self):
+        flags = self._int()
+        kind, has_attr, has_tag = flags & 0xFF, flags & (1 << 9), flags & (1 << 10)
+        if kind == NILVALUE_SXP:
+            return None
+        if kind == REFSXP:
+            index = flags >> 8 or self._int()
+            return self.refs[index - 1]
+        if kind == SYMSXP:
+            name = self._item()
+            self.refs.append(_Symbol(name))
+            return self.refs[-1]
+        if kind == LISTSXP:
+            items = []
+            while True:  # a pairlist is written as nested cells: follow the CDRs iteratively
+                attrs = self._item() if has_attr else None
+                tag = self._item() if has_tag else None
+                if attrs is not None:
+                    raise _Unsupported("a pairlist with attributes")
+                items.append((tag.name if isinstance(tag, _Symbol) else None, self._item()))
+                flags = self._int()
+                kind, has_attr, has_tag = flags & 0xFF, flags & (1 << 9), flags & (1 << 10)
+                if kind == NILVALUE_SXP:
+                    return _Pairlist(items)
+                if kind != LISTSXP:
+                    raise _Unsupported(f"a pairlist ending in type {kind}")
+        if kind == CHARSXP:
+            n = self._int()
+            if n == -1:
+                return None
+            text = self.data[self.pos:self.pos + n]
+            self.pos += n
+            if flags & (_LATIN1 | _BYTES):
+                raise _Unsupported("a Latin-1 or byte string")
+            return text.decode("utf-8")
+        if kind in (LGLSXP, INTSXP):
+            value = _Vector(kind, self._array(">i4", self._length()))
+        elif kind == REALSXP:
+            value = _Vector(kind, self._array(">f8", self._length()))
+        elif kind == STRSXP:
+            value = _Vector(kind, self._strings(self._length()))
+        elif kind == VECSXP:
+            value = _Vector(kind, [self._item() for _ in range(self._length())])
+        else:
+            raise _Unsupported(f"R objects of type {kind}")
+        if has_attr:
+            attrs = self._item()
+            if not isinstance(attrs, _Pairlist):
+                raise _Unsupported("attributes that are not a pairlist")
+            value.attrs = dict(attrs.items)
+        return value
+
+    def _strings(self, n: int) -> pa.Array:
+        """``n`` CHARSXP records from the current position, as one Arrow string array."""
+        b, start = self.bytes, self.pos
+        if n == 0:
+            return pa.array([], pa.string())
+        window = min(len(b) - start, n * 24 + 64)
+        while True:
+            starts = _record_chain(b, start, window, n)
+            if starts is not None:
+                break
+            if start + window >= len(b):
+                raise _Unsupported("a character vector whose records do not chain")
+            window = min(len(b) - start, window * 2)
+        header = b[starts[:, None] + np.arange(8)].astype(np.uint32)
+        if (header[:, 2] & ((_LATIN1 | _BYTES) >> 8)).any():  # the flags' third byte holds those bits
+            raise _Unsupported("Latin-1 or byte strings")
+        lengths = (header[:, 4] << 24 | header[:, 5] << 16 | header[:, 6] << 8 | header[:, 7]).view(np.int32)
+        missing = lengths == -1
+        sizes = np.where(missing, 0, lengths).astype(np.int64)
+        end = int(starts[-1] + 8 + sizes[-1])
+        keep = np.ones(end - start, dtype=bool)
+        for k in range(8):
+            keep[starts - start + k] = False
+        text = b[start:end][keep]
+        if len(text) >= 2**31:
+            raise _Unsupported("a character vector of over 2 GB")
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(sizes, out=offsets[1:])
+        validity = None
+        if missing.any():
+            validity = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+        self.pos = end
+        array = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text), validity)
+        array.validate(full=True)  # UTF-8, or ArrowInvalid sends the file to pyreadr
+        return array
+
+
+def _record_chain(b: np.ndarray, start: int, window: int, n: int) -> np.ndarray | None:
+    """The start offsets of ``n`` chained CHARSXP records at ``start``, or None if ``window`` is short.
+
+    A record starts with the flags ``00 ?? ?0 09`` and a length whose first byte is ``00`` (or the
+    ``FF FF FF FF`` of NA). R strings hold no NUL byte, so no string's bytes can look like that; the
+    records found must then chain (each ends where the next begins), or :class:`_Unsupported` is
+    raised and pyreadr reads the file.
+    """
+    part = b[start:start + window]
+    if len(part) < 9:
+        return None
+    found = np.flatnonzero((part[:-8] == 0) & (part[3:-5] == CHARSXP) & ((part[2:-6] & 0x0F) == 0)
+                           & ((part[4:-4] == 0) | (part[4:-4] == 0xFF)))[:n]
+    if len(found) == 0 or found[0] != 0:
+        raise _Unsupported("no CHARSXP record where a character vector begins")
+    size = (part[found + 4].astype(np.int64) << 24 | part[found + 5].astype(np.int64) << 16
+            | part[found + 6].astype(np.int64) << 8 | part[found + 7].astype(np.int64))
+    following = found + 8 + np.where(size == 0xFFFFFFFF, 0, size)
+    if not (following[:-1] == found[1:]).all():
+        raise _Unsupported("CHARSXP records that do not chain")
+    if len(found) < n or following[-1] > len(part):
+        return None
+    return found + start
+
+
+class _Symbol:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+class _Pairlist:
+    __slots__ = ("items",)
+
+    def __init__(self, items: list):
+        self.items = items
+
+
+class _Vector:
+    __slots__ = ("attrs", "kind", "values")
+
+    def __init__(self, kind: int, values):
+        self.kind, self.values, self.attrs = kind, values, {}
+
+    def strings(self, name: str) -> list[str]:
+        value = self.attrs.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, _Vector) or value.kind != STRSXP:
+            raise _Unsupported(f"attribute {name} is not character")
+        return value.values.to_pylist()
+
+
+def _frame(value) -> pd.DataFrame:
+    """A data frame as pyreadr gives it: its columns, and its row names as index when they are text."""
+    if not isinstance(value, _Vector) or value.kind != VECSXP:
+        raise _Unsupported("an object that is not a data frame")
+    if not set(value.strings("class")) & {"data.frame"} or set(value.strings("class")) - _FRAME_CLASSES:
+        raise _Unsupported(f"class {value.strings('class')}")
+    names = value.strings("names")
+    if len(names) != len(value.values) or len(set(names)) != len(names):
+        raise _Unsupported("column names")
+    columns = {name: _column(column) for name, column in zip(names, value.values)}
+    frame = pd.DataFrame(columns, copy=False)
+    rows = value.attrs.get("row.names")
+    if isinstance(rows, _Vector) and rows.kind == STRSXP:
+        frame.index = pd.Index(rows.values.to_pylist(), name="rownames")  # as pyreadr names them
+    elif not (isinstance(rows, _Vector) and rows.kind == INTSXP):
+        raise _Unsupported("row names")
+    return frame
+
+
+def _column(value) -> pd.Series | pd.Categorical | np.ndarray:
+    if not isinstance(value, _Vector):
+        raise _Unsupported("a list column")
+    classes = value.strings("class")
+    if set(value.attrs) - {"class", "levels", "names", "label"}:  # pyreadr drops labels too
+        raise _Unsupported(f"a column with the attributes {sorted(value.attrs)}")
+    if classes == ["factor"] and value.kind == INTSXP:
+        codes = value.values.astype(np.int32)
+        codes = np.where(codes == NA_INTEGER, 0, codes) - 1
+        return pd.Categorical.from_codes(codes, categories=value.strings("levels"))
+    if classes:
+        raise _Unsupported(f"a column of class {classes}")
+    if value.kind == REALSXP:
+        return value.values.astype(np.float64)
+    if value.kind == INTSXP:
+        ints = value.values.astype(np.int32)
+        missing = ints == NA_INTEGER
+        return np.where(missing, np.nan, ints) if missing.any() else ints
+    if value.kind == LGLSXP:
+        ints = value.values.astype(np.int32)
+        missing = ints == NA_INTEGER
+        if missing.any():
+            return pd.array(np.where(missing, None, ints != 0), dtype=object)
+        return ints != 0
+    if value.kind == STRSXP:
+        return pd.Series(value.values.to_pandas(types_mapper=_string_dtype), copy=False)
+    raise _Unsupported(f"a column of type {value.kind}")
+
+
+def _string_dtype(arrow_type):
+    return pd.StringDtype("pyarrow", na_value=np.nan) if arrow_type == pa.string() else None

@@ -1,0 +1,121 @@
+"""The checks, on real releases: what they report is recomputed here from the published files with
+plain pandas (pyreadr, read_csv), independently of imdx/checks; a value corrupted in a copy is caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyreadr
+import pytest
+
+from imdx import checks
+from imdx.model.report import Report
+from imdx.sources import registry
+from imdx.sources.base import LoadContext, finish
+
+
+def _prepared(mirror, areas, source: str, key: str) -> dict[str, pd.DataFrame]:
+    spec = next(s for s in registry()[source].releases if s.key == key)
+    paths = {f.name: mirror / spec.mirror_folder / f.name for f in spec.files}
+    tables = spec.build(paths, LoadContext(areas=areas.copy(), report=Report(), source=source))
+    return {flow: finish(flow, frame) for flow, frame in tables.items()}
+
+
+def _issues(flow: str, frame: pd.DataFrame, areas, kind: str) -> list:
+    return [i for i in checks.run(flow, frame, areas, source="test") if i.type.startswith(kind)]
+
+
+def _r(mirror, file: str) -> pd.DataFrame:
+    return next(iter(pyreadr.read_r(str(mirror / "unhcr" / file)).values()))
+
+
+@pytest.fixture(scope="module")
+def refugees(mirror, areas):
+    return _prepared(mirror, areas, "unhcr", "refugees-2025.12.1")
+
+
+def test_sexes_against_both_sexes(mirror, areas, refugees):
+    raw = _r(mirror, "demographics.rda")
+    raw = raw[raw["coo_iso"].ne("TIB") & raw["coa_iso"].ne("TIB")]  # Tibetan: unmapped, not loaded
+    parts, total = raw["f_total"] + raw["m_total"], raw["total"]
+    known = parts > 0  # a row of zeros has no breakdown: imdx keeps its sex cells as missing
+    diff = parts - total
+    bad = known & (diff.abs() > 5) & (diff.abs() / np.maximum(total.abs(), np.maximum(parts.abs(), 1)) > 0.005)
+    expected = sorted(raw.index[bad] + 1)  # R row numbers
+    assert 100 < len(expected) < 200  # all of them are listed
+    found = _issues("displacement_demographics", refugees["displacement_demographics"], areas, "parts-")
+    assert sorted(i.row for i in found) == expected
+    assert {i.column for i in found} == {"total"} and all("males and females add up to" in i.message for i in found)
+    first = raw.loc[bad].iloc[0]
+    issue = next(i for i in found if i.row == expected[0])
+    assert f"add up to {first.f_total + first.m_total:,.0f}, the published total is {first.total:,.0f}" \
+        in issue.message
+
+
+def test_age_bands_are_not_taken_for_parts_of_a_total(areas, refugees):
+    # only all ages has a total by sex: the age bands of F and M are in no group with a total, and
+    # changing one changes nothing; changing a sex total is caught
+    frame = refugees["displacement_demographics"]
+    before = _issues("displacement_demographics", frame, areas, "parts-")
+    band = frame.index[(frame["sex"] == "F") & (frame["age"] == "Y0T4") & (frame["value"] > 1000)][0]
+    changed = frame.copy()
+    changed.loc[band, "value"] *= 10
+    assert _issues("displacement_demographics", changed, areas, "parts-") == before
+    women = frame.index[(frame["sex"] == "F") & (frame["age"] == "_T") & (frame["value"] > 10_000)][0]
+    changed.loc[women, "value"] *= 2
+    after = _issues("displacement_demographics", changed, areas, "parts-")
+    assert len(after) == len(before) + 1
+    assert frame.loc[women, "cell_row"] in {i.row for i in after} - {i.row for i in before}
+
+
+def test_implausible_jumps_and_how_many_more(mirror, areas, refugees):
+    raw = _r(mirror, "population.rda")
+    raw = raw.assign(row=raw.index + 1)[raw["coo_iso"].ne("TIB") & raw["coa_iso"].ne("TIB")]
+    long = raw.melt(id_vars=["row", "year", "coo_iso", "coa_iso"], value_vars=["refugees", "asylum_seekers",
+                    "returned_refugees", "idps", "returned_idps", "stateless", "ooc", "oip", "hst"])
+    long = long[long["value"] > 0].sort_values(["coo_iso", "coa_iso", "variable", "year"])
+    prev = long.groupby(["coo_iso", "coa_iso", "variable"])["value"].shift()
+    ratio = long["value"] / prev
+    jumps = long[((ratio > 10) | (ratio < 0.1)) & (np.maximum(long["value"], prev) > 10_000)]
+    found = _issues("refugees", refugees["refugees"], areas, "implausible-jump")
+    assert len(jumps) > checks.rules.LIMIT
+    assert len(found) == checks.rules.LIMIT
+    assert found[-1].message.endswith(f"({len(jumps) - checks.rules.LIMIT} more like this not listed)")
+    syria = jumps[(jumps["coo_iso"] == "SYR") & (jumps["coa_iso"] == "LBN") & (jumps["year"] == 2012)]
+    assert len(syria) == 1  # 2011 to 2012, Syrian refugees in Lebanon
+    listed = {(i.row, i.column) for i in found}  # each a jump found here: its R row and column
+    assert len(listed) == len(found) and listed <= set(zip(jumps["row"], jumps["variable"]))
+
+
+def test_origin_is_destination(mirror, areas, refugees):
+    raw = _r(mirror, "asylum_applications.rda")
+    same = raw[(raw["coo_iso"] == raw["coa_iso"]) & (raw["applied"].fillna(0) != 0)]
+    expected = same.groupby("coo_iso").size().to_dict()
+    found = _issues("asylum_applications", refugees["asylum_applications"], areas, "origin-is-destination")
+    assert {i.area: i.n_obs for i in found} == expected and expected
+
+
+def test_countries_against_the_world(mirror, areas):
+    name = "API_BX.KLT.DINV.CD.WD_DS2_en_csv_v2_9984841.csv"
+    raw = pd.read_csv(mirror / "wdi" / name, skiprows=4)
+    years = [c for c in raw.columns if c.isdigit()]
+    kind = raw["Country Code"].map(areas.frame["kind"].to_dict())
+    countries = raw[kind.isin(["country", "residual"]).to_numpy()][years].sum(min_count=1)
+    world = raw.loc[raw["Country Code"] == "WLD", years].iloc[0]
+    diff = countries - world
+    bad = world.notna() & (diff.abs() > 5) & (diff.abs() / np.maximum(world.abs(), 1) > 0.005)
+    frame = _prepared(mirror, areas, "wdi", "BX.KLT.DINV.CD.WD-2018-06-28")["fdi_inflows"]
+    found = _issues("fdi_inflows", frame, areas, "parts-")
+    assert sorted(i.column for i in found) == sorted(bad.index[bad]) and len(found) > 5
+    assert {i.row for i in found} == {int(np.flatnonzero(raw["Country Code"] == "WLD")[0]) + 6}  # header at row 5
+
+
+def test_a_negative_count_is_reported(mirror, areas):
+    frame = _prepared(mirror, areas, "wdi", "BX.TRF.PWKR.CD.DT-2025-07-01")["remittances"]
+    assert not _issues("remittances", frame, areas, "negative-value")
+    changed = frame.copy()
+    at = changed.index[changed["value"] > 0][123]
+    changed.loc[at, "value"] = -changed.loc[at, "value"]
+    found = _issues("remittances", changed, areas, "negative-value")
+    assert len(found) == 1 and found[0].n_obs == 1 and found[0].severity == "error"
+    assert (found[0].row, found[0].column) == (frame.loc[at, "cell_row"], frame.loc[at, "cell_column"])
