@@ -15,8 +15,11 @@ soon as it is ready, ahead of other sources' releases still being prepared: the 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -263,7 +266,7 @@ class _Preparer:
         self.workers, self.pool = min(workers, n_releases), None
         if self.workers > 1:  # each worker receives the areas once (forked: without copying)
             self.pool = ProcessPoolExecutor(self.workers, mp_context=_CONTEXT,
-                                            initializer=_receive_areas, initargs=(self.areas,))
+                                            initializer=_start_worker, initargs=(self.areas, os.getpid()))
         self.lock = threading.Lock()
         self.queued: dict[tuple[str, str], tuple] = {}  # releases no worker has started: spec, paths, files
         self.futures: dict[tuple[str, str], Future] = {}  # releases given to a worker
@@ -339,9 +342,25 @@ def _prepare_apart(spec: ReleaseSpec, paths, files, areas: Areas) -> Prepared:
 _BASE_AREAS: Areas | None = None  # in a worker process: the areas as they were before the load
 
 
-def _receive_areas(areas: Areas | None) -> None:
+def _start_worker(areas: Areas | None, parent: int) -> None:
+    """Keep the areas as they were before the load, and end with the loading process, even one killed
+    with SIGKILL (else the worker would wait for work forever, holding its memory)."""
     global _BASE_AREAS
     _BASE_AREAS = areas
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the kernel ends us with the parent
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the loading process ended before we could ask
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _prepare_elsewhere(source: str, key: str, paths, files) -> Prepared:

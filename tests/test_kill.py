@@ -1,4 +1,5 @@
-"""A load killed with SIGKILL part-way leaves a store that opens and holds exactly what it held before."""
+"""A load killed with SIGKILL part-way leaves a store that opens and holds exactly what it held before,
+and no worker process behind."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from imdx.config import settings
 from imdx.load import load
@@ -47,6 +49,25 @@ def _assert_before_plus_whole_releases(db, before, fraction):
             assert kept == before[table], f"{table}: what was there before changed"
 
 
+def _loaders(db) -> list[int]:
+    """The processes whose command line names ``db``: a load and its forked workers."""
+    found = []
+    for proc in os.listdir("/proc"):
+        try:
+            if proc.isdigit() and str(db).encode() in Path(f"/proc/{proc}/cmdline").read_bytes():
+                found.append(int(proc))
+        except OSError:  # it ended meanwhile
+            pass
+    return found
+
+
+def _assert_workers_end(db) -> None:
+    deadline = time.monotonic() + 10
+    while _loaders(db) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _loaders(db), "worker processes outlived the killed load"
+
+
 def test_sigkill_during_load_leaves_store_unchanged(tmp_path, mirror):
     db = tmp_path / "store.duckdb"
     with DuckDBStore(db) as store:
@@ -57,7 +78,7 @@ def test_sigkill_during_load_leaves_store_unchanged(tmp_path, mirror):
     # time a full load of the biggest source into a scratch copy, then kill a real load half-way
     scratch = tmp_path / "scratch.duckdb"
     cmd = [sys.executable, "-m", "imdx.cli.__main__", "load", "unhcr", "--db"]
-    env = {**os.environ, "IMDX_MIRROR": str(mirror)}
+    env = {**os.environ, "IMDX_MIRROR": str(mirror), "IMDX_WORKERS": "2"}
     start = time.perf_counter()
     subprocess.run(cmd + [str(scratch)], env=env, check=True, capture_output=True)
     full = time.perf_counter() - start
@@ -69,9 +90,11 @@ def test_sigkill_during_load_leaves_store_unchanged(tmp_path, mirror):
         proc = subprocess.Popen(cmd + [str(db)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(full * fraction)
         if proc.poll() is None:
+            assert len(_loaders(db)) > 1  # the load and its workers
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             killed += 1
+            _assert_workers_end(db)
             _assert_before_plus_whole_releases(db, before, fraction)
         else:  # the load finished before the kill: it must have landed whole; start again from `before`
             with DuckDBStore(db) as store:

@@ -201,18 +201,15 @@ class _Reader:
             return pa.array([], pa.string())
         window = min(len(b) - start, n * 24 + 64)
         while True:
-            starts = _record_chain(b, start, window, n)
-            if starts is not None:
+            chain = _record_chain(b, start, window, n)
+            if chain is not None:
                 break
             if start + window >= len(b):
                 raise _Unsupported("a character vector whose records do not chain")
             window = min(len(b) - start, window * 2)
-        header = b[starts[:, None] + np.arange(8)].astype(np.uint32)
-        if (header[:, 2] & ((_LATIN1 | _BYTES) >> 8)).any():  # the flags' third byte holds those bits
+        starts, sizes, missing = chain
+        if (b[starts + 2] & ((_LATIN1 | _BYTES) >> 8)).any():  # the flags' third byte holds those bits
             raise _Unsupported("Latin-1 or byte strings")
-        lengths = (header[:, 4] << 24 | header[:, 5] << 16 | header[:, 6] << 8 | header[:, 7]).view(np.int32)
-        missing = lengths == -1
-        sizes = np.where(missing, 0, lengths).astype(np.int64)
         end = int(starts[-1] + 8 + sizes[-1])
         keep = np.ones(end - start, dtype=bool)
         for k in range(8):
@@ -231,13 +228,15 @@ class _Reader:
         return array
 
 
-def _record_chain(b: np.ndarray, start: int, window: int, n: int) -> np.ndarray | None:
-    """The start offsets of ``n`` chained CHARSXP records at ``start``, or None if ``window`` is short.
+def _record_chain(b: np.ndarray, start: int, window: int, n: int) -> tuple[np.ndarray, ...] | None:
+    """The offsets, byte lengths and NA flags of ``n`` chained CHARSXP records at ``start``, or None
+    if ``window`` is too short to hold them.
 
     A record starts with the flags ``00 ?? ?0 09`` and a length whose first byte is ``00`` (or the
-    ``FF FF FF FF`` of NA). R strings hold no NUL byte, so no string's bytes can look like that; the
-    records found must then chain (each ends where the next begins), or :class:`_Unsupported` is
-    raised and pyreadr reads the file.
+    ``FF FF FF FF`` of NA). R strings hold no NUL byte, so every record start matches, and a match
+    that is not one needs odd text (a string of a tab and one more character, say). The matches
+    must then chain (each record ends where the next begins), or :class:`_Unsupported` is raised
+    and pyreadr reads the file.
     """
     part = b[start:start + window]
     if len(part) < 9:
@@ -248,12 +247,14 @@ def _record_chain(b: np.ndarray, start: int, window: int, n: int) -> np.ndarray 
         raise _Unsupported("no CHARSXP record where a character vector begins")
     size = (part[found + 4].astype(np.int64) << 24 | part[found + 5].astype(np.int64) << 16
             | part[found + 6].astype(np.int64) << 8 | part[found + 7].astype(np.int64))
-    following = found + 8 + np.where(size == 0xFFFFFFFF, 0, size)
+    missing = size == 0xFFFFFFFF
+    size[missing] = 0
+    following = found + 8 + size
     if not (following[:-1] == found[1:]).all():
         raise _Unsupported("CHARSXP records that do not chain")
     if len(found) < n or following[-1] > len(part):
         return None
-    return found + start
+    return found + start, size, missing
 
 
 class _Symbol:
