@@ -258,8 +258,8 @@ class _Preparer:
     itself rather than wait.
 
     Wherever it runs, a release is prepared on its own copy of the areas as they were before the load
-    (what it adds comes back as :class:`AreaChanges`, applied in the sources' order), so the store is the
-    same whichever process prepared what."""
+    (what it adds comes back as :class:`AreaChanges`, applied when the release is written: in the sources'
+    order, unless :func:`_independent`), so the store is the same whichever process prepared what."""
 
     def __init__(self, workers: int, n_releases: int, areas: Areas | None):
         self.areas = areas.copy() if areas is not None else None

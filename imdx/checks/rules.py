@@ -95,9 +95,10 @@ def _key_codes(column: pd.Series) -> np.ndarray:
     return pd.factorize(column)[0]
 
 
-def _groups(codes: list[np.ndarray]) -> np.ndarray:
-    """One integer per distinct combination of the key ``codes`` (arrays of non-negative integers)."""
-    group = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
+def _groups(codes: list[np.ndarray], n: int) -> np.ndarray:
+    """For each of ``n`` rows, one integer per distinct combination of the key ``codes`` (arrays of
+    non-negative integers)."""
+    group = np.zeros(n, dtype=np.int64)
     for key in codes:
         key = key.astype(np.int64)
         size = int(key.max(initial=0)) + 1
@@ -130,7 +131,7 @@ def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part
         candidate &= in_totals[code]
         codes.append(code)
     taking = np.flatnonzero(candidate)  # the frame's rows that take part, in order
-    group = _groups([code[taking] for code in codes])
+    group = _groups([code[taking] for code in codes], len(taking))
     value, total_row = value[taking], is_total[taking]
     part = np.flatnonzero(~total_row)
     n_groups = int(group.max(initial=-1)) + 1
@@ -179,7 +180,7 @@ def implausible_jumps(flow: Dataflow, frame: pd.DataFrame, areas: Areas):
     keys = [c for c in _dims(frame) if c != "year"]
     value = frame["value"].to_numpy(dtype="float64")
     taking = np.flatnonzero(value > 0)
-    series = _groups([_key_codes(frame[key])[taking].astype(np.int64) + 1 for key in keys])
+    series = _groups([_key_codes(frame[key])[taking].astype(np.int64) + 1 for key in keys], len(taking))
     year = frame["year"].to_numpy(dtype=np.int64)[taking]
     year -= year.min(initial=0)
     order = np.argsort(series * (int(year.max(initial=0)) + 1) + year, kind="stable")  # each series by year
