@@ -23,39 +23,52 @@ DELTA_BUDGET = 1e-5
 ALL = "all"
 
 
-def _sums(rows) -> dict[str, tuple[float, float]]:
-    by: dict[str, tuple[list, list]] = {}
+def _losses(rows) -> dict[str, tuple[list[float], list[float]]]:
+    """Each dataset's individual (epsilon, delta) spendings."""
+    by: dict[str, tuple[list[float], list[float]]] = {}
     for dataset, eps, delta in rows:
         by.setdefault(dataset, ([], []))
         by[dataset][0].append(eps)
         by[dataset][1].append(delta)
-    return {d: (math.fsum(e), math.fsum(x)) for d, (e, x) in by.items()}
+    return by
 
 
-def exposure(sums: dict[str, tuple[float, float]], dataset: str) -> tuple[float, float]:
-    """The loss already spent on the people of ``dataset``: what was spent on ``all`` plus, for one
-    organisation, what was spent on it alone; for ``all``, the worst organisation."""
-    spent_all = sums.get(ALL, (0.0, 0.0))
+def _exposed(losses: dict[str, tuple[list[float], list[float]]], dataset: str) -> tuple[list[float], list[float]]:
+    """The losses already spent on the people of ``dataset``: what was spent on ``all`` plus, for one
+    organisation, what was spent on it alone; for ``all``, the worst organisation. Kept one by one, so
+    that a total is rounded once (``math.fsum`` of them all), never a rounded sum plus one more."""
+    on_all = losses.get(ALL, ([], []))
     if dataset == ALL:
-        parts = [v for d, v in sums.items() if d != ALL] or [(0.0, 0.0)]
-        worst_eps = max(p[0] for p in parts)
-        worst_delta = max(p[1] for p in parts)
-        return math.fsum([spent_all[0], worst_eps]), math.fsum([spent_all[1], worst_delta])
-    own = sums.get(dataset, (0.0, 0.0))
-    return math.fsum([spent_all[0], own[0]]), math.fsum([spent_all[1], own[1]])
+        parts = [v for d, v in losses.items() if d != ALL] or [([], [])]
+        return (on_all[0] + max((p[0] for p in parts), key=math.fsum),
+                on_all[1] + max((p[1] for p in parts), key=math.fsum))
+    own = losses.get(dataset, ([], []))
+    return on_all[0] + own[0], on_all[1] + own[1]
+
+
+def exposure(losses: dict[str, tuple[list[float], list[float]]], dataset: str) -> tuple[float, float]:
+    """``(epsilon, delta)`` spent on the people of ``dataset`` (see :func:`_exposed`)."""
+    eps, delta = _exposed(losses, dataset)
+    return math.fsum(eps), math.fsum(delta)
 
 
 def spent(store: CaseStore, dataset: str) -> tuple[float, float]:
     """``(epsilon, delta)`` already spent on the people of ``dataset`` (see :func:`exposure`)."""
-    return exposure(_sums(store.query("SELECT dataset, epsilon, delta FROM budget_ledger")), dataset)
+    return exposure(_losses(store.query("SELECT dataset, epsilon, delta FROM budget_ledger")), dataset)
+
+
+def _totals(losses, dataset: str, epsilon: float, delta: float) -> tuple[float, float]:
+    eps, deltas = _exposed(losses, dataset)
+    return math.fsum([*eps, epsilon]), math.fsum([*deltas, delta])
 
 
 def check(store: CaseStore, dataset: str, epsilon: float, delta: float, budget: float,
           delta_budget: float = DELTA_BUDGET) -> None:
     """Raise :class:`BudgetExceeded` now if spending ``epsilon`` would pass the budget (no charge)."""
-    eps_spent, delta_spent = spent(store, dataset)
-    if math.fsum([eps_spent, epsilon]) > budget or math.fsum([delta_spent, delta]) > delta_budget:
-        raise BudgetExceeded(_refusal(dataset, budget - eps_spent, budget, epsilon, delta))
+    losses = _losses(store.query("SELECT dataset, epsilon, delta FROM budget_ledger"))
+    eps_total, delta_total = _totals(losses, dataset, epsilon, delta)
+    if eps_total > budget or delta_total > delta_budget:
+        raise BudgetExceeded(_refusal(dataset, budget - exposure(losses, dataset)[0], budget, epsilon, delta))
 
 
 def _refusal(dataset: str, left: float, budget: float, epsilon: float, delta: float) -> str:
@@ -70,10 +83,9 @@ def charge(store: CaseStore, dataset: str, release_id: str, epsilon: float, delt
     if not (epsilon > 0 and math.isfinite(epsilon)) or not (delta >= 0 and math.isfinite(delta)):
         raise BudgetExceeded("a release must spend a positive, finite epsilon and a non-negative delta")
     with store.transaction() as con:
-        sums = _sums(con.execute("SELECT dataset, epsilon, delta FROM budget_ledger").fetchall())
-        eps_spent, delta_spent = exposure(sums, dataset)
-        eps_total, delta_total = math.fsum([eps_spent, epsilon]), math.fsum([delta_spent, delta])
+        losses = _losses(con.execute("SELECT dataset, epsilon, delta FROM budget_ledger").fetchall())
+        eps_total, delta_total = _totals(losses, dataset, epsilon, delta)
         if eps_total > budget or delta_total > delta_budget:
-            raise BudgetExceeded(_refusal(dataset, budget - eps_spent, budget, epsilon, delta))
+            raise BudgetExceeded(_refusal(dataset, budget - exposure(losses, dataset)[0], budget, epsilon, delta))
         con.execute("INSERT INTO budget_ledger VALUES (?, ?, ?, ?, now())", [dataset, release_id, epsilon, delta])
     return budget - eps_total
