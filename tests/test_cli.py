@@ -72,6 +72,9 @@ def test_report_and_sources(full_store):
     assert {"type", "severity", "file", "row", "message", "n_obs"} <= set(issues.columns)
     sources = run("sources", db=full_store)
     assert sources.exit_code == 0 and "undesa_ims" in sources.output and "CC BY" in sources.output
+    table = run("report", "--all", db=full_store)  # as a person reads it: places without "nan"
+    assert table.exit_code == 0 and "row 265, column 1983" in table.output
+    assert "nan" not in table.output.replace("Financial", "")
 
 
 def test_load_exits_non_zero_when_a_source_cannot_be_loaded(tmp_path, mirror):

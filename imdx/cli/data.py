@@ -122,11 +122,17 @@ def _print_issues(console, issues, limit: int = 40):
     title = f"First {limit} of {len(issues)} issues (all: imdx report --all)" if len(issues) > limit else "Issues"
     detail = Table("severity", "type", "source", "location", "message", title=title)
     for r in shown.itertuples(index=False):
-        where = ", ".join(str(x) for x in [r.file, r.sheet and f"sheet {r.sheet}",
-                                           r.row == r.row and r.row is not None and f"row {int(r.row)}",
-                                           r.column and f"column {r.column}"] if x)
-        detail.add_row(r.severity, r.type, r.source or "", where, r.message)
+        file, sheet, column = (_text(v) for v in (r.file, r.sheet, r.column))
+        where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
+                                      r.row == r.row and r.row is not None and f"row {int(r.row)}",
+                                      column and f"column {column}"] if x)
+        detail.add_row(r.severity, r.type, _text(r.source) or "", where, r.message)
     console.print(detail)
+
+
+def _text(value) -> str | None:
+    """A text cell of the issue table, None where it is missing (NaN or None)."""
+    return value if isinstance(value, str) and value else None
 
 
 @click.command("query", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

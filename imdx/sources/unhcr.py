@@ -151,8 +151,9 @@ def register_unhcr_codes(countries: pd.DataFrame, ctx: LoadContext, file: str) -
         if pd.notna(code):
             ctx.areas.add_alias(code, "unhcr", unhcr)
         else:
-            ctx.issue("area-code-without-iso", f"UNHCR code {unhcr!r} ({name}) has ISO code {iso!r}, which maps "
-                      "to no area; it was not registered as an alias", severity="info", file=file, row=i,
+            has = f"has ISO code {iso!r}, which maps to no area" if pd.notna(iso) else "has no ISO code"
+            ctx.issue("area-code-without-iso", f"UNHCR code {unhcr!r} ({name}) {has}; it was not registered as "
+                      "an alias", severity="info", file=file, row=i,
                       column="iso_code", area=str(unhcr), n_obs=0)
 
 
