@@ -319,16 +319,14 @@ def _column(value) -> pd.Series | pd.Categorical | np.ndarray:
         raise _Unsupported(f"a column of class {classes}")
     if value.kind == REALSXP:
         return value.values.astype(np.float64)
-    if value.kind == INTSXP:
+    if value.kind in (INTSXP, LGLSXP):
         ints = value.values.astype(np.int32)
+        out = ints if value.kind == INTSXP else ints != 0
         missing = ints == NA_INTEGER
-        return np.where(missing, np.nan, ints) if missing.any() else ints
-    if value.kind == LGLSXP:
-        ints = value.values.astype(np.int32)
-        missing = ints == NA_INTEGER
-        if missing.any():
-            return pd.array(np.where(missing, None, ints != 0), dtype=object)
-        return ints != 0
+        if missing.any():  # as pyreadr: Python ints or bools, and NaN
+            out = out.astype(object)
+            out[missing] = np.nan
+        return out
     if value.kind == STRSXP:
         return pd.Series(value.values.to_pandas(types_mapper=_string_dtype), copy=False)
     raise _Unsupported(f"a column of type {value.kind}")

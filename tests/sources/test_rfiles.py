@@ -87,6 +87,14 @@ def test_factors(tmp_path, fast_only):
     assert list(got["sex"].cat.categories) == ["F", "M"] and pd.isna(got["sex"].iloc[2])
 
 
+@pytest.mark.parametrize("column", [
+    np.array([1, 2, 3], dtype=np.int32), pd.array([1, None, 3], dtype="Int32"), [True, False, True],
+    pd.array([True, None, False], dtype="boolean"), [1.5, np.nan, 3.0], np.array([1, 2, 3], dtype=np.int64)])
+def test_integer_logical_and_double_columns(tmp_path, fast_only, column):
+    pyreadr.write_rdata(str(tmp_path / "c.rda"), pd.DataFrame({"a": column}), df_name="c")
+    _same(tmp_path / "c.rda")
+
+
 @pytest.mark.parametrize("cut", [0.3, 0.7, 0.99])
 def test_a_truncated_file_is_refused_by_every_reader(mirror, tmp_path, cut):
     data = (mirror / "unhcr" / "population.rda").read_bytes()
