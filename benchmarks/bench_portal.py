@@ -48,8 +48,7 @@ def start(db: Path):
     from starlette.middleware.gzip import GZipMiddleware
 
     from imdx.portal import portal_router
-    from imdx.portal.data import warm
-    from imdx.portal.router import reader_for
+    from imdx.portal.router import reader_for, warm
     from imdx.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(db, read_only=True)

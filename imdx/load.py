@@ -1,5 +1,8 @@
 """Loading: fetch → read → harmonise → check → store, one release at a time, each all or nothing.
 
+The store is written through :func:`imdx.ingest.ingest` (the one door for data); here the releases
+are prepared (finished and checked, :func:`prepare`) before they reach it.
+
 The loading process fetches every release first and builds the areas. Reading, harmonising and
 checking a release (:func:`prepare`) needs nothing but its files and a copy of the areas, so up to
 ``settings.workers`` processes do it at the same time, the biggest releases first; the loading
@@ -35,6 +38,7 @@ from imdx.codes.areas import AreaChanges, Areas
 from imdx.codes.build import build_areas
 from imdx.config import Settings
 from imdx.errors import ImdxError
+from imdx.ingest import ingest
 from imdx.model.report import Issue, Report
 from imdx.sources import registry
 from imdx.sources.base import LoadContext, ReleaseSpec, finish
@@ -206,7 +210,7 @@ def write_release(store: Store, spec: ReleaseSpec, record: ReleaseRecord, prepar
                   areas: Areas) -> ReleaseOutcome:
     if prepared.areas is not None:
         areas.apply(prepared.areas)
-    release_id = store.write_release(record, prepared.observations, prepared.report, areas)
+    release_id = ingest(store, record, prepared.observations, report=prepared.report, areas=areas, checked=True)
     return ReleaseOutcome(spec.source, spec.key, spec.edition, "loaded",
                           n_obs=sum(len(f) for f in prepared.observations.values()), release_id=release_id,
                           report=prepared.report)

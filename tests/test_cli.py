@@ -53,10 +53,11 @@ def test_query_parquet_output(full_store, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["query", "no_such_flow"], "unknown dataflow 'no_such_flow'"),
-    (["query", "migrant_stock", "--destination", "Atlantis"], "'Atlantis' is not a known country"),
-    (["query", "migrant_stock", "--planet", "Mars"], "has no dimension 'planet'"),
-    (["query", "migrant_stock", "--sex", "X"], "'X' is not a code of sex"),
-    (["query", "migrant_stock", "--year", "twenty"], "is not a year"),
+    (["query", "migrant_stock", "--destination", "Atlantis"], "--destination 'Atlantis' is not a known country"),
+    (["query", "migrant_stock", "--destination", "Atlantis"], "`imdx areas Atlantis` searches"),
+    (["query", "migrant_stock", "--planet", "Mars"], "--planet is not a dimension of migrant_stock"),
+    (["query", "migrant_stock", "--sex", "X"], "--sex 'X' is not a code of sex"),
+    (["query", "migrant_stock", "--year", "twenty"], "--year 'twenty' is not a year"),
 ])
 def test_bad_queries_are_refused_clearly(full_store, args, message):
     result = CliRunner().invoke(main, args + ["--db", str(full_store)])

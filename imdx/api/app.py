@@ -1,4 +1,4 @@
-"""The app factory: ``create_app(db_path)`` serves one store read-only under ``/api/v1``."""
+"""The app factory: ``create_app(db)`` serves one store read-only under ``/api/v1``."""
 
 from __future__ import annotations
 
@@ -14,26 +14,31 @@ from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
 from imdx.api.routes import data, diff, meta
 from imdx.api.state import ApiState
+from imdx.store import connect
+from imdx.store.base import Store
 
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
 
 
-def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True) -> FastAPI:
-    """A FastAPI app over the store at ``db_path`` (opened read-only: one connection per process,
-    one cursor per request), keeping up to ``cache_mb`` MiB of encoded answers and twice that of query
-    results in memory (0: none; every request is queried and encoded). ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``."""
-    state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20)
+def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
+               freshness: float = 1.0) -> FastAPI:
+    """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only; or an open
+    :class:`Store`, which the app closes when it stops), keeping up to ``cache_mb`` MiB of encoded answers
+    and twice that of query results in memory (0: none; every request is queried and encoded); a release
+    committed while it serves is answered within ``freshness`` seconds. ``sdmx=True`` also mounts the
+    SDMX-REST routes of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/``."""
+    store = db if isinstance(db, Store) else connect(db, read_only=True)
+    state = ApiState(store, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
+                     freshness=freshness)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if portal:
             from starlette.concurrency import run_in_threadpool
 
-            from imdx.portal.data import warm
-            from imdx.portal.router import reader_for
+            from imdx.portal.router import reader_for, warm
 
-            await run_in_threadpool(warm, reader_for(state.store))  # the portal's indexes, built once
+            await run_in_threadpool(warm, reader_for(state.store))  # the portal's indexes, built at start
         gc.collect()
         gc.freeze()  # what startup built (areas, routes) lives as long as the process: keep it out of GC passes
         yield
@@ -50,9 +55,9 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     data.register(app, state)
     diff.register(app, state)
     if sdmx:
-        from imdx.sdmx.routes import sdmx_router
+        from imdx.api.sdmx import sdmx_router
 
-        app.include_router(sdmx_router(state.cursor_store))
+        app.include_router(sdmx_router(lambda: state.store))
     if portal:
         from imdx.portal import portal_router
 
@@ -60,5 +65,5 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)
-    app.add_middleware(CachedResponses, cache=state.responses, expose_headers=EXPOSED_HEADERS)
+    app.add_middleware(CachedResponses, state=state, expose_headers=EXPOSED_HEADERS)
     return app

@@ -136,10 +136,9 @@ class StoreInputs:
             raise InputsError(f"the store has no {source} release {key!r} (edition {edition}); load it first "
                               f"with `imdx load {source}` (with IMDX_MIRROR pointing at the published files).")
         row = hit.sort_values(["published", "release_id"]).iloc[-1]
-        fp = self.store.con.execute("SELECT fingerprint FROM release WHERE release_id = ?",
-                                    [int(row.release_id)]).fetchall()[0][0] if hasattr(self.store, "con") else ""
-        flows = tuple(p.split(" (")[0] for p in str(row.dataflows or "").split(", ") if p)
-        return InputRelease(source, key, edition, int(row.release_id), fp, flows)
+        editions = self.store.editions()
+        flows = tuple(sorted(editions.loc[editions["release_id"] == row.release_id, "dataflow"]))
+        return InputRelease(source, key, edition, int(row.release_id), row.fingerprint, flows)
 
     def _select(self, dataflow: str, spec: tuple[str, str, str], filters: dict) -> pd.DataFrame:
         rel = self.release(*spec)

@@ -35,6 +35,7 @@ import pandas as pd
 from imdx.errors import ImdxError
 from imdx.estimates import SOURCE
 from imdx.estimates.inputs import PERIODS, SEXES, FlowInputs, StoreInputs
+from imdx.ingest import ingest
 from imdx.methods import flows_from_stocks as ffs
 from imdx.model.report import Issue, Report
 from imdx.store.base import FileRecord, ReleaseRecord, Store
@@ -309,4 +310,4 @@ def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs
                            edition=today.isoformat(), published=today, licence=LICENCE, files=files)
     if store.has_release(record):
         return None
-    return store.write_release(record, {DATAFLOW: to_frame(estimates)}, _report(estimates, inputs), store.areas())
+    return ingest(store, record, {DATAFLOW: to_frame(estimates)}, report=_report(estimates, inputs))

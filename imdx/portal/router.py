@@ -8,6 +8,7 @@ map is served from ``/static`` (no CDN), and a Content-Security-Policy says so t
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import mimetypes
 import threading
@@ -76,6 +77,18 @@ def reader_for(store: Store) -> Reader:
     if reader is None:
         reader = _readers[store] = Reader(store)
     return reader
+
+
+def warm(reader: Reader) -> None:
+    """Build the indexes the country profiles read (a few seconds on the full store), e.g. at start-up;
+    then move what is alive (those indexes: many small objects that live as long as the server) out of
+    the garbage collector's sight, so that its full passes stay short."""
+    for name in ENV.list_templates(extensions=["html"]):
+        ENV.get_template(name)
+    profile.country_profile(reader, "DEU")
+    pages.headlines(reader)
+    gc.collect()
+    gc.freeze()
 
 
 def render(name: str, status: int = 200, checks: bool = False, **context) -> HTMLResponse:

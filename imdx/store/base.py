@@ -1,17 +1,50 @@
-"""The store interface: every backend (DuckDB by default, PostgreSQL later) implements this class,
-and ``tests/store/test_conformance.py`` runs one suite against each.
+"""The store interface: the only way imdx reads or writes stored data.
 
-A release is written with :meth:`Store.write_release` as one transaction: its observations, its
-files with their checksums, its issues and the area aliases it used land together, or nothing does.
-Queries return the *current* value of each observation: for each source, the value from the most
-recently published release that contains it (``edition=`` pins one edition instead).
+Every backend implements :class:`Store`: :class:`imdx.store.duckdb_store.DuckDBStore` (one embedded
+DuckDB file, the default) and, on a shared server, PostgreSQL. ``tests/store/`` runs one conformance
+suite against each. Outside ``imdx/store/`` nothing imports a backend or writes SQL against the
+store's tables (``tests/test_boundaries.py`` checks it): code asks a :class:`Store`, opened with
+:func:`imdx.store.connect`.
+
+What a store holds
+    *Releases* (:class:`ReleaseRecord`: a source's edition or vintage, with its files and their
+    checksums), their *observations* (one table per dataflow, in the tidy model of
+    :mod:`imdx.model.dataflows`), the *area table* with every alias, the *data-issue report*, and the
+    definitions of dataflows that releases brought (e.g. from an SDMX message).
+
+Writing
+    Data enters through :func:`imdx.ingest.ingest` only (harmonised tables → checks → one
+    transaction), which calls :meth:`Store.write_release`. A release lands whole or not at all: its
+    observations, files, issues, the areas and aliases it registered and the dataflows it defined are
+    committed together, or nothing is. A store has one writer at a time.
+
+The current value (one rule, implemented by each backend in its SQL and nowhere else)
+    Releases are ranked by :data:`RANK_ORDER`: publication date, then edition, then load order
+    (release id). For each observation key (the dataflow's dimensions) and *source*, the current value
+    is the one of the highest-ranked release that holds the key. :meth:`Store.select` returns current
+    values; ``edition=`` pins one edition, ``as_of=`` gives the values as published on that date
+    (the rule applied to the releases published by then). :meth:`Store.editions` lists the releases
+    of each dataflow in rank order, so that "the latest release of X" is its last row.
+
+Reading from many threads and while loads run
+    Every read method may be called from many threads at once (the API and the portal answer
+    requests in a thread pool): each backend gives each thread its own connection or cursor. One call
+    reads one consistent state of the store: a release committed meanwhile is seen whole or not at
+    all. :meth:`Store.version` changes whenever a release is committed, so that readers that keep
+    answers (the API's response cache, the portal's indexes) know when to drop them.
+
+Text and codes
+    Results come back as text codes (``DEU``, ``_T``), whatever the backend stores (DuckDB stores
+    label ids, :mod:`imdx.store.labels`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Self
 
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +52,18 @@ import pyarrow as pa
 from imdx.codes.areas import Areas
 from imdx.model.dataflows import Dataflow
 from imdx.model.report import Report
+
+#: the order of releases that decides which value is current: the latest publication date, then the
+#: later edition (compared as text), then the later load (release id)
+RANK_ORDER = ("published", "edition", "release_id")
+
+#: the columns :meth:`Store.select` can return besides the dataflow's dimensions and the ``<area>_name``
+#: of each area dimension, in the order it returns them
+RESULT_COLUMNS = ["value", "unit", "obs_status", "definition", "note", "source", "edition", "release_id",
+                  "cell_file", "cell_sheet", "cell_row", "cell_column"]
+
+#: the columns of :meth:`Store.editions`
+EDITION_COLUMNS = ["dataflow", "source", "key", "edition", "published", "release_id", "n_obs"]
 
 
 @dataclass
@@ -43,25 +88,59 @@ class ReleaseRecord:
 
     @property
     def fingerprint(self) -> str:
-        import hashlib
-
+        """What makes a release the same: its source, key and the checksums of its files."""
         text = "|".join([self.source, self.key] + sorted(f"{f.name}:{f.sha256}" for f in self.files))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str]:
+    """The columns :meth:`Store.select` returns for ``flow``: all, or those of ``columns`` (checked) in
+    the store's order. The dimensions always come back: they are the key of an observation."""
+    names = [f"{d.name}_name" for d in flow.dimensions if d.is_area]
+    everything = flow.dimension_names + names + RESULT_COLUMNS
+    if columns is None:
+        return everything
+    unknown = [c for c in columns if c not in everything]
+    if unknown:
+        raise ValueError(f"select() has no column(s) {unknown}; its columns are {everything}")
+    return [c for c in everything if c in flow.dimension_names or c in columns]
+
+
+def editions_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`Store.editions` as every backend returns it: ``published`` as :class:`datetime.date`,
+    ``release_id`` and ``n_obs`` as integers."""
+    frame = frame.reindex(columns=EDITION_COLUMNS)
+    frame["published"] = [pd.Timestamp(d).date() for d in frame["published"]]
+    return frame.astype({"release_id": "int64", "n_obs": "int64"})
+
+
 class Store(ABC):
-    """A place where releases, their observations, the area table and the data-issue report live."""
+    """A place where releases, their observations, the area table and the data-issue report live.
 
+    Use it as a context manager, or call :meth:`close`. See the module docstring for the rules every
+    backend keeps (one writer, whole releases, the current value, reads from many threads)."""
+
+    # -- lifecycle ----------------------------------------------------------------------------
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the connections; the store cannot be used afterwards."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- writing ------------------------------------------------------------------------------
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the store is, for messages (``the DuckDB file imdx.duckdb``); never a password."""
+
+    @abstractmethod
+    def version(self) -> int:
+        """A number that changes whenever a release is committed (by this process or another): readers
+        that keep answers drop them when it does. Cheap to call."""
+
+    # -- writing (through imdx.ingest) --------------------------------------------------------
     @abstractmethod
     def has_release(self, release: ReleaseRecord) -> bool:
         """True when a release with the same source, key and file checksums is stored already."""
@@ -69,41 +148,89 @@ class Store(ABC):
     @abstractmethod
     def write_release(self, release: ReleaseRecord, observations: dict[str, pd.DataFrame], report: Report,
                       areas: Areas, definitions: tuple[Dataflow, ...] = ()) -> int:
-        """Store a release whole, in one transaction; returns its release id. ``definitions`` are
-        dataflows the release brings that imdx does not define itself (e.g. from an SDMX message)."""
+        """Store a release whole, in one transaction; returns its release id.
 
-    def share_cpus(self, taken: int) -> None:
+        ``observations`` are harmonised tables by dataflow id (:func:`imdx.sources.base.finish` made
+        them), ``report`` the issues found in them, ``areas`` the area table with what the release
+        taught it (names and codes: what is new is stored), ``definitions`` the dataflows the release
+        brings that imdx does not define itself. Only :func:`imdx.ingest.ingest` calls this."""
+
+    def share_cpus(self, taken: int) -> None:  # noqa: B027 -- optional: a hint backends may ignore
         """Hint for the writes that follow: ``taken`` CPUs of this machine are busy with other work of the
         same load (worker processes preparing releases); 0 when they are free again."""
 
+    # -- dataflows ----------------------------------------------------------------------------
     @abstractmethod
     def dataflow(self, dataflow_id: str) -> Dataflow:
-        """The definition of a dataflow: imdx's own, or one a stored release brought."""
+        """The definition of a dataflow: imdx's own, or one a stored release brought. An unknown id is
+        a :class:`~imdx.errors.QueryError` of kind ``unknown-dataflow`` that lists the known ones."""
 
     @abstractmethod
     def dataflow_ids(self) -> list[str]:
-        """Every dataflow this store can answer for (imdx's own and those releases brought)."""
+        """Every dataflow this store can answer for (imdx's own, then those releases brought)."""
 
-    # -- reading ------------------------------------------------------------------------------
+    @abstractmethod
+    def servable_dataflows(self) -> list[str]:
+        """The dataflows of :meth:`dataflow_ids` whose observations the store holds as this imdx defines
+        them (a store written by an older imdx may lack a table, or have one with other dimensions)."""
+
+    # -- provenance ---------------------------------------------------------------------------
     @abstractmethod
     def releases(self) -> pd.DataFrame:
-        """One row per stored release: id, source, key, title, edition, published, loaded_at, licence,
-        dataflows and observation counts, files with their checksums."""
+        """One row per stored release, by source and publication: ``release_id``, ``source``, ``key``,
+        ``title``, ``edition``, ``published``, ``loaded_at``, ``licence``, ``fingerprint``, ``n_obs``,
+        and two texts for people: ``dataflows`` (``births (17290), deaths (17290)``) and ``files``
+        (``name sha256:…; …``). Programs read :meth:`editions` and :meth:`release_files` instead."""
 
+    @abstractmethod
+    def release_files(self) -> pd.DataFrame:
+        """One row per file of every release: ``release_id``, ``name``, ``url``, ``sha256``, ``size``,
+        ``retrieved_from``, ``retrieved_at``; by release and name."""
+
+    @abstractmethod
+    def editions(self, dataflow: str | None = None) -> pd.DataFrame:
+        """One row per (dataflow, release) stored (:data:`EDITION_COLUMNS`; ``published`` a
+        :class:`datetime.date`), for one dataflow or all; within a dataflow the releases are in rank order
+        (:data:`RANK_ORDER`), so the last row of a source is its latest release."""
+
+    def latest_release(self, dataflow: str, source: str | None = None) -> pd.Series | None:
+        """The row of :meth:`releases` of the highest-ranked release holding ``dataflow`` (of ``source``
+        when given), or None."""
+        rows = self.editions(dataflow)
+        if source is not None:
+            rows = rows[rows["source"] == source]
+        if rows.empty:
+            return None
+        release_id = int(rows["release_id"].iloc[-1])
+        releases = self.releases()
+        return releases[releases["release_id"] == release_id].iloc[0]
+
+    # -- areas and issues ---------------------------------------------------------------------
     @abstractmethod
     def areas(self) -> Areas | None:
-        """The stored area table with every alias, or None for an empty store."""
-
-    @abstractmethod
-    def select(self, dataflow: str, filters: dict[str, list], *, edition: str | None = None,
-               source: str | None = None, as_of: date | None = None) -> pa.Table:
-        """Observations of ``dataflow`` whose dimension values are in ``filters`` (codes, already
-        resolved), current as described in the module docstring, in a stable order."""
-
-    @abstractmethod
-    def distinct(self, dataflow: str, dimension: str) -> list:
-        """The codes a dimension takes in the stored observations."""
+        """The stored area table with every alias, or None for an empty store. Callers must not change
+        it (it is shared); :meth:`Areas.copy` gives one to change."""
 
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:
-        """The stored data-issue report, optionally for one source or area."""
+        """The stored data-issue report, optionally for one source or area: ``release_id`` and the fields
+        of :class:`~imdx.model.report.Issue`, by release, severity, type, file and row."""
+
+    # -- observations -------------------------------------------------------------------------
+    @abstractmethod
+    def select(self, dataflow: str, filters: dict[str, list], *, edition: str | None = None,
+               source: str | None = None, as_of: date | None = None,
+               columns: list[str] | None = None) -> pa.Table:
+        """Observations of ``dataflow`` whose dimension values are in ``filters`` (codes, already resolved
+        by :func:`imdx.query.resolve_filters`; an empty list matches nothing), current by the rule of
+        the module docstring, in a stable order (the dimensions as text, then the source).
+
+        The columns (:func:`result_columns`): the dimensions, ``<area>_name`` for each area dimension,
+        ``value``, ``unit``, the attributes, ``source``, ``edition``, ``release_id`` and the source cell;
+        ``columns`` keeps the dimensions and only those named (cheaper for large results).
+        A dataflow without stored observations (not in :meth:`servable_dataflows`) is a
+        :class:`~imdx.errors.QueryError` of kind ``not-loaded``."""
+
+    @abstractmethod
+    def distinct(self, dataflow: str, dimension: str) -> list:
+        """The codes (years, for ``year``) a dimension takes in the stored observations, sorted."""

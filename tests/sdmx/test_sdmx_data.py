@@ -172,7 +172,7 @@ def test_bad_requests_get_the_envelope(http, path, params, headers, status, word
 
 
 def test_too_large_a_response_is_refused(http, monkeypatch):
-    from imdx.sdmx import routes
+    from imdx.api import sdmx as routes
 
     monkeypatch.setattr(routes, "MAX_OBSERVATIONS", 100)
     error(http.get("/sdmx/data/BIRTHS"), 413, "Narrow the key")

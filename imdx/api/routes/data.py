@@ -53,7 +53,7 @@ def _check_size(state: ApiState, flow: Dataflow, edition, source, as_of) -> None
 
 
 def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_of):
-    key = (flow.id, tuple(sorted((k, tuple(v)) for k, v in filters.items())), edition, source, as_of)
+    key = (state.version, flow.id, tuple(sorted((k, tuple(v)) for k, v in filters.items())), edition, source, as_of)
     table = state.tables.get(key)
     if table is None:
         table = store.select(flow.id, filters, edition=edition, source=source, as_of=as_of)
@@ -62,17 +62,17 @@ def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_
 
 
 def compute(state: ApiState, request: Request, flow_id: str) -> Body:
-    with state.reader() as store:
-        flow = _flow(state, store, flow_id)
-        params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
-        fmt = params.output_format(request)
-        page, size = params.paging(request, fmt)
-        edition, source = edition_and_source(request, flow, state.editions)
-        as_of = params.iso_date(request, "as_of")
-        filters = dimension_filters(store, flow, request)
-        if not filters:
-            _check_size(state, flow, edition, source, as_of)
-        table = _table(state, store, flow, filters, edition, source, as_of)
+    store = state.store
+    flow = _flow(state, store, flow_id)
+    params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
+    fmt = params.output_format(request)
+    page, size = params.paging(request, fmt)
+    edition, source = edition_and_source(request, flow, state.editions)
+    as_of = params.iso_date(request, "as_of")
+    filters = dimension_filters(store, flow, request)
+    if not filters:
+        _check_size(state, flow, edition, source, as_of)
+    table = _table(state, store, flow, filters, edition, source, as_of)
     start, stop, pages = params.page_bounds(table.num_rows, page, size)
     chunk = table.slice(start, stop - start)
     link = params.links(request, page, pages)

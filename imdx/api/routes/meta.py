@@ -70,15 +70,15 @@ def describe(state: ApiState, store, flow: Dataflow, detail: bool) -> dict:
 
 def dataflows(state: ApiState, request: Request) -> Body:
     params.check_known(request, [], "/api/v1/dataflows")
-    with state.reader() as store:
-        items = [describe(state, store, store.dataflow(i), detail=False) for i in state.dataflow_ids]
+    store = state.store
+    items = [describe(state, store, store.dataflow(i), detail=False) for i in state.dataflow_ids]
     return _json({"dataflows": items, "total": len(items)})
 
 
 def dataflow(state: ApiState, request: Request, flow_id: str) -> Body:
     params.check_known(request, [], f"/api/v1/dataflows/{flow_id}")
-    with state.reader() as store:
-        return _json(describe(state, store, _flow(state, store, flow_id), detail=True))
+    store = state.store
+    return _json(describe(state, store, _flow(state, store, flow_id), detail=True))
 
 
 # -- areas ------------------------------------------------------------------------------------
@@ -116,9 +116,9 @@ def areas(state: ApiState, request: Request) -> Body:
 def releases(state: ApiState, request: Request) -> Body:
     params.check_known(request, ["source", "dataflow"], "/api/v1/releases")
     source, flow_id = params.single(request, "source"), params.single(request, "dataflow")
-    with state.reader() as store:
-        rel = store.releases()
-        files = store.release_files()
+    store = state.store
+    rel = store.releases()
+    files = store.release_files()
     if source is not None and source not in set(rel["source"]):
         raise ApiError(400, "unknown-code", f"source={source!r} has no releases in this store; sources: "
                        f"{', '.join(dict.fromkeys(rel['source']))}", "source")
@@ -145,8 +145,8 @@ def report(state: ApiState, request: Request) -> Body:
                        "/api/v1/report")
     fmt = params.output_format(request, ("json", "csv"))
     page, size = params.paging(request, fmt)
-    with state.reader() as store:
-        everything = store.issues()
+    store = state.store
+    everything = store.issues()
     source, area = params.single(request, "source"), params.single(request, "area")
     severity, kind = params.single(request, "severity"), params.single(request, "type")
     known_sources = set(state.editions["source"]) | set(everything["source"].dropna())

@@ -34,6 +34,7 @@ import pandas as pd
 
 from imdx.codes.areas import Areas
 from imdx.errors import ImdxError
+from imdx.ingest import ingest
 from imdx.load import ReleaseOutcome
 from imdx.model import codelists as cl
 from imdx.model.dataflows import ATTRIBUTES, Dataflow, Dimension
@@ -250,7 +251,7 @@ def load_sdmx(store: Store, *, file: str | Path | None = None, url: str | None =
         raise SdmxMessageError(name, f"none of its {len(parsed.frame)} observations could be loaded: "
                                + "; ".join(i.message for i in report if i.severity == "error")[:500],
                                hint="Nothing was stored.")
-    release_id = store.write_release(record, {flow.id: table}, report, areas, definitions=(flow,))
+    release_id = ingest(store, record, {flow.id: table}, report=report, areas=areas, definitions=(flow,))
     return SdmxOutcome(SOURCE, record.key, edition, "loaded", n_obs=len(table), release_id=release_id,
                        report=report, dataflow=flow.id, files=files,
                        message=f"{name}: {len(table):,} observations of {parsed.agency}:{parsed.flow} loaded as "
