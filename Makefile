@@ -27,5 +27,6 @@ test: install assets  ## run the test suite on the real files in the mirror
 bench: install  ## run the load benchmark (imdx against plain pandas reading the same files)
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) benchmarks/bench_load.py
 
-lint:  ## check the code style
+lint:  ## check the code: style and likely bugs (ruff), the types of the store, query, load and the API (mypy)
 	ruff check imdx tests benchmarks
+	$(PYTHON) -m mypy

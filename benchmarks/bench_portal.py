@@ -92,7 +92,8 @@ def page_weight(client: httpx.Client) -> dict:
     out = {}
     for name, url in PAGE_TYPES.items():
         html = client.get(url).content
-        assets = re.findall(rb'<script[^>]+src="([^"]+)"', html) + re.findall(rb'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html)
+        assets = (re.findall(rb'<script[^>]+src="([^"]+)"', html)
+                  + re.findall(rb'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html))
         if b'id="spec-map"' in html:
             assets.append(b"/static/vendor/countries-110m.json")
         parts = {"html": html}

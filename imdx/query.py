@@ -21,14 +21,14 @@ FORMATS = ("pandas", "arrow", "polars")
 
 def _values(raw) -> list[str]:
     items = raw if isinstance(raw, (list, tuple, set)) else [raw]
-    out = []
+    out: list[str] = []
     for item in items:
         out.extend(p.strip() for p in str(item).split(",") if p.strip())
     return out
 
 
 def _years(raw) -> list[int]:
-    years = []
+    years: list[int] = []
     for part in _values(raw):
         try:
             if ":" in part:
@@ -45,7 +45,7 @@ def _years(raw) -> list[int]:
 def resolve_filters(store: Store, dataflow: str, filters: dict) -> dict[str, list]:
     flow = store.dataflow(dataflow)
     areas = store.areas()
-    resolved = {}
+    resolved: dict[str, list] = {}
     for dim, raw in filters.items():
         if raw is None:
             continue

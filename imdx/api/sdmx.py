@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -57,9 +58,10 @@ def _refused(status: int, message: str, parameter: str | None = None) -> ApiErro
 _ENVELOPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "status": {"type": "integer"}, "type": {"type": "string"}, "message": {"type": "string"},
     "parameter": {"type": ["string", "null"]}}}}}
-ERRORS = {status: {"description": kind, "content": {"application/json": {"schema": _ENVELOPE}}}
-          for status, kind in {400: "bad request", 404: "no results", 406: "not acceptable", 413: "too large",
-                               501: "not implemented"}.items()}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": kind, "content": {"application/json": {"schema": _ENVELOPE}}}
+    for status, kind in {400: "bad request", 404: "no results", 406: "not acceptable", 413: "too large",
+                         501: "not implemented"}.items()}
 
 
 # -- content negotiation ---------------------------------------------------------------------
@@ -69,8 +71,8 @@ def _media_ranges(accept: str) -> list[tuple[str, dict, float]]:
         bits = [b.strip() for b in part.split(";") if b.strip()]
         if not bits:
             continue
-        params = dict(b.split("=", 1) if "=" in b else (b, "") for b in bits[1:])
-        params = {k.strip().lower(): v.strip().strip('"') for k, v in params.items()}
+        pairs = (b.partition("=") for b in bits[1:])
+        params = {k.strip().lower(): v.strip().strip('"') for k, _, v in pairs}
         try:
             q = float(params.pop("q", 1))
         except ValueError:
@@ -92,8 +94,9 @@ def negotiate(accept: str | None, fmt: str | None, *, structure: bool) -> str:
     for media, params, q in _media_ranges(accept or "*/*"):
         if q <= 0:
             continue
-        if aliases.get(media):
-            return aliases[media]
+        alias = aliases.get(media)
+        if alias:
+            return alias
         for offer in offers:
             base, _, version = offer.partition(";version=")
             if media == base and params.get("version", version) == version:
@@ -201,7 +204,8 @@ def data_response(store: Store, flow: str, key: str | None, provider: str | None
     media = negotiate(accept, params.get("format"), structure=False)
     flow_id = _flow_ref(structures, flow)
     filters = parse_key(structures, flow_id, key)
-    start, end = parse_period(params.get("startPeriod"), "startPeriod"), parse_period(params.get("endPeriod"), "endPeriod")
+    start = parse_period(params.get("startPeriod"), "startPeriod")
+    end = parse_period(params.get("endPeriod"), "endPeriod")
     if start is not None and end is not None and start > end:
         raise _refused(400, f"startPeriod {params['startPeriod']} is after endPeriod {params['endPeriod']}")
     if flow_id not in store.servable_dataflows():  # e.g. a dataflow defined after this store was made
@@ -342,13 +346,15 @@ def sdmx_router(get_store: Callable[[], Store]) -> APIRouter:
         except Exception as err:  # noqa: BLE001 -- every error is answered in the envelope (bugs are logged)
             return response_for(request, err)
 
-    data_doc = {"response_class": Response, "responses": {200: {"content": {m: {} for m in DATA_FORMATS.values()},
-                                                                "description": "SDMX data"}, **ERRORS}}
+    data_responses: dict[int | str, dict[str, Any]] = {
+        200: {"content": {m: {} for m in DATA_FORMATS.values()}, "description": "SDMX data"}, **ERRORS}
 
-    @router.get("/data/{flow}", summary="SDMX data of a dataflow (all keys)", **data_doc)
-    @router.get("/data/{flow}/{key}", summary="SDMX data of a dataflow for a key", **data_doc)
+    @router.get("/data/{flow}", summary="SDMX data of a dataflow (all keys)", response_class=Response,
+                responses=data_responses)
+    @router.get("/data/{flow}/{key}", summary="SDMX data of a dataflow for a key", response_class=Response,
+                responses=data_responses)
     @router.get("/data/{flow}/{key}/{provider}", summary="SDMX data of a dataflow for a key and a provider",
-                **data_doc)
+                response_class=Response, responses=data_responses)
     def data(request: Request, flow: str, key: str | None = None, provider: str | None = None,
              startPeriod: str | None = None, endPeriod: str | None = None,
              dimensionAtObservation: str | None = None, detail: str | None = None,
@@ -356,13 +362,14 @@ def sdmx_router(get_store: Callable[[], Store]) -> APIRouter:
         params = {"startPeriod": startPeriod, "endPeriod": endPeriod, "format": format, "detail": detail,
                   "dimensionAtObservation": dimensionAtObservation, "edition": edition}
         return guarded(request, lambda: data_response(get_store(), flow, key, provider, params,
-                                             request.headers.get("accept")))
+                                                      request.headers.get("accept")))
 
     def structure_route(resource: str):
         def handler(request: Request, agency: str = "all", id: str = "all", version: str = "latest",
                     references: str = "none", detail: str = "full", format: str | None = None):
-            return guarded(request, lambda: structure_response(get_store(), resource, agency, id, version, references,
-                                                      detail, request.headers.get("accept"), format))
+            return guarded(request, lambda: structure_response(get_store(), resource, agency, id, version,
+                                                               references, detail, request.headers.get("accept"),
+                                                               format))
 
         handler.__name__ = f"{resource}_structure"
         return handler

@@ -1,4 +1,4 @@
-"""``imdx sources``, ``imdx load``, ``imdx query``, ``imdx report``, ``imdx areas``."""
+"""``imdx sources``, ``imdx load`` (and ``imdx load sdmx``), ``imdx query``, ``imdx report``, ``imdx areas``."""
 
 from __future__ import annotations
 
@@ -58,9 +58,7 @@ def load_cmd(ctx, source, mirror, file, url, structure, db):
         if source != ("sdmx",) or not (file or url):
             raise click.UsageError("an SDMX message is loaded with `imdx load sdmx --file F` or "
                                    "`imdx load sdmx --url U`")
-        from imdx.cli.sdmx import load_sdmx_message
-
-        return load_sdmx_message(file=file, url=url, structure=structure, mirror=mirror, db=db)
+        return _load_sdmx_message(file=file, url=url, structure=structure, mirror=mirror, db=db)
     cfg = settings(mirror=mirror, db=db)
     out = console()
     with connect(cfg.db) as store, Progress(
@@ -86,6 +84,27 @@ def load_cmd(ctx, source, mirror, file, url, structure, db):
         for o in summary.failed:
             click.echo(f"error: {o.source} {o.key}: {o.error}", err=True)
         sys.exit(1)
+
+
+def _load_sdmx_message(*, file, url, structure, mirror, db) -> None:
+    """``imdx load sdmx``: an SDMX data message as a release of source `sdmx` (dataflow
+    sdmx_<agency>_<flow>, :mod:`imdx.sources.sdmx`); exit code 3 for a structure message (nothing to load)."""
+    from imdx.sources.sdmx import load_sdmx
+
+    cfg = settings(mirror=mirror, db=db)
+    areas = None
+    with connect(cfg.db) as store:
+        if store.areas() is None and cfg.mirror is not None:
+            from imdx.codes.build import build_areas
+
+            areas = build_areas(cfg.mirror / "m49")
+        outcome = load_sdmx(store, file=file, url=url, structure=structure, areas=areas)
+    out = console()
+    out.print(outcome.message)
+    if outcome.status == "loaded":
+        print_issues(out, outcome.report.to_frame())
+    if outcome.status == "structure-only":
+        sys.exit(3)
 
 
 def _print_summary(out, summary):

@@ -34,7 +34,8 @@ def diff_cmd(ctx, dataflow, from_edition, to_edition, source_name, fmt, output, 
         return
     shown = changes.drop(columns=["release_from", "release_to", "unit"])
     text = shown.to_string(index=False, max_rows=200) if len(shown) else "No observation changed."
-    text += "\n" + ", ".join(f"{n:,} {kind}" for kind, n in summary(changes).items()) + f" ({changes['unit'].iloc[0]})" \
+    text += "\n" + ", ".join(f"{n:,} {kind}" for kind, n in summary(changes).items()) \
+        + f" ({changes['unit'].iloc[0]})" \
         if len(changes) else "\n"
     if output:
         with open(output, "w", encoding="utf-8") as fh:

@@ -53,10 +53,11 @@ def serve_cmd(db, host, port, workers, cache_mb, log_level):
     if not _has_data(path):
         click.echo(f"the store {display(path)} is empty: loading every source first", err=True)
         ctx = click.get_current_context()
-        from imdx.cli.data import load_cmd
+        from imdx.cli import main
 
         try:
-            ctx.invoke(load_cmd, source=(), mirror=None, file=None, url=None, structure=None, db=str(path))
+            ctx.invoke(main.get_command(ctx, "load"), source=(), mirror=None, file=None, url=None, structure=None,
+                       db=str(path))
         except SystemExit as stop:  # a source could not be loaded: serve what did load, if anything
             if not _has_data(path):
                 raise StoreError(f"nothing could be loaded into {display(path)}; see the errors above") from None

@@ -294,10 +294,10 @@ class StoreInputs:
         extra: list[Issue] = []
         if left:
             extra.append(Issue("region-outside-account",
-                               f"{', '.join(left)} left out of the account ({sex}): all their residents are foreign-born "
-                               "of other origin (_O) in UN DESA 2020, so no one inside the account lives there; people "
-                               "born there and living elsewhere count as other origin.", severity="info",
-                               source="undesa_ims", dataflow="migrant_stock", n_obs=len(left)))
+                               f"{', '.join(left)} left out of the account ({sex}): all their residents are "
+                               "foreign-born of other origin (_O) in UN DESA 2020, so no one inside the account "
+                               "lives there; people born there and living elsewhere count as other origin.",
+                               severity="info", source="undesa_ims", dataflow="migrant_stock", n_obs=len(left)))
         notes = [f"stocks: UN DESA IMS 2020, {start} and {end} (mid-year), sex {sex}, {len(regions)} countries"
                  + (f" ({', '.join(left)} left out: no resident inside the account)" if left else ""),
                  "native-born = population (UN DESA 2020 Table 2) - foreign-born (including other origin _O)",

@@ -119,7 +119,8 @@ def volatility_report(answer: VolatilityAnswer) -> str:
     t = answer.totals
     declines = [int(y) for y, d in t["remittances"].diff().items() if d < 0]
     five = t[t.index % 5 == 0].round(1)
-    yes = allrow["share_remittances_less_volatile"] > 0.5 and allrow["remittances_detrended_sd"] < allrow["fdi_detrended_sd"]
+    yes = (allrow["share_remittances_less_volatile"] > 0.5
+           and allrow["remittances_detrended_sd"] < allrow["fdi_detrended_sd"])
     lines = [
         "# Are remittances less volatile than FDI? (low- and middle-income countries)", "",
         (f"**Answer from the data: {'yes' if yes else 'no'}.** For {int(allrow['countries'])} low- and middle-income "

@@ -234,7 +234,8 @@ def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
         cols["d"].append(remap[j])
         cols["e"].append(np.full(len(i), n))
         cols["v"].append(od[i, j])
-    cat = lambda c: np.concatenate(c) if c else np.array([], dtype=int)
+    def cat(c):
+        return np.concatenate(c) if c else np.array([], dtype=int)
     o, d, e, v = (cat(cols[k]) for k in ("o", "d", "e", "v"))
 
     def per_estimate(values: list[str]) -> pd.Categorical:

@@ -98,9 +98,11 @@ def headlines(reader: Reader) -> list[dict]:
         ms = reader.current("migrant_stock", {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T"})
         if len(ms):
             y = int(ms["year"].max())
-            out.append({"label": f"International migrants in the world, {y}", "line": source_line(reader, "migrant_stock"),
+            out.append({"label": f"International migrants in the world, {y}",
+                        "line": source_line(reader, "migrant_stock"),
                         "num": num_one(one(ms, year=y), "persons", "migrant_stock", "undesa_ims",
-                                       {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T", "year": str(y)})})
+                                       {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T",
+                                        "year": str(y)})})
         sh = reader.current("migrant_stock_share", {"destination": "001", "sex": "_T"})
         if len(sh):
             y = int(sh["year"].max())

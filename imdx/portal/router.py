@@ -166,7 +166,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                                 description=f"World map of {ind.label.lower()} in {chosen}; the table below lists "
                                             "every country's value") if values else None
         lines = [profile.source_line(r, f) for f in ind.flows if r.has(f)]
-        return render("home.html", checks=checks == "1", title="International migration data", indicators=pages.INDICATORS,
+        return render("home.html", checks=checks == "1", title="International migration data",
+                      indicators=pages.INDICATORS,
                       indicator=ind, years=years, year=chosen, values=values, spec=spec, lines=lines,
                       headlines=pages.headlines(r), unmapped=[v for v in values if not v["id"]])
 
@@ -184,7 +185,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         names = r.names()
         region = names.get(area.get("region")) if isinstance(area.get("region"), str) else None
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
-        return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region, subregion=sub, p=data,
+        return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region,
+                      subregion=sub, p=data,
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
@@ -203,7 +205,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         spec = charts.line(f"{names.get(o, o)} → {names.get(d, d)}", c["stock"],
                            {"_T": "Both sexes", "M": "Men", "F": "Women"}, unit="persons",
                            description="Migrant stock of the corridor by year and sex")
-        return render("corridor.html", checks=checks == "1", spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
+        return render("corridor.html", checks=checks == "1", spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}",
+                      origin=o, destination=d,
                       origin_name=names.get(o, o), destination_name=names.get(d, d), c=c)
 
     @router.get("/flows", response_class=HTMLResponse)

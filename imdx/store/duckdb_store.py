@@ -360,10 +360,11 @@ class DuckDBStore(Store):
             raise QueryError(f"has no stored observations in {self.describe()}; load its source first (or load "
                              "the store again with this version of imdx)", kind="not-loaded", parameter="dataflow",
                              value=dataflow)
-        dims, text = flow.dimension_names, text_columns(flow)
+        dims = flow.dimension_names
         wanted = result_columns(flow, columns)
         labels = self.labels()
-        where, params = [], []
+        where: list[str] = []
+        params: list = []
         for dim, values in filters.items():
             if dim not in dims:
                 raise flow.unknown_dimension(dim)
@@ -391,7 +392,8 @@ class DuckDBStore(Store):
         """The rows of a coded query in the store's order, with text for ids, area names and the unit."""
         dims, text = flow.dimension_names, set(text_columns(flow))
         # text and order in Arrow, from the ids: cheaper than joining the label table once per column
-        keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims} | {"source": coded["source"]})
+        keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims}
+                        | {"source": coded["source"]})
         coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
         areas = self.areas()
         names = {} if areas is None else areas.frame["name"].to_dict()

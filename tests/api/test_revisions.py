@@ -135,9 +135,8 @@ def test_api_diff_paging(http):
     assert body["total"] > 50 and len(body["data"]) == 50 and body["links"]["next"]
     second = http.get(body["links"]["next"]).json()
     assert second["page"] == 2 and second["data"] != body["data"]
-    assert_envelope(http.get("/api/v1/diff/migrant_stock", params={"from": "2019", "to": "2020", "year": "2015",
-                                                                   "origin": "_T", "page_size": 50, "page": 10**6}), 404,
-                    "page-out-of-range", "page")
+    far = {"from": "2019", "to": "2020", "year": "2015", "origin": "_T", "page_size": 50, "page": 10**6}
+    assert_envelope(http.get("/api/v1/diff/migrant_stock", params=far), 404, "page-out-of-range", "page")
 
 
 def test_api_diff_needs_editions(http):

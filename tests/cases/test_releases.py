@@ -29,7 +29,8 @@ from imdx.cases.service import CaseService
 
 from .conftest import make_env, populate, principal
 
-SLOW = settings(max_examples=12, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+SLOW = settings(max_examples=12, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from imdx.errors import ImdxError
-from imdx.sources.sdmx import SdmxMessageError, load_sdmx
 from imdx.sources.fetch import sha256_of
+from imdx.sources.sdmx import SdmxMessageError, load_sdmx
 
 SDMX_STRUCTURES = {"ESTAT/demography-xs.xml": "ESTAT/demography-structure.xml",
                    "ISTAT/IT1_47_850_data_generic.xml": "ISTAT/IT1_47_850_dataflow_with_datastructure.xml"}

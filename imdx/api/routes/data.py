@@ -7,6 +7,8 @@ error; the first page of a query that matches nothing is an empty page (``total`
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -93,13 +95,14 @@ def compute(state: ApiState, request: Request, flow_id: str) -> Body:
     return Body(parquet_bytes(chunk, meta), params.MEDIA_TYPES["parquet"], headers)
 
 
-_RESPONSES = {200: {"description": "Observations, one per row, in a stable order. JSON: a document with "
-                    "`data` (rows), `total`, `page`, `pages` and `links`; CSV and Parquet: the rows, with the "
-                    "paging in the headers `X-Total-Count`, `X-Page`, `X-Pages` and `Link`.",
-                    "content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}},
-              304: {"description": "Not modified (the If-None-Match ETag still holds)"},
-              400: {"description": "A bad parameter (error envelope)"},
-              404: {"description": "Unknown dataflow, or a page past the end (error envelope)"}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Observations, one per row, in a stable order. JSON: a document with `data` (rows), "
+                         "`total`, `page`, `pages` and `links`; CSV and Parquet: the rows, with the paging in the "
+                         "headers `X-Total-Count`, `X-Page`, `X-Pages` and `Link`.",
+          "content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}},
+    304: {"description": "Not modified (the If-None-Match ETag still holds)"},
+    400: {"description": "A bad parameter (error envelope)"},
+    404: {"description": "Unknown dataflow, or a page past the end (error envelope)"}}
 
 
 def register(app: FastAPI, state: ApiState) -> None:

@@ -24,13 +24,14 @@ def compute(state: ApiState, request: Request, flow_id: str) -> Body:
     params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/diff/{flow.id}")
     fmt = params.output_format(request, ("json", "csv"))
     page, size = params.paging(request, fmt)
-    editions = {}
+    editions: dict[str, str] = {}
     for which in ("from", "to"):
-        editions[which] = params.single(request, which)
-        if not editions[which]:
+        given = params.single(request, which)
+        if not given:
             known = ", ".join(dict.fromkeys(state.editions.loc[state.editions.dataflow == flow.id, "edition"]))
             raise ApiError(400, "missing-parameter", f"give the editions to compare as from=...&to=...; the "
                            f"editions of {flow.id} are: {known or 'none (nothing of it is loaded)'}", which)
+        editions[which] = given
     filters = dimension_filters(store, flow, request)
     codes = {dim: values for dim, values in filters.items()}
     changes = diff(store, flow.id, editions["from"], editions["to"], source=params.single(request, "source"),
