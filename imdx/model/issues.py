@@ -97,6 +97,10 @@ _TYPES = [
     IssueType("date-year-mismatch", "cases", "a registration date and year disagree", "correct one of them"),
     IssueType("minor-with-adult-age-band", "cases", "a minor has an adult age band", "correct one of them"),
     IssueType("adult-with-minor-age-band", "cases", "an adult has a minor's age band", "correct one of them"),
+    IssueType("labour-type-without-forced-labour", "cases", "a type of labour exploitation is given but forced "
+              "labour is not marked", "check the record's exploitation fields"),
+    IssueType("sexual-type-without-sexual-exploitation", "cases", "a type of sexual exploitation is given but "
+              "sexual exploitation is not marked", "check the record's exploitation fields"),
     IssueType("organisation-mismatch", "cases", "a record names another organisation than the one importing it",
               "import it as that organisation, or correct the field"),
     IssueType("possible-duplicate", "cases", "a record looks like one already stored", "check both records"),
