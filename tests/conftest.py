@@ -10,6 +10,8 @@ Tests that need the full store, a browser, or whole loads of the biggest release
 from __future__ import annotations
 
 import os
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,42 @@ def full_store(tmp_path_factory, mirror):
         summary = load(store, settings(mirror=str(mirror), db=str(db)))
     assert not summary.failed, [(o.key, o.error) for o in summary.failed]
     return db
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The URL of a PostgreSQL server the tests may create databases on: ``IMDX_TEST_PG`` when set (as
+    ``.ci/run`` sets it), else a throwaway server started here and stopped at the end (tests/pgserver.py)."""
+    given = os.environ.get("IMDX_TEST_PG")
+    if given:
+        yield given
+        return
+    from tests import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="imdx-pg-"))
+    try:
+        yield pgserver.start(folder)
+    finally:
+        pgserver.stop(folder)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server):
+    """``make()``: the URL of a new, empty database on the test server (dropped at the end)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    made = []
+
+    def make() -> str:
+        name = f"imdx_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server, autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return urlunsplit(urlsplit(pg_server)._replace(path=f"/{name}"))
+
+    yield make
+    with psycopg.connect(pg_server, autocommit=True) as con:
+        for name in made:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -106,6 +106,19 @@ def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str
     return [c for c in everything if c in flow.dimension_names or c in columns]
 
 
+#: the column types of :meth:`Store.releases`, :meth:`Store.release_files` and :meth:`Store.issues`, the same
+#: from every backend (``row`` of an issue is a float: NaN where the issue has no row)
+FRAME_TYPES = {"releases": {"release_id": "int64", "n_obs": "int64", "published": "datetime64[us]",
+                            "loaded_at": "datetime64[us]"},
+               "release_files": {"release_id": "int64", "size": "int64", "retrieved_at": "datetime64[us]"},
+               "issues": {"release_id": "int64", "row": "float64", "n_obs": "int64"}}
+
+
+def typed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """``frame`` with the column types of :data:`FRAME_TYPES` for ``kind``."""
+    return frame.astype({c: t for c, t in FRAME_TYPES[kind].items() if c in frame.columns})
+
+
 def editions_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """:meth:`Store.editions` as every backend returns it: ``published`` as :class:`datetime.date`,
     ``release_id`` and ``n_obs`` as integers."""
@@ -214,7 +227,8 @@ class Store(ABC):
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:
         """The stored data-issue report, optionally for one source or area: ``release_id`` and the fields
-        of :class:`~imdx.model.report.Issue`, by release, severity, type, file and row."""
+        of :class:`~imdx.model.report.Issue`, by release, severity, type, file and row (then the other
+        fields, so that the order is the same from every backend)."""
 
     # -- observations -------------------------------------------------------------------------
     @abstractmethod

@@ -24,14 +24,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from imdx.codes.areas import AREA_COLUMNS, AreaChanges, Areas
 from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
-from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
-from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns
-from imdx.store.labels import LABEL_SCHEMA, Labels, decoded
+from imdx.model.dataflows import ATTRIBUTES, Dataflow
+from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns, typed
+from imdx.store.labels import LABEL_SCHEMA, Labels, coded_table, decoded, result_table, text_columns
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release (
@@ -58,17 +57,6 @@ _SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 #: the releases, each with its ``rank`` (:data:`imdx.store.base.RANK_ORDER`)
 _RANKED = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
-
-
-def coded_table(flow_id: str) -> str:
-    """The table of a dataflow's observations, text as label ids."""
-    return f"coded_{flow_id}"
-
-
-def text_columns(flow: Dataflow) -> list[str]:
-    """The columns of a dataflow's coded table that hold label ids: every dimension but ``year``, and the
-    text attributes."""
-    return flow.dimension_names[:-1] + TEXT_ATTRIBUTES
 
 
 class DuckDBStore(Store):
@@ -322,10 +310,10 @@ class DuckDBStore(Store):
                    (SELECT coalesce(sum(n_obs), 0) FROM release_dataflow d WHERE d.release_id = r.release_id) AS n_obs,
                    (SELECT string_agg(name || ' sha256:' || sha256, '; ' ORDER BY name)
                       FROM release_file f WHERE f.release_id = r.release_id) AS files
-            FROM release r ORDER BY r.source, r.published, r.release_id""")
+            FROM release r ORDER BY r.source, r.published, r.release_id""").pipe(typed, "releases")
 
     def release_files(self) -> pd.DataFrame:
-        return self._df("SELECT * FROM release_file ORDER BY release_id, name")
+        return typed(self._df("SELECT * FROM release_file ORDER BY release_id, name"), "release_files")
 
     def editions(self, dataflow: str | None = None) -> pd.DataFrame:
         frame = self._kept("editions", lambda: editions_frame(self._df(
@@ -351,8 +339,9 @@ class DuckDBStore(Store):
         if area:
             where.append("area = ?")
             params.append(area)
-        return self._df(f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
-                        'ORDER BY release_id, severity, type, file, "row"', params)
+        return typed(self._df(f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
+                              'ORDER BY release_id, severity, type, file, "row", sheet, "column", area, message, '
+                              'dataflow, n_obs', params), "issues")
 
     def select(self, dataflow, filters, *, edition=None, source=None, as_of=None, columns=None) -> pa.Table:
         flow = self.dataflow(dataflow)
@@ -386,27 +375,7 @@ class DuckDBStore(Store):
         coded = self._reader().sql(f"""
             SELECT {', '.join(picks)} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id)
             WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
-        return self._decoded(flow, coded, wanted, labels)
-
-    def _decoded(self, flow: Dataflow, coded: pa.Table, wanted: list[str], labels: Labels) -> pa.Table:
-        """The rows of a coded query in the store's order, with text for ids, area names and the unit."""
-        dims, text = flow.dimension_names, set(text_columns(flow))
-        # text and order in Arrow, from the ids: cheaper than joining the label table once per column
-        keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims}
-                        | {"source": coded["source"]})
-        coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
-        areas = self.areas()
-        names = {} if areas is None else areas.frame["name"].to_dict()
-        revision = None if areas is None else areas.revision
-        out = {}
-        for column in wanted:
-            if column.endswith("_name") and column not in coded.column_names:
-                out[column] = labels.lookup(f"area names {revision}", names, coded[column[:-5]])
-            elif column == "unit":
-                out[column] = pa.repeat(pa.scalar(flow.unit), len(coded))
-            else:
-                out[column] = labels.decode(coded[column]) if column in text else coded[column]
-        return pa.table(out)
+        return result_table(flow, coded, wanted, labels, self.areas())
 
     def distinct(self, dataflow, dimension) -> list:
         flow = self.dataflow(dataflow)

@@ -1,0 +1,74 @@
+"""The PostgreSQL store's schema, versioned: each migration is applied once, in order, in one transaction,
+and recorded in the table ``imdx_schema`` (version, description, when).
+
+A store opened for writing (``imdx load``) is brought to :data:`VERSION`; one opened read-only (``imdx
+serve``) must be at it already, and says what to do when it is not. Add a migration at the end of
+:data:`MIGRATIONS` (never change one that has shipped) when the tables change. The observation tables of
+each dataflow (``coded_<dataflow>``) are made by the store when a dataflow is first written, like the
+DuckDB file's.
+"""
+
+from __future__ import annotations
+
+#: the advisory lock that serialises migrations and writes (one writer at a time)
+WRITE_LOCK = 0x1D8C_0001
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "releases, their files and dataflows, areas, aliases, issues, labels, dataflow definitions", [
+        """CREATE TABLE release (
+             release_id integer PRIMARY KEY, source text NOT NULL, key text NOT NULL, title text,
+             edition text NOT NULL, published date NOT NULL, licence text, fingerprint text NOT NULL,
+             loaded_at timestamp NOT NULL)""",
+        "CREATE INDEX release_source_key ON release (source, key)",
+        """CREATE TABLE release_file (
+             release_id integer NOT NULL REFERENCES release, name text, url text, sha256 text, size bigint,
+             retrieved_from text, retrieved_at timestamp)""",
+        "CREATE INDEX release_file_release ON release_file (release_id)",
+        """CREATE TABLE release_dataflow (release_id integer NOT NULL REFERENCES release, dataflow text NOT NULL,
+             n_obs bigint NOT NULL, PRIMARY KEY (release_id, dataflow))""",
+        """CREATE TABLE area (code text PRIMARY KEY, name text, kind text, m49 text, iso3 text, iso2 text,
+             region text, subregion text, intermediate_region text, sdg_region text, wb_income text,
+             un_development text, ldc boolean, lldc boolean, sids boolean)""",
+        "CREATE TABLE area_alias (code text NOT NULL, system text NOT NULL, alias text NOT NULL, "
+        "PRIMARY KEY (system, alias, code))",
+        "CREATE TABLE dataflow_definition (id text PRIMARY KEY, definition jsonb NOT NULL)",
+        """CREATE TABLE issue (
+             release_id integer NOT NULL REFERENCES release, type text, severity text, source text,
+             dataflow text, file text, sheet text, "row" integer, "column" text, area text, message text,
+             n_obs bigint)""",
+        "CREATE INDEX issue_release ON issue (release_id)",
+        "CREATE TABLE label (id integer PRIMARY KEY, text text NOT NULL UNIQUE)",
+    ]),
+]
+
+#: the schema version this imdx writes and reads
+VERSION = MIGRATIONS[-1][0]
+
+_VERSIONS = """CREATE TABLE IF NOT EXISTS imdx_schema (
+    version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"""
+
+
+def version(con) -> int | None:
+    """The schema version of the database ``con`` is connected to; None when it holds no imdx store."""
+    found = con.execute("SELECT to_regclass('imdx_schema') IS NOT NULL").fetchall()[0][0]
+    if not found:
+        return None
+    return con.execute("SELECT coalesce(max(version), 0) FROM imdx_schema").fetchall()[0][0]
+
+
+def migrate(con) -> list[int]:
+    """Apply the migrations the database lacks, in one transaction, under the writers' lock; returns the
+    versions applied. ``con`` must not be in a transaction."""
+    applied = []
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        con.execute(_VERSIONS)
+        current = con.execute("SELECT coalesce(max(version), 0) FROM imdx_schema").fetchall()[0][0]
+        for number, description, statements in MIGRATIONS:
+            if number <= current:
+                continue
+            for statement in statements:
+                con.execute(statement)
+            con.execute("INSERT INTO imdx_schema (version, description) VALUES (%s, %s)", [number, description])
+            applied.append(number)
+    return applied
