@@ -4,7 +4,7 @@ MIRROR ?= $(or $(IMDX_MIRROR),$(abspath ../shared/data))
 DB ?= imdx.duckdb
 PORT ?= 8000
 
-.PHONY: help install assets run load serve test test-fast bench lint
+.PHONY: help install assets postgres run load serve test test-fast bench lint
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,10 +21,14 @@ run: install assets load  ## the main job: install, load every source, print the
 load:  ## load every source (from IMDX_MIRROR when set, else the publishers); summary and issue report
 	-IMDX_MIRROR=$(MIRROR) imdx load --db $(DB)
 
-test: install assets  ## run the test suite on the real files in the mirror
+postgres:  ## install PostgreSQL (Debian's package) when missing: the tests run every store test on it too
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null)
+
+test: install assets postgres  ## run the test suite on the real files in the mirror (DuckDB and PostgreSQL)
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q
 
-test-fast:  ## the fast loop: every test but the slow ones (full store, browser, biggest loads), on 2 processes
+test-fast: postgres  ## the fast loop: every test but the slow ones (full store, browser, biggest loads), on 2 processes
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q -m "not slow" -n 2
 
 bench: install  ## run the load benchmark (imdx against plain pandas reading the same files)

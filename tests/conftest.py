@@ -39,7 +39,7 @@ def areas(mirror):
 
 #: fixtures whose tests are slow: the full store (every source; the API and portal suites serve it), the
 #: estimates' store, a browser
-SLOW_FIXTURES = {"full_store", "api_db", "portal_db", "est_store_path", "browser"}
+SLOW_FIXTURES = {"full_store", "full_store_pg", "api_db", "portal_db", "est_store_path", "browser"}
 #: tests that are slow on their own (node id prefixes), with the reason
 SLOW_TESTS = {
     "tests/test_kill.py": "kills loads of every source",
@@ -104,6 +104,24 @@ def full_store(tmp_path_factory, mirror):
         summary = load(store, settings(mirror=str(mirror), db=str(db)))
     assert not summary.failed, [(o.key, o.error) for o in summary.failed]
     return db
+
+
+@pytest.fixture(scope="session")
+def full_store_pg(mirror, pg_database):
+    """The same as ``full_store``, in a PostgreSQL database (its URL)."""
+    from imdx.config import settings
+    from imdx.load import load
+    from imdx.store import connect
+
+    url = pg_database()
+    with connect(url) as store:
+        summary = load(store, settings(mirror=str(mirror), db=url))
+    assert not summary.failed, [(o.key, o.error) for o in summary.failed]
+    return url
+
+
+#: the backends the API, SDMX and portal suites run on (each suite once per backend)
+BACKENDS = ["duckdb", "postgres"]
 
 
 @pytest.fixture(scope="session")

@@ -131,8 +131,13 @@ class PostgresStore(Store):
             "obs_status integer, definition integer, note integer, cell_file integer, cell_sheet integer, "
             "cell_row integer, cell_column integer, current boolean NOT NULL DEFAULT false)").format(
             _ident(table), dims))
-        indexed = ["release_id", "year"] + [d.name for d in flow.dimensions if d.is_area]
-        for column in indexed:
+
+    def _create_indexes(self, con, flow: Dataflow) -> None:
+        """The indexes of a coded table: its release, year and area dimensions (the filters queries use).
+        Made after the first release's rows are copied in (building an index at once is several times
+        cheaper than growing it row by row); later releases grow them."""
+        table = coded_table(flow.id)
+        for column in ["release_id", "year"] + [d.name for d in flow.dimensions if d.is_area]:
             con.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
                 _ident(f"{table}_{column}"[:63]), _ident(table), _ident(column)))
 
@@ -209,6 +214,7 @@ class PostgresStore(Store):
                 for flow_id, frame in observations.items():
                     flow = brought.get(flow_id) or self.dataflow(flow_id)
                     self._copy_observations(con, flow, release_id, frame, labels)
+                    self._create_indexes(con, flow)
                     con.execute("INSERT INTO release_dataflow VALUES (%s, %s, %s)", [release_id, flow_id, len(frame)])
                     self._mark_current(con, flow, release_id, release.source)
                     written.append(coded_table(flow_id))

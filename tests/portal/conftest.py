@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
+
 CHROMIUM = os.environ.get("IMDX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -29,11 +31,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=BACKENDS)
 def portal_db(request, tmp_path_factory):
-    """``full_store``, or (to iterate quickly) the already loaded store named by ``IMDX_PORTAL_TEST_DB``."""
+    """``full_store`` (DuckDB) and ``full_store_pg`` (PostgreSQL), each in turn, or (to iterate quickly) the
+    already loaded store named by ``IMDX_PORTAL_TEST_DB``."""
     override = os.environ.get("IMDX_PORTAL_TEST_DB")
-    return Path(override) if override else request.getfixturevalue("full_store")
+    if override:
+        return override
+    return request.getfixturevalue("full_store" if request.param == "duckdb" else "full_store_pg")
 
 
 @pytest.fixture(scope="session")
