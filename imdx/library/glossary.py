@@ -1,0 +1,128 @@
+"""The migration glossary, used to expand searches: a search for one name of a term also finds the others.
+
+A *concept* is a term of IOM's migration glossary (``research_library/iom_evaluations/glossary_migration.json``,
+91 terms with definitions) with its *variants*: the term itself, its forms with and without a parenthesis
+("Smuggling (of migrants)" → "smuggling of migrants", "smuggling"), the terms its definition refers to
+("In the migration context, see expulsion."), and the reviewed synonyms of ``synonyms.csv`` (English,
+Spanish, French). :meth:`Glossary.find` finds the variants a query contains, longest first.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from imdx.errors import SourceFileError
+
+FILE = "research_library/iom_evaluations/glossary_migration.json"
+_SEE = re.compile(r"\bsee ([a-z][a-z -]+?)[.;]", re.IGNORECASE)
+
+
+def key(text: str) -> str:
+    """How a variant is matched: folded, punctuation as spaces, a final plural 's' dropped from each word."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    words = re.findall(r"\w+", text)
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
+@dataclass
+class Concept:
+    term: str
+    definition: str
+    variants: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Match:
+    concept: Concept
+    start: int  # word positions in the query
+    stop: int
+
+    def alternatives(self, matched: str) -> list[str]:
+        """The concept's other names (not the one the query used)."""
+        return [v for v in self.concept.variants if key(v) != key(matched)]
+
+
+class Glossary:
+    def __init__(self, concepts: list[Concept]):
+        self.concepts = {c.term: c for c in concepts}
+        self._by_key: dict[str, Concept] = {}
+        for concept in concepts:
+            for variant in concept.variants:
+                self._by_key.setdefault(key(variant), concept)
+        self._longest = max((len(k.split()) for k in self._by_key), default=1)
+
+    @classmethod
+    def read(cls, path: Path) -> Glossary:
+        try:
+            items = json.loads(path.read_text("utf-8"))
+            terms = [(str(i["term"]).strip(), str(i.get("definition") or "")) for i in items]
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            raise SourceFileError(str(path), f"cannot be read as the glossary ({err})",
+                                  expected="a JSON array of {term, definition}") from None
+        concepts = {t: Concept(t, d, _forms(t)) for t, d in terms}
+        by_lower = {t.casefold(): t for t in concepts}
+        for term, definition in terms:  # "In the migration context, see expulsion."
+            for ref in _SEE.findall(definition):
+                other = by_lower.get(ref.strip().casefold())
+                if other and other != term:
+                    _add(concepts[term], concepts[other].variants[0])
+        for row in _synonyms():
+            if row["term"] in concepts:
+                _add(concepts[row["term"]], row["variant"])
+        return cls(list(concepts.values()))
+
+    @classmethod
+    def from_mirror(cls, mirror: Path | None) -> Glossary:
+        """The glossary in the mirror folder; an empty glossary (no expansion) when there is none."""
+        if mirror is None or not (Path(mirror) / FILE).exists():
+            return cls([])
+        return cls.read(Path(mirror) / FILE)
+
+    def find(self, words: list[str]) -> list[Match]:
+        """The concepts named in a query's words (longest variant first, no overlaps)."""
+        keys = [key(w) for w in words]
+        found, i = [], 0
+        while i < len(keys):
+            for n in range(min(self._longest, len(keys) - i), 0, -1):
+                concept = self._by_key.get(" ".join(keys[i:i + n]))
+                if concept is not None:
+                    found.append(Match(concept, i, i + n))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+
+def unknown_synonym_terms(glossary: Glossary) -> list[str]:
+    """Terms of synonyms.csv that are not glossary terms (a reviewed file must not have any)."""
+    return sorted({r["term"] for r in _synonyms()} - set(glossary.concepts))
+
+
+def _forms(term: str) -> list[str]:
+    forms = [term]
+    bare = re.sub(r"\s*\([^)]*\)", "", term).strip()
+    inside = re.sub(r"[()]", "", term).strip()
+    slash = re.match(r"(.*?)(\S+)/(\S+)(.*)", term)  # "Secondary migration/movement": both words
+    pair = [slash.group(1) + slash.group(i) + slash.group(4) for i in (2, 3)] if slash else []
+    for form in (inside, bare, *pair):
+        if form and form not in forms and len(form) > 3:
+            forms.append(form)
+    return forms
+
+
+def _add(concept: Concept, variant: str) -> None:
+    if key(variant) not in {key(v) for v in concept.variants}:
+        concept.variants.append(variant)
+
+
+def _synonyms() -> list[dict]:
+    text = resources.files("imdx.library").joinpath("synonyms.csv").read_text("utf-8")
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
