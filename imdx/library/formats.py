@@ -189,7 +189,8 @@ def read_bibtex(path: Path, limits: Limits, report: Report) -> list[Entry]:
             continue
         rec = Record(
             id="", type=_BIBTEX_TYPES.get(entry.entry_type.lower(), "document"), title=title, authors=authors,
-            issued=clean.date(f.get("date")) or clean.date(f.get("year")), doi=clean.doi(f.get("doi")),
+            year=clean.year(f.get("year")), issued=clean.date(f.get("date")) or clean.date(f.get("year")),
+            doi=clean.doi(f.get("doi")),
             url=clean.url(f.get("url")), languages=clean.language(f.get("language") or f.get("langid")),
             abstract=f.get("abstract"), publisher=f.get("publisher") or f.get("institution") or f.get("school"),
             container_title=f.get("journal") or f.get("booktitle") or f.get("journaltitle"),

@@ -20,6 +20,7 @@ from pathlib import Path
 from imdx.errors import SourceFileError
 
 FILE = "research_library/iom_evaluations/glossary_migration.json"
+KIND = "glossary_term"
 _SEE = re.compile(r"\bsee ([a-z][a-z -]+?)[.;]", re.IGNORECASE)
 
 
@@ -60,12 +61,10 @@ class Glossary:
 
     @classmethod
     def read(cls, path: Path) -> Glossary:
-        try:
-            items = json.loads(path.read_text("utf-8"))
-            terms = [(str(i["term"]).strip(), str(i.get("definition") or "")) for i in items]
-        except (OSError, ValueError, TypeError, KeyError) as err:
-            raise SourceFileError(str(path), f"cannot be read as the glossary ({err})",
-                                  expected="a JSON array of {term, definition}") from None
+        return cls.from_terms(read_terms(path))
+
+    @classmethod
+    def from_terms(cls, terms: list[tuple[str, str]]) -> Glossary:
         concepts = {t: Concept(t, d, _forms(t)) for t, d in terms}
         by_lower = {t.casefold(): t for t in concepts}
         for term, definition in terms:  # "In the migration context, see expulsion."
@@ -77,6 +76,12 @@ class Glossary:
             if row["term"] in concepts:
                 _add(concepts[row["term"]], row["variant"])
         return cls(list(concepts.values()))
+
+    @classmethod
+    def from_store(cls, store) -> Glossary:
+        """The glossary stored by :func:`store_glossary` (an empty one, expanding nothing, when there is none)."""
+        entries = store.registry_entries(KIND)
+        return cls.from_terms([(e.body["term"], e.body.get("definition", "")) for e in entries])
 
     @classmethod
     def from_mirror(cls, mirror: Path | None) -> Glossary:
@@ -99,6 +104,38 @@ class Glossary:
             else:
                 i += 1
         return found
+
+
+def read_terms(path: Path, max_bytes: int = 10 * 2**20) -> list[tuple[str, str]]:
+    """(term, definition) pairs of a glossary file: a JSON array of ``{term, definition}``."""
+    try:
+        if path.stat().st_size > max_bytes:
+            raise SourceFileError(str(path), f"is larger than {max_bytes:,} bytes; a glossary is much smaller")
+        items = json.loads(path.read_text("utf-8"))
+        terms = [(str(i["term"]).strip(), str(i.get("definition") or "").strip()) for i in items]
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise SourceFileError(str(path), f"cannot be read as a glossary ({str(err)[:200]})",
+                              expected="a JSON array of {term, definition}") from None
+    bad = [t for t, _ in terms if not t or len(t) > 200]
+    if bad or not terms:
+        raise SourceFileError(str(path), "has an empty or overlong term" if terms else "holds no term",
+                              expected="a JSON array of {term, definition}, each term 1-200 characters")
+    return terms
+
+
+def store_glossary(store, path: Path, actor: str) -> int:
+    """Keep the glossary in the store (registry entries of kind ``glossary_term``), replacing the one stored;
+    returns the number of terms. One transaction, audited."""
+    from imdx.store.documents import AuditRow, RegistryChange
+
+    terms = read_terms(path)
+    old = {e.entry_id for e in store.registry_entries(KIND)}
+    changes = [RegistryChange(KIND, term, None, {"term": term, "definition": definition}, check_version=False)
+               for term, definition in terms]
+    changes += [RegistryChange(KIND, term, None, None, check_version=False) for term in old - {t for t, _ in terms}]
+    store.write_registry(changes, [AuditRow(actor, None, "import", KIND, path.name,
+                                            detail={"terms": len(terms), "file": path.name})])
+    return len(terms)
 
 
 def unknown_synonym_terms(glossary: Glossary) -> list[str]:

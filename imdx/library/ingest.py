@@ -48,15 +48,14 @@ def detect_format(path: Path) -> str:
         raise SourceFileError(str(path), f"has the extension {path.suffix or '(none)'!r}, which names no format "
                               "the library reads", expected=".json (CSL-JSON or IOM's evaluation listing), .bib, .ris, "
                               ".pdf, .html or .docx", hint="Give the format with --format; nothing was imported.")
-    if fmt == "csl-json" and _looks_like_iom(path):
-        return "iom-evaluations"
+    if fmt == "csl-json":
+        with path.open("rb") as f:
+            head = f.read(4096).decode("utf-8", errors="ignore").lstrip()
+        if head.startswith("[") and '"meta"' in head and '"docs"' in head:
+            return "iom-evaluations"
+        if head.startswith("[") and '"term"' in head and '"definition"' in head:
+            return "glossary"
     return fmt
-
-
-def _looks_like_iom(path: Path) -> bool:
-    with path.open("rb") as f:
-        head = f.read(4096).decode("utf-8", errors="ignore")
-    return head.lstrip().startswith("[") and '"meta"' in head and '"docs"' in head
 
 
 def import_file(store: Store, path: str | Path, fmt: str | None = None, *, limits: Limits | None = None,
