@@ -179,26 +179,34 @@ class DocumentTables:
         def write(con) -> None:
             now = _now()
             actor = audit[0].actor if audit else None
+            keys = pd.DataFrame({"kind": [c.kind for c in changes], "entry_id": [c.entry_id for c in changes]})
+            if len(keys) != len(keys.drop_duplicates()):
+                raise ValueError("a registry write names one entry twice")
+            con.register("_keys", keys)
+            versions = dict(((k, e), v) for k, e, v in con.execute(
+                "SELECT r.kind, r.entry_id, r.version FROM registry_entry r JOIN _keys k USING (kind, entry_id)"
+            ).fetchall())
             for change in changes:
-                found = con.execute("SELECT version FROM registry_entry WHERE kind = ? AND entry_id = ?",
-                                    [change.kind, change.entry_id]).fetchall()
-                version = found[0][0] if found else None
+                version = versions.get((change.kind, change.entry_id))
                 if change.check_version and version != change.expected_version:
                     raise VersionConflict(change.kind, change.entry_id, change.expected_version, version)
-                con.execute("DELETE FROM registry_link WHERE kind = ? AND entry_id = ?", [change.kind, change.entry_id])
-                con.execute("DELETE FROM registry_entry WHERE kind = ? AND entry_id = ?", [change.kind, change.entry_id])
-                if change.body is None:
-                    continue
-                con.execute("INSERT INTO registry_entry VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [change.kind, change.entry_id, change.owner, _dumps(change.body), (version or 0) + 1, now,
-                             actor])
-                if change.links:
-                    frame = pd.DataFrame([(change.kind, change.entry_id, rel, target)
-                                          for rel, target in dict.fromkeys(change.links)],
-                                         columns=["kind", "entry_id", "rel", "target"])
-                    con.register("_links", frame)
-                    con.execute("INSERT INTO registry_link SELECT * FROM _links")
-                    con.unregister("_links")
+            con.execute("DELETE FROM registry_link WHERE (kind, entry_id) IN (SELECT kind, entry_id FROM _keys)")
+            con.execute("DELETE FROM registry_entry WHERE (kind, entry_id) IN (SELECT kind, entry_id FROM _keys)")
+            con.unregister("_keys")
+            kept = [c for c in changes if c.body is not None]
+            entries = pd.DataFrame({
+                "kind": [c.kind for c in kept], "entry_id": [c.entry_id for c in kept],
+                "owner": pd.array([c.owner for c in kept], dtype=object), "body": [_dumps(c.body) for c in kept],
+                "version": [versions.get((c.kind, c.entry_id), 0) + 1 for c in kept], "updated_at": now,
+                "updated_by": actor})
+            links = pd.DataFrame([(c.kind, c.entry_id, rel, target) for c in kept
+                                  for rel, target in dict.fromkeys(c.links)],
+                                 columns=["kind", "entry_id", "rel", "target"])
+            for name, frame, table in (("_entries", entries, "registry_entry"), ("_links", links, "registry_link")):
+                if len(frame):
+                    con.register(name, frame)
+                    con.execute(f"INSERT INTO {table} SELECT * FROM {name}")
+                    con.unregister(name)
             self._append_audit(con, audit, now)
 
         self._transaction(write)
