@@ -29,7 +29,7 @@ from imdx.codes.areas import Areas
 from imdx.errors import ImdxError
 
 EDITABLE = ("organisation", "data_product", "activity", "event")
-KINDS = EDITABLE + ("gcm_objective", "srf_node")
+KINDS = EDITABLE + ("gcm_objective", "srf_node", "three_w_table", "glossary_term")
 ORG_TYPES = ("un_agency", "nso", "ngo", "government", "donor", "research", "other")
 ROLES = ("data_producer", "donor", "implementer", "commissioner", "evaluator", "coordinator", "funder", "partner")
 STATUSES = ("planned", "ongoing", "completed", "cancelled", "unknown")
@@ -252,9 +252,9 @@ def _three_w(value) -> dict | None:
     """The row of a 3W spreadsheet an activity came from (kept to export it unchanged)."""
     if value is None:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("cells"), list) or len(value["cells"]) > 200 or \
-            not all(isinstance(c, str) and len(c) <= MAX_TEXT for c in value["cells"]):
-        raise RegistryInputError("three_w must be {table, row, cells} as a 3W import wrote it", "three_w")
+    if not isinstance(value, dict) or set(value) != {"table", "row"} or not isinstance(value["table"], str) or \
+            not isinstance(value["row"], int) or len(value["table"]) > 80:
+        raise RegistryInputError("three_w must be {table, row} as a 3W import wrote it", "three_w")
     return value
 
 
