@@ -76,7 +76,7 @@ def _pdf(path: Path, data: bytes, limits: Limits, report: Report) -> Record:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as err:
         raise SourceFileError(str(path), f"cannot be read as a PDF ({str(err)[:200]})", hint=_HINT) from None
-    except Exception as err:  # pypdf raises many types on broken files; the import must still be refused cleanly
+    except Exception as err:
         if type(err).__module__.startswith(("pypdf", "cryptography")):
             raise SourceFileError(str(path), f"cannot be read as a PDF ({type(err).__name__}: {str(err)[:200]})",
                                   hint=_HINT) from None
@@ -97,7 +97,7 @@ def _pdf(path: Path, data: bytes, limits: Limits, report: Report) -> Record:
 def _meta(info, key: str) -> str | None:
     try:
         value = info.get(key)
-    except Exception:  # a broken indirect object in the info dictionary
+    except Exception:  # noqa: BLE001 - a broken indirect object in the info dictionary
         return None
     return clean.text(value, 1000)
 
@@ -172,7 +172,7 @@ def _docx(path: Path, data: bytes, limits: Limits, report: Report) -> Record:
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except Exception as err:  # python-docx raises KeyError, ValueError, lxml errors on broken parts
+    except Exception as err:  # noqa: BLE001 - python-docx raises KeyError, ValueError, lxml errors on broken parts
         raise SourceFileError(str(path), f"cannot be read as DOCX ({type(err).__name__}: {str(err)[:200]})",
                               hint=_HINT) from None
     props = document.core_properties

@@ -158,7 +158,7 @@ def read_bibtex(path: Path, limits: Limits, report: Report) -> list[Entry]:
     try:
         library = bibtexparser.parse_string(source_text, append_middleware=[
             mw.LatexDecodingMiddleware(), mw.SeparateCoAuthors(), mw.SplitNameParts()])
-    except Exception as err:  # the parser's own errors, on input it cannot split into blocks
+    except Exception as err:  # noqa: BLE001 - the parser's own errors, on input it cannot split into blocks
         raise SourceFileError(str(path), f"is not BibTeX ({str(err)[:200]})", hint=HINT) from None
     failed = library.failed_blocks
     if failed:
@@ -217,7 +217,7 @@ def read_ris(path: Path, limits: Limits, report: Report) -> list[Entry]:
                               expected="RIS records (TY  - JOUR ... ER  - )", hint=HINT)
     try:
         entries = rispy.loads(source_text, skip_unknown_tags=True, enforce_list_tags=False)
-    except Exception as err:  # rispy raises IOError/ValueError with the offending line
+    except Exception as err:  # noqa: BLE001 - rispy raises IOError/ValueError with the offending line
         raise SourceFileError(str(path), f"is not valid RIS ({str(err)[:200]})", hint=HINT) from None
     starts = sum(1 for line in source_text.splitlines() if line.startswith("TY  -"))
     ends = sum(1 for line in source_text.splitlines() if line.startswith("ER  -"))

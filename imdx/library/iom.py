@@ -14,7 +14,7 @@ from pathlib import Path
 
 from imdx.errors import SourceFileError
 from imdx.library import clean
-from imdx.library.formats import Entry, HINT, _sha, _too_many, read_bytes
+from imdx.library.formats import HINT, Entry, _sha, _too_many, read_bytes
 from imdx.library.model import Limits, Record
 from imdx.model.report import Issue, Report
 from imdx.store.documents import RecordSource

@@ -66,8 +66,7 @@ def parse(q: str, glossary: Glossary, limits: Limits) -> list[_Unit]:
     plain: list[str] = []
 
     def flush():
-        for unit in _concepts(plain, glossary):
-            units.append(unit)
+        units.extend(_concepts(plain, glossary))
         plain.clear()
 
     for m in _TOKEN.finditer(q):

@@ -29,9 +29,9 @@ class FullRecord:
 
 
 class Library:
-    def __init__(self, store: Store, limits: Limits | None = None):
+    def __init__(self, store: Store, limits: Limits | None = None, glossary: Glossary | None = None):
         self.store, self.limits = store, limits or Limits()
-        self._glossary: Glossary | None = None  # read once: only `add` changes it
+        self._glossary = glossary  # read once: only `add` changes it
         self._lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ CORE_TAGS = {
     "channel", "contact", "country", "crisis", "currency", "date", "delivery", "description", "event", "frequency",
     "geo", "group", "impact", "indicator", "inneed", "item", "loc", "meta", "modality", "need", "operations", "org",
     "output", "population", "reached", "region", "respondee", "sector", "service", "severity", "status",
-    "subsector", "targeted", "value", "x_", "financial", "household", "job", "value"}
+    "subsector", "targeted", "value", "x_", "financial", "household", "job"}
 _HASHTAG = re.compile(r"^#([A-Za-z][A-Za-z0-9_]*)((?:\s*\+[A-Za-z][A-Za-z0-9_]*)*)$")
 STANDARD = [("Organisation", "#org"), ("Sector", "#sector"), ("Country", "#country+code"), ("Admin 1", "#adm1+name"),
             ("Activity", "#activity"), ("Start date", "#date+start"), ("End date", "#date+end"), ("Status", "#status")]

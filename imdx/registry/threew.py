@@ -9,8 +9,17 @@ from imdx.cases.access import Principal
 from imdx.cases.errors import AccessDenied
 from imdx.model.report import Issue, Report
 from imdx.registry import access
-from imdx.registry.hxl import (STANDARD, TABLE, Column, ThreeWImportError, date_cell, read_table, status_cell,
-                               table_id, write_table)
+from imdx.registry.hxl import (
+    STANDARD,
+    TABLE,
+    Column,
+    ThreeWImportError,
+    date_cell,
+    read_table,
+    status_cell,
+    table_id,
+    write_table,
+)
 from imdx.registry.model import STATUSES, RegistryInputError, slug
 from imdx.registry.service import Registry
 from imdx.store.base import Store

@@ -21,8 +21,15 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from imdx.model.report import Report
-from imdx.store.documents import (AuditRow, LibraryImport, RecordSource, RegistryChange, StoredEntry, StoredRecord,
-                                  VersionConflict)
+from imdx.store.documents import (
+    AuditRow,
+    LibraryImport,
+    RecordSource,
+    RegistryChange,
+    StoredEntry,
+    StoredRecord,
+    VersionConflict,
+)
 
 DOCUMENT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS library_record (record_id VARCHAR PRIMARY KEY, body VARCHAR NOT NULL,
@@ -183,9 +190,9 @@ class DocumentTables:
             if len(keys) != len(keys.drop_duplicates()):
                 raise ValueError("a registry write names one entry twice")
             con.register("_keys", keys)
-            versions = dict(((k, e), v) for k, e, v in con.execute(
+            versions = {(k, e): v for k, e, v in con.execute(
                 "SELECT r.kind, r.entry_id, r.version FROM registry_entry r JOIN _keys k USING (kind, entry_id)"
-            ).fetchall())
+            ).fetchall()}
             for change in changes:
                 version = versions.get((change.kind, change.entry_id))
                 if change.check_version and version != change.expected_version:
