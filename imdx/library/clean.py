@@ -242,7 +242,9 @@ def people(value) -> list[dict]:
         return [{"literal": raw.strip(" .")}]
     if raw.count(",") == 1 and " and " not in raw and not re.search(r"\s(y|et|&)\s", raw):
         family, given = (p.strip() for p in raw.split(","))
-        if len(family.split()) <= 3 and len(given.split()) <= 2 and (family.isupper() or len(given.split()) == 1):
+        initials = any(re.fullmatch(r"[A-Z]\.(-?[A-Z]\.)*", w) for w in given.split())
+        if len(family.split()) <= 3 and len(given.split()) <= 3 and (family.isupper() or len(given.split()) == 1
+                                                                     or initials):
             return [_name(family, given)]  # "ABOU MRAD, Nisreen": one person, family name first
     parts = [p for p in _NAME_SPLIT.split(raw) if p and p.strip(" .")]
     return [n for n in (person(p) for p in parts) if n]

@@ -32,10 +32,12 @@ def read_bytes(path: Path, limits: Limits) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as err:
-        raise SourceFileError(str(path), f"cannot be read ({err.strerror})", hint="Check the path.") from None
+        raise SourceFileError(str(path), f"cannot be read ({err.strerror})",
+                              hint="Check the path; nothing was imported.") from None
     if size > limits.max_file_bytes:
         raise SourceFileError(str(path), f"is {size:,} bytes, more than the {limits.max_file_bytes:,} a library import "
-                              "may have", hint="Split the file, or raise IMDX_LIBRARY_MAX_FILE_BYTES.")
+                              "may have", hint="Split the file, or raise IMDX_LIBRARY_MAX_FILE_BYTES; nothing was "
+                              "imported.")
     return path.read_bytes()
 
 
@@ -74,7 +76,7 @@ def finish(record: Record, limits: Limits, prefix: str) -> Record:
 def _too_many(path: str, n: int, limits: Limits) -> None:
     if n > limits.max_records:
         raise SourceFileError(path, f"holds {n:,} records, more than the {limits.max_records:,} one import may have",
-                              hint="Split the file, or raise IMDX_LIBRARY_MAX_RECORDS.")
+                              hint="Split the file, or raise IMDX_LIBRARY_MAX_RECORDS; nothing was imported.")
 
 
 def _untitled(report: Report, name: str, where: str, row: int | None) -> None:
@@ -235,7 +237,7 @@ def read_ris(path: Path, limits: Limits, report: Report) -> list[Entry]:
         names = list(e.get("authors") or []) + list(e.get("first_authors") or [])
         rec = Record(
             id="", type=_RIS_TYPES.get(str(e.get("type_of_reference", "")).upper(), "document"), title=title,
-            authors=[p for n in names for p in clean.people(n if ";" not in n else n.split(";"))] if names else [],
+            authors=[p for p in (clean.person(n) for n in names) if p],  # RIS: one person per AU, "Last, First"
             issued=clean.date(e.get("date")) or clean.date(e.get("year") or e.get("publication_year")),
             doi=clean.doi(e.get("doi")), url=clean.url((e.get("urls") or [None])[0]),
             languages=clean.language(e.get("language")), abstract=e.get("abstract") or e.get("notes_abstract"),

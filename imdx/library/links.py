@@ -93,7 +93,7 @@ class Linker:
             codes = self.countries_named(record.title)
         record.countries = codes
         text = _fold(" \n ".join(filter(None, [record.title, *record.themes, *record.keywords,
-                                               (record.abstract or "")[:5000]])))
+                                               (record.abstract or record.text or "")[:5000]])))
         gcm, flows = list(record.gcm), list(record.dataflows)
         for topic in topics():
             if topic.pattern.search(text):

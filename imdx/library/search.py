@@ -44,7 +44,7 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
     expansions: list[dict] = field(default_factory=list)  # the glossary terms that widened the query
-    relaxed: bool = False  # no record holds every word: records holding any are shown
+    relaxed: bool = False  # fewer than 10 records hold every word: records holding some follow them
     took_ms: float = 0.0
 
 
@@ -223,9 +223,11 @@ def search(index: LibraryIndex, glossary: Glossary, q: str = "", filters: dict[s
     text = text_query(schema, units, fuzzy=fuzzy, expand=expand)
     query = Query.boolean_query([(Occur.Must, text)] + filter_clauses(schema, filters))
     total = searcher.search(query, limit=1, count=True).count
-    if total == 0 and sum(1 for u in units if not u.negated) > 1:
+    if total < 10 and sum(1 for u in units if not u.negated) > 1:
+        # few records hold every word: those come first, then records holding some of them
         relaxed = True
-        text = text_query(schema, units, fuzzy=fuzzy, expand=expand, conjunctive=False)
+        anyword = text_query(schema, units, fuzzy=fuzzy, expand=expand, conjunctive=False)
+        text = Query.boolean_query([(Occur.Should, Query.boost_query(text, 10.0)), (Occur.Should, anyword)])
         query = Query.boolean_query([(Occur.Must, text)] + filter_clauses(schema, filters))
         total = searcher.search(query, limit=1, count=True).count
     offset = (page - 1) * size
