@@ -263,6 +263,13 @@ def facet_counts(searcher, schema, text: Query, filters: dict[str, list[str]],
         for f in facets:
             buckets = result.get(f, {}).get("buckets", [])
             values = [(str(int(b["key"])) if f == "year" else str(b["key"]), int(b["doc_count"])) for b in buckets]
+            if skip is not None and f != "year":  # the chosen values are always listed, with their counts
+                shown = {v for v, _ in values}
+                for chosen in filters[f]:
+                    if chosen not in shown:
+                        one = filter_clauses(schema, {f: [chosen]})
+                        n = searcher.search(Query.boolean_query([(Occur.Must, query)] + one), limit=1).count
+                        values.append((chosen, n))
             out[f] = sorted(values, reverse=True) if f == "year" else values
     return {f: out.get(f, []) for f in FACETS}
 

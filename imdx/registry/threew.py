@@ -69,6 +69,8 @@ def import_3w(store: Store, path: str | Path, principal: Principal, owner: str |
     report = Report()
     table = read_table(path, report)
     owner = owner or principal.organisation
+    if not principal.is_authenticated:
+        access.may_edit(principal, owner)  # 401: sign in first
     if owner is None:
         raise RegistryInputError("say which organisation the imported activities belong to (--organisation)",
                                  "organisation")
