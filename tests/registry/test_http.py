@@ -197,11 +197,13 @@ def test_library_routes(site):
 
 
 def test_a_read_only_server_refuses_changes(library_db, cases_env):
-    from fastapi.testclient import TestClient
-
     from imdx.api.app import create_app
 
-    with TestClient(create_app(library_db, portal=False, sdmx=False)) as client:
-        r = client.put("/api/v1/registry/entries/event/x", json={"title": "x", "date": "2020-01-01"})
+    server, thread, url = serve(create_app(library_db, portal=False, sdmx=False))
+    try:
+        r = httpx.put(url + "/api/v1/registry/entries/event/x", json={"title": "x", "date": "2020-01-01"})
         assert r.status_code == 403 and "--registry-edits" in r.json()["error"]["message"]
-        assert client.get("/api/v1/registry").json()["editable"] is False
+        assert httpx.get(url + "/api/v1/registry").json()["editable"] is False
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
