@@ -25,11 +25,9 @@ _SEE = re.compile(r"\bsee ([a-z][a-z -]+?)[.;]", re.IGNORECASE)
 
 
 def key(text: str) -> str:
-    """How a variant is matched: folded, punctuation as spaces, a final plural 's' dropped from each word."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    words = re.findall(r"\w+", text)
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
+    """How a variant is matched: accents and other marks dropped, lower case, punctuation as spaces, a final
+    plural 's' dropped from each word."""
+    return " ".join(_fold_words(text))
 
 
 @dataclass
@@ -58,6 +56,7 @@ class Glossary:
             for variant in concept.variants:
                 self._by_key.setdefault(key(variant), concept)
         self._longest = max((len(k.split()) for k in self._by_key), default=1)
+        self._first = {k.split()[0] for k in self._by_key if k}
 
     @classmethod
     def read(cls, path: Path) -> Glossary:
@@ -89,6 +88,20 @@ class Glossary:
         if mirror is None or not (Path(mirror) / FILE).exists():
             return cls([])
         return cls.read(Path(mirror) / FILE)
+
+    def terms_in(self, text: str) -> set[str]:
+        """The glossary terms a text names, in any of their names."""
+        words = _fold_words(text)
+        found = set()
+        for i, word in enumerate(words):
+            if word not in self._first:
+                continue
+            for n in range(min(self._longest, len(words) - i), 0, -1):
+                concept = self._by_key.get(" ".join(words[i:i + n]))
+                if concept is not None:
+                    found.add(concept.term)
+                    break
+        return found
 
     def find(self, words: list[str]) -> list[Match]:
         """The concepts named in a query's words (longest variant first, no overlaps)."""
@@ -136,6 +149,12 @@ def store_glossary(store, path: Path, actor: str) -> int:
     store.write_registry(changes, [AuditRow(actor, None, "import", KIND, path.name,
                                             detail={"terms": len(terms), "file": path.name})])
     return len(terms)
+
+
+def _fold_words(text: str) -> list[str]:
+    """The words of a text as :func:`key` compares them, folded at once (fast enough to tag 100,000 records)."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").casefold()
+    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in re.findall(r"\w+", text)]
 
 
 def unknown_synonym_terms(glossary: Glossary) -> list[str]:

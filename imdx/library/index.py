@@ -11,14 +11,17 @@ and French titles lose little by it: "migración" and "migracion" are one word).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import tantivy
 
 from imdx.library import clean
+from imdx.library.glossary import Glossary
 from imdx.library.model import Record
 from imdx.store.base import Store
 
@@ -28,6 +31,7 @@ FACETS = {"year": "f_year", "country": "f_country", "theme": "f_theme", "type": 
           "commissioner": "f_commissioner", "gcm": "f_gcm", "dataflow": "f_dataflow"}
 TEXT_FIELDS = {"title": 3.0, "subjects": 1.5, "people": 1.2, "body": 1.0}
 _GENERATION = "imdx-generation.txt"
+CHECK_EVERY = 1.0  # seconds between two comparisons of the index's generation with the store's
 _LOCK = threading.Lock()
 _OPEN: dict[str, LibraryIndex] = {}
 
@@ -53,12 +57,19 @@ def schema() -> tantivy.Schema:
     for name in FACETS.values():
         if name != "f_year":
             b.add_text_field(name, stored=False, tokenizer_name="raw", fast=True, index_option="basic")
+    b.add_text_field("f_concept", stored=False, tokenizer_name="raw", index_option="freq")
     b.add_bytes_field("display", stored=True, indexed=False, fast=False)
     return b.build()
 
 
-def document(record: Record, area_names: dict[str, str]) -> tantivy.Document:
-    """The indexed form of a record: its text fields, its facet values and what a result list shows."""
+def concept_key(term: str) -> str:
+    return term.casefold()
+
+
+def document(record: Record, area_names: dict[str, str], glossary: Glossary | None = None) -> tantivy.Document:
+    """The indexed form of a record: its text fields, its facet values, the glossary terms it names in any of
+    their names (so that a search expands to them with one term, not dozens of phrases) and what a result
+    list shows."""
     names = [area_names.get(c, c) for c in record.countries]
     people = [clean.name_text(a) for a in record.authors] + record.commissioners + record.donors
     subjects = record.themes + record.keywords + record.country_names + names + record.regions
@@ -70,6 +81,9 @@ def document(record: Record, area_names: dict[str, str]) -> tantivy.Document:
     doc.add_text("subjects", " ; ".join(subjects))
     doc.add_text("body", body)
     doc.add_text("plain", " ".join(filter(None, [record.title, " ".join(subjects), " ".join(people)])))
+    if glossary is not None:
+        for term in glossary.terms_in(" ".join(filter(None, [record.title, " ".join(subjects), body[:20_000]]))):
+            doc.add_text("f_concept", concept_key(term))
     if record.year is not None:
         doc.add_integer("f_year", int(record.year))
     for facet, values in (("f_country", record.countries), ("f_theme", record.themes), ("f_type", [record.type]),
@@ -103,6 +117,7 @@ class LibraryIndex:
         self.index.register_tokenizer(PLAIN, analyzer(stem=False))
         self.generation = (path / _GENERATION).read_text().strip() if path and (path / _GENERATION).exists() else None
         self.lock = threading.Lock()
+        self.checked = -1e9  # when the store's generation was last compared (see for_store)
 
     @classmethod
     def for_store(cls, store: Store, refresh: bool = True) -> LibraryIndex:
@@ -117,22 +132,25 @@ class LibraryIndex:
                 if path is not None and not writable:  # read-only: use the index on disk if it is current
                     on_disk = Path(path).with_suffix(".library-index")
                     if (on_disk / _GENERATION).exists() and \
-                            (on_disk / _GENERATION).read_text().strip() == store.library_generation():
+                            (on_disk / _GENERATION).read_text().strip() == index_generation(store):
                         target = on_disk
                 index = _OPEN[key] = cls(target)
-        if refresh and index.generation != store.library_generation():
-            index.refresh(store)
+        if refresh and time.monotonic() - index.checked > CHECK_EVERY:
+            if index.generation != index_generation(store):
+                index.refresh(store)
+            index.checked = time.monotonic()
         return index
 
     def refresh(self, store: Store, changed: list[str] | None = None, since: str | None = None) -> None:
         """Bring the index up to the store: only the ``changed`` records when the index was built from the
         generation ``since`` (the library just before the write that changed them), else everything."""
         with self.lock:
-            generation = store.library_generation()
+            generation = index_generation(store)
             if self.generation == generation:
                 return
             areas = store.areas()
             names = {} if areas is None else areas.frame["name"].to_dict()
+            glossary = Glossary.from_store(store)
             writer = self.index.writer(64 * 2**20, 1)
             try:
                 if changed is not None and since is not None and self.generation == since:
@@ -143,19 +161,26 @@ class LibraryIndex:
                     writer.delete_all_documents()
                     records = store.library_records()
                 for stored in records:
-                    writer.add_document(document(Record.from_body(stored.body), names))
+                    writer.add_document(document(Record.from_body(stored.body), names, glossary))
                 writer.commit()
                 writer.wait_merging_threads()
             except BaseException:
                 writer.rollback()
                 raise
             self.index.reload()
-            self.generation = generation
+            self.generation, self.checked = generation, time.monotonic()
             if self.path is not None:
                 (self.path / _GENERATION).write_text(generation)
 
     def searcher(self) -> tantivy.Searcher:
         return self.index.searcher()
+
+
+def index_generation(store: Store) -> str:
+    """What the index was built from: the library's generation and the glossary's terms (they tag records)."""
+    terms = sorted(e.entry_id for e in store.registry_entries("glossary_term"))
+    digest = hashlib.sha256("|".join(terms).encode()).hexdigest()[:12]
+    return f"{store.library_generation()}/glossary:{digest}"
 
 
 def forget(store: Store) -> None:

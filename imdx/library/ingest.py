@@ -82,7 +82,9 @@ def import_file(store: Store, path: str | Path, fmt: str | None = None, *, limit
     merged, n_new, n_merged = merge(store, entries, report)
     stat = path.stat()
     import_ = LibraryImport(fmt, path.name, sha, stat.st_size, actor or _actor(), len(entries), n_new, n_merged)
-    before = store.library_generation()
+    from imdx.library.index import index_generation
+
+    before = index_generation(store)
     import_id = store.write_library(merged, import_, report)
     result = ImportResult(path.name, fmt, "imported", import_id, len(entries), n_new, n_merged,
                           [r.record_id for r in merged], report)

@@ -22,7 +22,7 @@ from tantivy import Occur, Query
 
 from imdx.errors import QueryError
 from imdx.library.glossary import Glossary
-from imdx.library.index import FACETS, TEXT_FIELDS, LibraryIndex, analyzer
+from imdx.library.index import FACETS, TEXT_FIELDS, LibraryIndex, analyzer, concept_key
 from imdx.library.model import Limits
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
@@ -54,6 +54,7 @@ class _Unit:
     kind: str  # "word", "phrase", "prefix", "concept"
     negated: bool = False
     alternatives: list[str] = field(default_factory=list)  # concept: the glossary's other names
+    concept: str | None = None  # concept: the glossary term
 
 
 def parse(q: str, glossary: Glossary, limits: Limits) -> list[_Unit]:
@@ -101,7 +102,8 @@ def _concepts(words: list[str], glossary: Glossary) -> list[_Unit]:
         m = matches.get(i)
         if m is not None:
             matched = " ".join(words[m.start:m.stop])
-            out.append(_Unit(words[m.start:m.stop], "concept", alternatives=m.alternatives(matched)))
+            out.append(_Unit(words[m.start:m.stop], "concept", alternatives=m.alternatives(matched),
+                             concept=m.concept.term))
             i = m.stop
         else:
             out.append(_Unit([words[i]], "word"))
@@ -117,7 +119,7 @@ def _is_stopword(word: str) -> bool:
     return not _STOP.analyze(word)
 
 
-def _word_query(schema, word: str, fuzzy: bool) -> Query | None:
+def _word_query(schema, word: str, fuzzy: bool, searcher=None) -> Query | None:
     tokens = _tokens(word)
     if not tokens:
         return None
@@ -126,14 +128,29 @@ def _word_query(schema, word: str, fuzzy: bool) -> Query | None:
     token = tokens[0]
     clauses = [(Occur.Should, Query.boost_query(Query.term_query(schema, name, token), boost))
                for name, boost in TEXT_FIELDS.items()]
-    if fuzzy:  # near spellings, of the word as typed (titles, subjects, people) and of its stem (everywhere)
-        plain = _tokens(word, plain=True)[0]
+    plain = _tokens(word, plain=True)[0]
+    distance = 2 if len(plain) >= 9 else 1 if len(plain) >= 5 else 0
+    if fuzzy and distance and (searcher is None or _rare(searcher, token, plain)):
+        # near spellings of a word the library (almost) never uses: of the word as typed, in titles, subjects
+        # and people, and of its stem everywhere
         for name, term in [("plain", plain)] + [(name, token) for name in TEXT_FIELDS]:
-            distance = 2 if len(term) >= 9 else 1 if len(term) >= 5 else 0
-            if distance:
+            d = 2 if len(term) >= 9 else 1 if len(term) >= 5 else 0
+            if d:
                 clauses.append((Occur.Should, Query.boost_query(
-                    Query.fuzzy_term_query(schema, name, term, distance=distance, transposition_cost_one=True), 0.3)))
+                    Query.fuzzy_term_query(schema, name, term, distance=d, transposition_cost_one=True), 0.3)))
     return Query.boolean_query(clauses)
+
+
+RARE = 3  # a word found in fewer records than this is probably misspelt: its near spellings are searched too
+
+
+def _rare(searcher, token: str, plain: str) -> bool:
+    found = searcher.doc_freq("plain", plain)
+    for name in TEXT_FIELDS:
+        if found >= RARE:
+            return False
+        found += searcher.doc_freq(name, token)
+    return found < RARE
 
 
 def _phrase_query(schema, text: str, boost: float = 1.0) -> Query | None:
@@ -154,27 +171,29 @@ def _prefix_query(schema, prefix: str) -> Query | None:
     return Query.fuzzy_term_query(schema, "plain", tokens[-1], distance=0, prefix=True)
 
 
-def _unit_query(schema, unit: _Unit, fuzzy: bool, expand: bool) -> Query | None:
+def _unit_query(schema, unit: _Unit, fuzzy: bool, expand: bool, searcher=None) -> Query | None:
     if unit.kind == "phrase":
         return _phrase_query(schema, " ".join(unit.words))
     if unit.kind == "prefix":
         return _prefix_query(schema, unit.words[0])
     if unit.kind == "word":
-        return _word_query(schema, unit.words[0], fuzzy)
-    parts = [q for q in (_word_query(schema, w, fuzzy) for w in unit.words if not _is_stopword(w)) if q]
+        return _word_query(schema, unit.words[0], fuzzy, searcher)
+    parts = [q for q in (_word_query(schema, w, fuzzy, searcher) for w in unit.words if not _is_stopword(w)) if q]
     options = [(Occur.Should, Query.boolean_query([(Occur.Must, p) for p in parts]))] if parts else []
     if expand:
-        options += [(Occur.Should, q) for q in (_phrase_query(schema, alt, 0.7) for alt in unit.alternatives) if q]
+        # records that name the term in any of its names (tagged when indexed, see imdx.library.index)
+        options.append((Occur.Should, Query.boost_query(
+            Query.term_query(schema, "f_concept", concept_key(unit.concept)), 2.0)))
     return Query.boolean_query(options) if options else None
 
 
 def text_query(schema, units: list[_Unit], *, fuzzy: bool = True, expand: bool = True,
-               conjunctive: bool = True) -> Query:
+               conjunctive: bool = True, searcher=None) -> Query:
     clauses = []
     for unit in units:
         if unit.kind == "word" and not unit.negated and _is_stopword(unit.words[0]):
             continue
-        q = _unit_query(schema, unit, fuzzy and not unit.negated, expand and not unit.negated)
+        q = _unit_query(schema, unit, fuzzy and not unit.negated, expand and not unit.negated, searcher)
         if q is None:
             continue
         clauses.append((Occur.MustNot if unit.negated else Occur.Must if conjunctive else Occur.Should, q))
@@ -220,20 +239,20 @@ def search(index: LibraryIndex, glossary: Glossary, q: str = "", filters: dict[s
     units = parse(q, glossary, limits)
     searcher = index.searcher()
     relaxed = False
-    text = text_query(schema, units, fuzzy=fuzzy, expand=expand)
+    text = text_query(schema, units, fuzzy=fuzzy, expand=expand, searcher=searcher)
     query = Query.boolean_query([(Occur.Must, text)] + filter_clauses(schema, filters))
-    total = searcher.search(query, limit=1, count=True).count
+    offset = (page - 1) * size
+    found = searcher.search(query, limit=size, offset=offset, count=True)
+    total = found.count
     if total < 10 and sum(1 for u in units if not u.negated) > 1:
         # few records hold every word: those come first, then records holding some of them
         relaxed = True
-        anyword = text_query(schema, units, fuzzy=fuzzy, expand=expand, conjunctive=False)
+        anyword = text_query(schema, units, fuzzy=fuzzy, expand=expand, conjunctive=False, searcher=searcher)
         text = Query.boolean_query([(Occur.Should, Query.boost_query(text, 10.0)), (Occur.Should, anyword)])
         query = Query.boolean_query([(Occur.Must, text)] + filter_clauses(schema, filters))
-        total = searcher.search(query, limit=1, count=True).count
-    offset = (page - 1) * size
-    if sort == "relevance" or total == 0:
-        found = searcher.search(query, limit=size, offset=offset, count=False)
-    else:
+        found = searcher.search(query, limit=size, offset=offset, count=True)
+        total = found.count
+    if sort != "relevance" and total:
         found = searcher.search(query, limit=size, offset=offset, count=False, order_by_field="f_year",
                                 order=tantivy.Order.Desc if sort == "year" else tantivy.Order.Asc)
     hits = []

@@ -117,6 +117,7 @@ class Library:
 
             n = store_glossary(self.store, path, actor or _actor())
             self._glossary = None
+            LibraryIndex.for_store(self.store, refresh=False).refresh(self.store)  # the glossary tags records
             return ImportResult(path.name, "glossary", "imported", None, n, n, 0, [], Report())
         return import_file(self.store, path, fmt, limits=self.limits, actor=actor)
 
