@@ -207,3 +207,35 @@ def test_a_read_only_server_refuses_changes(library_db, cases_env):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_the_openapi_document_lists_every_library_and_registry_route_and_parameter(site):
+    paths = {p: item for p, item in site.get("/api/v1/openapi.json").json()["paths"].items()
+             if p.startswith(("/api/v1/library", "/api/v1/registry"))}
+    assert {"/api/v1/library", "/api/v1/library/records/{id}", "/api/v1/library/export", "/api/v1/library/areas/{code}",
+            "/api/v1/registry", "/api/v1/registry/entries", "/api/v1/registry/entries/{kind}/{id}",
+            "/api/v1/registry/gaps", "/api/v1/registry/3w", "/api/v1/registry/audit",
+            "/api/v1/registry/token"} == set(paths)
+    assert set(paths["/api/v1/registry/entries/{kind}/{id}"]) == {"get", "put", "delete"}
+    examples = {"q": "migration", "country": "KEN", "year": "2020", "theme": "Counter trafficking", "type": "evaluation",
+                "language": "en", "commissioner": "IOM", "gcm": "10", "dataflow": "migrant_stock", "sort": "year",
+                "page": "1", "page_size": "5", "format": "bibtex", "kind": "organisation", "organisation": "iom",
+                "table": "kenya"}
+    url = {"/api/v1/library/records/{id}": "/api/v1/library/records/iom-eval-9992310969aa2f428bc8aba29f865cf3",
+           "/api/v1/library/areas/{code}": "/api/v1/library/areas/KEN",
+           "/api/v1/registry/entries/{kind}/{id}": "/api/v1/registry/entries/organisation/iom"}
+    tried = 0
+    for path, item in paths.items():
+        if "get" not in item or path == "/api/v1/registry/audit":
+            continue
+        base = {"country": "KEN"} if path == "/api/v1/registry/gaps" else {}
+        for param in item["get"].get("parameters", []):
+            if param["in"] != "query":
+                continue
+            value = examples[param["name"]]
+            if path.endswith("/export") and param["name"] == "format":
+                value = "csl-json"
+            r = site.get(url.get(path, path), params=base | {param["name"]: value})
+            assert r.status_code == 200, (path, param["name"], r.text[:200])
+            tried += 1
+    assert tried >= 20
