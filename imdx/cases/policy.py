@@ -29,6 +29,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from imdx.cases.errors import ReleaseError
+from imdx.cases.releases.dp import DEFAULT_YEARS, check_tables
 from imdx.cases.releases.kanon import (
     DEFAULT_ATTRIBUTES,
     DEFAULT_QUASI_IDENTIFIERS,
@@ -181,6 +182,10 @@ def effective_parameters(kind: str, parameters: dict, policy: ReleasePolicy) -> 
         qis += [a for a in attributes if a in KNOWN_QUASI_IDENTIFIERS and a not in qis]
         return {"k": k, "quasi_identifiers": qis, "attributes": [a for a in attributes if a not in qis],
                 "max_suppression": suppression}
+    if parameters.get("mechanism") == "gaussian" and not parameters.get("delta"):
+        raise ReleaseError("the Gaussian mechanism needs a delta above 0 (e.g. 1e-6)")
+    if kind == "dp-aggregates" and "tables" in parameters:
+        check_tables(parameters["tables"], parameters.get("years", DEFAULT_YEARS))
     epsilon = parameters["epsilon"]
     if epsilon > policy.epsilon_per_release:
         raise ReleaseError(f"epsilon {epsilon:g} is above the dataset's policy ({policy.epsilon_per_release:g} "

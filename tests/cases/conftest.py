@@ -76,3 +76,27 @@ def submit(svc: CaseService, who, record: dict) -> str:
     status, body, _ = svc.submit_record(who, record)
     assert status == 201, body
     return json.loads(body)["case_id"]
+
+
+@pytest.fixture(scope="session")
+def stats_store(tmp_path_factory, mirror):
+    """A small statistics store (the M49 area table only) for the app `imdx serve` runs."""
+    from imdx.config import settings
+    from imdx.load import load
+    from imdx.store.duckdb_store import DuckDBStore
+
+    path = tmp_path_factory.mktemp("stats") / "imdx.duckdb"
+    with DuckDBStore(path) as store:
+        load(store, settings(mirror=str(mirror), db=str(path)), ["m49"])
+    return path
+
+
+def served_client(app, address: str = "testclient"):
+    """A client of ``app`` (the app ``imdx serve`` runs) whose requests come from ``address``."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, client=(address, 50000), raise_server_exceptions=False)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}

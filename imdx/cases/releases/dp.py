@@ -119,14 +119,32 @@ def table_name(table: tuple[str, ...]) -> str:
     return "victims_by_" + "_".join(table)
 
 
-def dp_tables(records: pd.DataFrame, *, epsilon: float, tables=DEFAULT_TABLES, mechanism: str = "laplace",
-              delta: float = 0.0, years: tuple[int, int] = DEFAULT_YEARS, secret: bytes) -> DPTables:
-    """Noisy counts of ``records`` for each table (a tuple of dimension names)."""
+#: the most cells all tables of one release may have together (memory and file size stay bounded)
+MAX_CELLS = 1_000_000
+
+
+def check_tables(tables, years=DEFAULT_YEARS) -> list[tuple[str, ...]]:
+    """The tables as tuples, after checking their dimensions and their number of cells."""
     tables = [tuple(t) for t in tables]
     dims = dimensions(tuple(years))
     bad = [d for t in tables for d in t if d not in dims]
     if bad or not tables:
         raise ReleaseError(f"unknown dimensions {bad}; choose among {', '.join(dims)}")
+    repeated = [t for t in tables if len(set(t)) != len(t)]
+    if repeated:
+        raise ReleaseError(f"a table names a dimension twice: {list(repeated[0])}")
+    cells = sum(int(np.prod([len(dims[d]) for d in t])) for t in tables)
+    if cells > MAX_CELLS:
+        raise ReleaseError(f"these tables have {cells:,} cells together, more than {MAX_CELLS:,}: ask for fewer or "
+                           "smaller tables")
+    return tables
+
+
+def dp_tables(records: pd.DataFrame, *, epsilon: float, tables=DEFAULT_TABLES, mechanism: str = "laplace",
+              delta: float = 0.0, years: tuple[int, int] = DEFAULT_YEARS, secret: bytes) -> DPTables:
+    """Noisy counts of ``records`` for each table (a tuple of dimension names)."""
+    tables = check_tables(tables, years)
+    dims = dimensions(tuple(years))
     eps_each, delta_each = epsilon / len(tables), delta / len(tables)
     scale, eps_used, delta_used = calibrate(mechanism, eps_each, delta_each)
     codes = dimension_codes(records, tuple(years))
