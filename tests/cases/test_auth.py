@@ -25,7 +25,7 @@ class Clock:
 
 
 def _throttle(clock, **account):
-    rules = dict(free=3, lock_after=10, lockout=900.0) | account
+    rules = {"free": 3, "lock_after": 10, "lockout": 900.0} | account
     return LoginThrottle(Rules(**rules), Rules(free=10, lock_after=50, lockout=900.0), clock=clock)
 
 
