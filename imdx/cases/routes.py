@@ -226,18 +226,26 @@ def cases_router(service: CaseService) -> APIRouter:
             return {"username": b["username"], "role": b["role"], "organisation": b["organisation"]}
         return await with_body(request, act, status=201)
 
-    @router.post("/users/{username}/{action}")
-    async def user_action(username: str, action: str, request: Request):
-        """``deactivate`` (ends every session), ``activate`` or ``revoke-tokens`` (administrator)."""
+    @router.post("/users/{username}/deactivate")
+    async def deactivate_user(username: str, request: Request):
+        """End every session of the user and refuse them from now on (administrator)."""
         def act():
-            caller = who(request)
-            if action == "revoke-tokens":
-                return {"username": username, "revoked": service.revoke_tokens(caller, username)}
-            if action not in ("deactivate", "activate"):
-                raise BadRequest(404, "not-found", "the user actions are deactivate, activate and revoke-tokens")
-            service.set_active(caller, username, action == "activate")
-            return {"username": username, "active": action == "activate"}
+            service.set_active(who(request), username, False)
+            return {"username": username, "active": False}
         return await run(act)
+
+    @router.post("/users/{username}/activate")
+    async def activate_user(username: str, request: Request):
+        """Let a deactivated or locked-out user sign in again (administrator)."""
+        def act():
+            service.set_active(who(request), username, True)
+            return {"username": username, "active": True}
+        return await run(act)
+
+    @router.post("/users/{username}/revoke-tokens")
+    async def revoke_user_tokens(username: str, request: Request):
+        """End every session of the user (administrator)."""
+        return await run(lambda: {"username": username, "revoked": service.revoke_tokens(who(request), username)})
 
     @router.get("/audit/verify")
     async def verify_audit(request: Request):
