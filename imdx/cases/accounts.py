@@ -44,12 +44,11 @@ def organisation_exists(store: CaseStore, name) -> bool:
     return isinstance(name, str) and bool(store.query("SELECT 1 FROM organisations WHERE name = ?", [name]))
 
 
-def add_user(store: CaseStore, username: str, password: str, organisation: str, role: str,
-             hasher: PasswordHasher) -> None:
+def add_user(store: CaseStore, username: str, password_hash: str, organisation: str, role: str) -> None:
+    """Add a user whose password :func:`hash_password` hashed (outside any transaction: it is slow)."""
     check_name(username, "a user name")
     if role not in ROLES or role == "public":
         raise AccessDenied(403, f"unknown role {role!r}; choose one of {', '.join(r for r in ROLES if r != 'public')}")
-    password_hash = hash_password(password, hasher)
     with store.transaction() as con:
         if not con.execute("SELECT 1 FROM organisations WHERE name = ?", [organisation]).fetchone():
             raise AccessDenied(404, f"no organisation {organisation!r}: create it first")

@@ -137,14 +137,14 @@ def cases_router(service: CaseService) -> APIRouter:
         """``fn(*args)`` in the thread pool, its answer as JSON (``Response`` objects as they are)."""
         try:
             answer = await run_in_threadpool(fn, *args)
+            if isinstance(answer, Response):
+                return answer
+            return JSONResponse(jsonable(answer), status_code=status, headers=_NO_STORE)
         except CaseError as err:
             return _error_of(err)
         except Exception:  # a bug: logged, answered in the envelope
             log.exception("case API failed")
             return error(500, "internal-error", "the server failed on this request; it has been logged")
-        if isinstance(answer, Response):
-            return answer
-        return JSONResponse(jsonable(answer), status_code=status, headers=_NO_STORE)
 
     async def with_body(request: Request, fn: Callable, status: int = 200):
         try:

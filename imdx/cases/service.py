@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from imdx.cases.throttle import HashGate, LoginThrottle, Rules, Throttled
 from imdx.cases.values import jsonable, plain
 
 _CASE_ID = re.compile(r"^[0-9a-f]{32}$")
+log = logging.getLogger("imdx.cases")
 #: fields the de-identified view leaves out (besides the identifying ones)
 HIDDEN_IN_DEIDENTIFIED = frozenset({"case_reference", "registration_date", "field_mission"})
 
@@ -63,7 +65,7 @@ class CaseService:
         if getattr(self, "_closed", False):
             return
         self._closed = True
-        self.checkpoints.write("close")
+        self.checkpoint("close")
         self.store.close()
 
     # -- signing in --------------------------------------------------------------------------------
@@ -89,32 +91,35 @@ class CaseService:
         finally:
             self._audit_lockouts()
         self.throttle.success(account)
-        session = accounts.issue(self.store, account, self.settings.token_minutes, self._refresh_until())
-        self.audit.record(account, "login", "", "ok", {"address": address})
+        with self.store.transaction():
+            session = accounts.issue(self.store, account, self.settings.token_minutes, self._refresh_until())
+            self.audit.record(account, "login", "", "ok", {"address": address})
         return session
 
     def refresh(self, refresh_token: str, address: str = "cli") -> accounts.Session:
         try:
             self.throttle.check(None, address)
             try:
-                username, session = accounts.refresh(self.store, str(refresh_token), self.settings.token_minutes)
+                with self.store.transaction():
+                    username, session = accounts.refresh(self.store, str(refresh_token), self.settings.token_minutes)
+                    self.audit.record(username, "token:refresh", "", "ok" if session else "denied",
+                                      {"address": address} if session else
+                                      {"address": address, "reason": "refresh token used twice: session revoked"})
             except AccessDenied:
                 self.throttle.failure(None, address)
                 raise
         finally:
             self._audit_lockouts()
         if session is None:
-            self.audit.record(username, "token:refresh", "", "denied", {"reason": "refresh token used twice: the "
-                                                                        "session was revoked", "address": address})
             raise AccessDenied(401, "this refresh token was used before: the session is revoked, sign in again")
-        self.audit.record(username, "token:refresh", "", "ok", {"address": address})
         return session
 
     def logout(self, token: str) -> None:
-        username = accounts.revoke(self.store, str(token))
-        if username is None:
-            raise AccessDenied(401, "the token is not valid")
-        self.audit.record(username, "token:revoke", "own session", "ok")
+        with self.store.transaction():
+            username = accounts.revoke(self.store, str(token))
+            if username is None:
+                raise AccessDenied(401, "the token is not valid")
+            self.audit.record(username, "token:revoke", "own session", "ok")
 
     def principal(self, token: str | None, address: str = "cli") -> Principal:
         """The principal a bearer token stands for (:data:`PUBLIC` without one). Invalid tokens count as
@@ -175,19 +180,24 @@ class CaseService:
     # -- organisations and users ---------------------------------------------------------------------
     def add_organisation(self, principal: Principal, name: str) -> None:
         self.allow(principal, "organisation:create", target=name)
-        accounts.add_organisation(self.store, name)
-        self.audit.record(principal.username, "organisation:create", name)
+        with self.store.transaction():
+            accounts.add_organisation(self.store, name)
+            self.audit.record(principal.username, "organisation:create", name)
 
     def add_user(self, principal: Principal, username: str, password: str, organisation: str, role: str) -> None:
         self.allow(principal, "user:create", Resource("user", organisation=organisation, role=role), username)
         try:
-            accounts.add_user(self.store, username, password, organisation, role, self.hasher)
+            access.check_name(username, "a user name")
+            with self.gate.slot():
+                password_hash = accounts.hash_password(password, self.hasher)
+            with self.store.transaction():
+                accounts.add_user(self.store, username, password_hash, organisation, role)
+                self.audit.record(principal.username, "user:create", username, "ok",
+                                  {"role": role, "organisation": organisation})
         except AccessDenied as err:
             self.audit.record(principal.username, "user:create", str(username)[:64], "denied",
                               {"status": err.status, "reason": str(err)})
             raise
-        self.audit.record(principal.username, "user:create", username, "ok",
-                          {"role": role, "organisation": organisation})
 
     def set_active(self, principal: Principal, username: str, active: bool) -> None:
         """Deactivate (all the user's sessions end at once) or activate a user (administrator)."""
@@ -196,19 +206,21 @@ class CaseService:
         self.allow(principal, action, Resource("user", status=None if user else "absent"), str(username)[:64])
         if not active and user["role"] == "administrator" and self._active_administrators() <= 1:
             raise AccessDenied(403, "the last active administrator cannot be deactivated")
-        accounts.set_active(self.store, username, active)
-        if active:
-            with self.store.transaction() as con:
+        with self.store.transaction() as con:
+            accounts.set_active(self.store, username, active)
+            if active:
                 con.execute("UPDATE users SET locked_until = NULL WHERE username = ?", [username])
+            self.audit.record(principal.username, action, username, "ok")
+        if active:
             self.throttle.success(username)
-        self.audit.record(principal.username, action, username, "ok")
 
     def revoke_tokens(self, principal: Principal, username: str) -> int:
         user = accounts.user_row(self.store, username)
         self.allow(principal, "user:revoke-tokens", Resource("user", status=None if user else "absent"),
                    str(username)[:64])
-        n = accounts.revoke_user(self.store, username)
-        self.audit.record(principal.username, "user:revoke-tokens", username, "ok", {"tokens": n})
+        with self.store.transaction():
+            n = accounts.revoke_user(self.store, username)
+            self.audit.record(principal.username, "user:revoke-tokens", username, "ok", {"tokens": n})
         return n
 
     def _active_administrators(self) -> int:
@@ -218,10 +230,12 @@ class CaseService:
         """Create the first administrator (only while there is no user at all)."""
         if self.store.query("SELECT count(*) FROM users")[0][0]:
             raise AccessDenied(403, "users exist already: ask an administrator to add users")
-        accounts.add_organisation(self.store, organisation)
-        accounts.add_user(self.store, username, password, organisation, "administrator", self.hasher)
-        self.audit.record("init", "user:create", username, "ok", {"role": "administrator"})
-        self.checkpoints.write("init")
+        password_hash = accounts.hash_password(password, self.hasher)
+        with self.store.transaction():
+            accounts.add_organisation(self.store, organisation)
+            accounts.add_user(self.store, username, password_hash, organisation, "administrator")
+            self.audit.record("init", "user:create", username, "ok", {"role": "administrator"})
+            self.checkpoints.write("init")
 
     # -- cases ---------------------------------------------------------------------------------------
     def import_file(self, principal: Principal, path: Path | str, data_source: str | None = None) -> Submission:
@@ -332,7 +346,12 @@ class CaseService:
         return report, head
 
     def checkpoint(self, reason: str) -> dict | None:
-        return self.checkpoints.write(reason)
+        """Sign the audit head; a failure (a full disk) is logged, never raised: what was done is done."""
+        try:
+            return self.checkpoints.write(reason)
+        except Exception:  # whatever it is, the action it follows is committed already
+            log.exception("the audit checkpoint (%s) could not be written to %s", reason, self.checkpoints.path)
+            return None
 
     def backup(self, principal: Principal, dest: Path) -> Path:
         self.allow(principal, "backup:write", target=str(dest))

@@ -284,7 +284,8 @@ def release_file(svc, principal: Principal, release_id: str, name: str) -> Path:
     info = release_info(svc, principal, release_id)
     if info["status"] != "published" or (name not in info["files"] and name != "release.json"):
         svc.allow(principal, "release:read", Resource("file", status="absent"), f"{release_id}/{name}"[:200])
-    svc.audit.record(principal.username, "release:download", f"{release_id}/{name}", "ok")
+    if principal.is_authenticated:      # anonymous downloads of public files name no one: not logged
+        svc.audit.record(principal.username, "release:download", f"{release_id}/{name}", "ok")
     return Path(svc.settings.release_dir) / release_id / name
 
 
