@@ -15,6 +15,7 @@ idempotency key reused), 429 (sign-in throttled; ``Retry-After``), 503 (busy; ``
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Callable
@@ -82,7 +83,18 @@ def _error_of(err: CaseError) -> JSONResponse:
 
 
 def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address for throttling: IPv4 as it is, IPv6 by its /64 (what one subscriber gets).
+    Behind a reverse proxy every client has the proxy's address (``X-Forwarded-For`` is not trusted)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 async def _body(request: Request, limit: int) -> dict:
