@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from imdx.cases.errors import CaseError
 from imdx.cases.schema import FIELDS, FLAG_FIELDS, RECORD_FIELDS
@@ -168,13 +170,34 @@ class CaseStore:
             finally:
                 self.con.unregister("_incoming")
 
-    def records(self, organisation: str | None = None, columns: tuple[str, ...] = RECORD_FIELDS) -> pd.DataFrame:
-        """Non-identifying columns of the cases (of one organisation, or all)."""
-        cols = ", ".join(columns)
-        if organisation is None:
-            return self.frame(f"SELECT {cols} FROM cases ORDER BY created_at, case_id")
-        return self.frame(f"SELECT {cols} FROM cases WHERE organisation = ? ORDER BY created_at, case_id",
-                          [organisation])
+    def records(self, organisation: str | None = None, columns: tuple[str, ...] = RECORD_FIELDS, *,
+                categorical: bool = False) -> pd.DataFrame:
+        """Non-identifying columns of the cases (of one organisation, or all), in intake order: text as
+        objects (None when missing), or as categoricals with ``categorical=True`` (what releases read:
+        through Arrow, several times faster than text objects), flags nullable booleans, years ``Int64``."""
+        where, params = ("WHERE organisation = $1", [organisation]) if organisation is not None else ("", [])
+        with self._lock:
+            table = self.con.sql(f"SELECT {', '.join(columns)} FROM cases {where} ORDER BY created_at, case_id",
+                                 params=params).to_arrow_table()
+        table = pa.table({name: pc.dictionary_encode(column) if pa.types.is_string(column.type)
+                          or pa.types.is_large_string(column.type) else column
+                          for name, column in zip(table.column_names, table.columns)})
+        frame = _typed(table.to_pandas())
+        if not categorical:
+            for col in frame.columns:
+                if isinstance(frame[col].dtype, pd.CategoricalDtype):
+                    values = frame[col].to_numpy(dtype=object)
+                    values[frame[col].isna().to_numpy()] = None
+                    frame[col] = pd.Series(values, index=frame.index, dtype=object)
+        return frame
+
+    def records_digest(self, organisation: str) -> str:
+        """A digest of every non-identifying field of the organisation's records (any change changes it;
+        the order of rows does not)."""
+        cols = ", ".join(RECORD_FIELDS)
+        n, h = self.query(f"SELECT count(*), bit_xor(hash(case_id, {cols})) FROM cases WHERE organisation = ?",
+                          [organisation])[0]
+        return f"{n}:{h or 0:016x}"
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -184,5 +207,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
         elif col == "year_of_registration":
             df[col] = df[col].astype("Int64")
         elif df[col].dtype != object and str(df[col].dtype) in ("str", "string"):
-            df[col] = pd.Series([None if pd.isna(v) else v for v in df[col]], index=df.index, dtype=object)
+            missing = df[col].isna().to_numpy()
+            values = df[col].to_numpy(dtype=object, na_value=None)
+            values[missing] = None
+            df[col] = pd.Series(values, index=df.index, dtype=object)
     return df

@@ -120,8 +120,16 @@ def _authorised_row(svc, principal: Principal, action: str, release_id) -> dict:
     return row
 
 
-def data_digest(records: pd.DataFrame) -> str:
-    return hashlib.sha256(pd.util.hash_pandas_object(records, index=False).to_numpy().tobytes()).hexdigest()
+#: the fields DP tables and synthetic data are computed from (see :func:`imdx.cases.releases.dp.dimension_codes`)
+DP_FIELDS = ("country_of_exploitation", "citizenship", "gender", "age_band", "year_of_registration",
+             "is_forced_labour", "is_sexual_exploitation", "is_other_exploitation")
+
+
+def _records(svc, kind: str, dataset: str, parameters: dict) -> pd.DataFrame:
+    """The fields of the dataset's records that the release reads (in intake order)."""
+    fields = ([*parameters["quasi_identifiers"], *parameters["attributes"]] if kind == "k-anonymised"
+              else list(DP_FIELDS))
+    return svc.store.records(dataset, columns=tuple(dict.fromkeys(fields)), categorical=True)
 
 
 def _compute(svc, row: dict) -> dict:
@@ -134,10 +142,10 @@ def _compute(svc, row: dict) -> dict:
     if "epsilon" in parameters:          # refuse early, before touching the records
         ledger.check(svc.store, row["dataset"], float(parameters["epsilon"]), float(parameters.get("delta", 0.0)),
                      policy.epsilon_budget, policy.delta_budget)
-    records = svc.store.records(row["dataset"])
+    records = _records(svc, row["kind"], row["dataset"], parameters)
     secret = svc.keyring.decrypt_bytes(bytes(row["secret"]))
     files, report, epsilon, delta = run_release(row["kind"], records, parameters, secret)
-    report["data_digest"] = data_digest(records)
+    report["data_digest"] = svc.store.records_digest(row["dataset"])
     report["requested"] = requested
     blobs = {name: csv_bytes(frame) for name, frame in files.items()}
     checksums = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
@@ -311,11 +319,12 @@ def reproduce_release(svc, principal: Principal, release_id: str) -> bool:
     row = _authorised_row(svc, principal, "release:approve", release_id)
     if row["status"] != "published":
         raise ReleaseError(f"release {release_id} is not a published release")
-    records = svc.store.records(row["dataset"])
-    if data_digest(records) != json.loads(row["report"])["data_digest"]:
+    if svc.store.records_digest(row["dataset"]) != json.loads(row["report"])["data_digest"]:
         raise ReleaseError("the records changed since this release; it cannot be reproduced on today's data")
+    parameters = json.loads(row["parameters"])
     secret = svc.keyring.decrypt_bytes(bytes(row["secret"]))
-    files, _, _, _ = run_release(row["kind"], records, json.loads(row["parameters"]), secret)
+    files, _, _, _ = run_release(row["kind"], _records(svc, row["kind"], row["dataset"], parameters), parameters,
+                                 secret)
     recorded = json.loads(row["files"])
     return all(hashlib.sha256(csv_bytes(frame)).hexdigest() == recorded[name] for name, frame in files.items())
 
