@@ -310,6 +310,12 @@ def cases_router(service: CaseService) -> APIRouter:
             return publish.approve_release(service, caller, release_id, confirm)
         return await with_body(request, act)
 
+    @router.post("/releases/{release_id}/reproduce")
+    async def reproduce(release_id: str, request: Request):
+        """Run a published release again with its sealed secret (the owning DPO): are the files identical?"""
+        return await run(lambda: {"release_id": release_id,
+                                  "identical": publish.reproduce_release(service, who(request), release_id)})
+
     @router.post("/releases/{release_id}/share")
     async def share(release_id: str, request: Request):
         def act(b):

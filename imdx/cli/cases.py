@@ -220,6 +220,17 @@ def release_approve(session, release_id, yes):
     click.echo(f"published {release_id}: epsilon {result['epsilon']:g}, files {', '.join(result['files'])}")
 
 
+@release_group.command("reproduce")
+@click.argument("release_id")
+@click.pass_obj
+def release_reproduce(session, release_id):
+    """Run a published release again with its sealed secret (DPO); exit code 1 unless every file is identical."""
+    from imdx.cases.releases import publish
+    identical = publish.reproduce_release(session.service, session.principal, release_id)
+    click.echo(f"{release_id}: {'every file is identical' if identical else 'the files DIFFER'}")
+    sys.exit(0 if identical else 1)
+
+
 @release_group.command("share")
 @click.argument("release_id")
 @click.argument("organisation")

@@ -91,6 +91,8 @@ def test_import_preview_approve_and_verify_audit(cli):
     approved = cli("release", "approve", release_id, **PROTECTOR, input="y\n")
     assert approved.exit_code == 0 and f"published {release_id}" in approved.output
     assert release_id in cli("release", "list", **PROTECTOR).output
+    reproduced = cli("release", "reproduce", release_id, **PROTECTOR)
+    assert reproduced.exit_code == 0 and "every file is identical" in reproduced.output
     audit = cli("verify-audit", **PROTECTOR)
     assert audit.exit_code == 0 and "intact" in audit.output
     head = re.search(r"head (\d+:[0-9a-f]{64})", audit.output).group(1)

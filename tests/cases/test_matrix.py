@@ -120,6 +120,7 @@ ROUTES = {
                                     lambda w: {"confirm": "0" * 64}, DPO_ONLY_404),
     "approve B's release without a preview": ("POST", lambda w: f"/releases/{w.pending_b}/approve", lambda w: {},
                                               DPO_ONLY_404),
+    "reproduce B's public release": ("POST", lambda w: f"/releases/{w.public_b}/reproduce", None, DPO_ONLY_404),
     "share B's public release": ("POST", lambda w: f"/releases/{w.public_b}/share",
                                  lambda w: {"organisation": "OrgA"}, DPO_ONLY_404),
     "share B's internal release with A": ("POST", lambda w: f"/releases/{w.internal_b}/share",
@@ -203,6 +204,7 @@ def test_the_owners_reach_everything_the_matrix_refused(world):
     assert world.request("dpo_b", "GET", "/datasets/OrgB/policy").json()["epsilon_budget"] == 100
     assert world.request("dpo_b", "GET", f"/releases/{world.internal_b}").json()["status"] == "published"
     assert world.request("analyst_b", "GET", f"/releases/{world.internal_b}/files/microdata.csv").status_code == 200
+    assert world.request("dpo_b", "POST", f"/releases/{world.public_b}/reproduce").json()["identical"] is True
     preview = world.request("dpo_b", "GET", f"/releases/{world.pending_b}/preview")
     assert preview.status_code == 200 and preview.json()["smallest_class"] >= 11
     assert world.request("partner_b", "GET", f"/releases/{world.internal_b}").status_code == 404
