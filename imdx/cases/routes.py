@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -135,6 +136,8 @@ def cases_router(service: CaseService) -> APIRouter:
     """The ``/api/v1/cases`` routes bound to one :class:`CaseService`."""
     router = APIRouter(prefix=PREFIX, tags=["cases"], lifespan=lambda app: served(service))
     limit = service.settings.max_body_kib * 1024
+    # sign-ins wait for a hashing slot here, without holding one of the server's threads meanwhile
+    sign_in_slots = anyio.CapacityLimiter(service.settings.hash_concurrency)
 
     def who(request: Request) -> Principal:
         authorization = request.headers.get("authorization")
@@ -169,8 +172,19 @@ def cases_router(service: CaseService) -> APIRouter:
     @router.post("/token")
     async def token(request: Request):
         """Sign in with ``{"username", "password"}``: an access token and a refresh token."""
-        return await with_body(request, lambda b: service.login(
-            _field(b, "username"), _field(b, "password"), _address(request)).answer())
+        try:
+            body = await _body(request, limit)
+            with anyio.fail_after(service.settings.hash_wait_seconds):
+                await sign_in_slots.acquire()
+        except CaseError as err:
+            return _error_of(err)
+        except TimeoutError:
+            return _error_of(Busy())
+        try:
+            return await run(lambda: service.login(_field(body, "username"), _field(body, "password"),
+                                                   _address(request)).answer())
+        finally:
+            sign_in_slots.release()
 
     @router.post("/token/refresh")
     async def refresh(request: Request):
