@@ -178,3 +178,22 @@ def test_verify_audit_fails_on_a_tampered_or_shortened_log(cli):
     result = cli("verify-audit", **PROTECTOR)
     assert result.exit_code == 1
     assert "audit-entry-changed" in result.output and "BROKEN" in result.output
+
+
+def test_the_command_line_keeps_organisations_apart_too(cli):
+    assert cli("users", "add-organisation", "OrgB", **ADMIN).exit_code == 0
+    other = {"user": "protector_b", "password": "protector-b-password-1"}
+    assert cli("users", "add", "protector_b", "--organisation", "OrgB", "--role", "data_protection_officer", **ADMIN,
+               extra={"IMDX_CASES_NEW_PASSWORD": other["password"]}).exit_code == 0
+    cli("import", str(CTDC_VP_FILE), "--data-source", "ctdc-synthetic", **OFFICER)
+    release_id = cli("release", "request", "k-anonymised", "--audience", "internal", **PROTECTOR).output.strip()
+    for args in (("release", "preview", release_id), ("release", "approve", release_id, "--yes"),
+                 ("release", "share", release_id, "OrgB"), ("release", "reproduce", release_id)):
+        refused = cli(*args, **other)
+        assert refused.exit_code == 3 and "no such release" in refused.output, args
+    assert release_id not in cli("release", "list", **other).output
+    assert "epsilon_budget" in cli("policy", "show", **other).output          # its own dataset's policy
+    assert cli("release", "approve", release_id, "--yes", **PROTECTOR).exit_code == 0
+    assert release_id not in cli("release", "list", **other).output          # internal: still not theirs
+    assert cli("release", "share", release_id, "OrgB", **PROTECTOR).exit_code == 0
+    assert release_id in cli("release", "list", **other).output              # shared by its owner's DPO
