@@ -19,12 +19,14 @@ EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-
 
 
 def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
-               registry_edits: bool = False) -> FastAPI:
+               cases=None, registry_edits: bool = False) -> FastAPI:
     """A FastAPI app over the store at ``db_path`` (opened read-only: one connection per process,
     one cursor per request), keeping up to ``cache_mb`` MiB of encoded answers and twice that of query
     results in memory (0: none; every request is queried and encoded). ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``.
-    ``registry_edits=True`` opens the store for writing so that signed-in users can change the registry."""
+    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``;
+    ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database under ``/api/v1/cases``
+    (its accounts also sign in to change the registry); ``registry_edits=True`` opens the store for writing
+    so that signed-in users can change the registry."""
     state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
                      writable=registry_edits)
 
@@ -53,7 +55,11 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     data.register(app, state)
     diff.register(app, state)
     library.register(app, state)
-    registry.register(app, state, editable=registry_edits)
+    registry.register(app, state, cases, editable=registry_edits)
+    if cases is not None:
+        from imdx.cases.routes import cases_router
+
+        app.include_router(cases_router(cases))
     if sdmx:
         from imdx.sdmx.routes import sdmx_router
 
@@ -64,7 +70,7 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
         app.include_router(portal_router(lambda: state.store))
         from imdx.portal.research import research_router
 
-        app.include_router(research_router(state))
+        app.include_router(research_router(state, cases))
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)

@@ -32,7 +32,7 @@ def _principal(user: str | None):
     service = CaseService.from_env()
     try:
         password = os.environ.get("IMDX_CASES_PASSWORD") or click.prompt("password", hide_input=True)
-        return service.principal(service.login(user, password))
+        return service.principal(service.login(user, password).access_token)
     finally:
         service.close()
 

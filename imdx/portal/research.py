@@ -91,14 +91,14 @@ def _fmt(value: float) -> str:
 ENV.filters["fmt"] = _fmt
 
 
-def research_router(state) -> APIRouter:
+def research_router(state, cases=None) -> APIRouter:
     """The library's and the registry's pages over the app's state (its store and response settings)."""
     from imdx.registry.access import resolver
     from imdx.registry.gaps import matrix
     from imdx.registry.service import Registry
 
     router = APIRouter(include_in_schema=False)
-    who, login = resolver()
+    who, login = resolver(cases)
     limits = Limits.from_env()
     shared: dict = {}
 
@@ -112,7 +112,7 @@ def research_router(state) -> APIRouter:
         if not token or len(token) > 512:
             return None
         try:
-            principal = who(token)
+            principal = who(token, request.client.host if request.client else "")
         except (AccessDenied, ImdxError):
             return None
         return principal if principal.is_authenticated else None
@@ -256,7 +256,8 @@ def research_router(state) -> APIRouter:
             return render("research/sign_in.html", 503, title="Sign in", user=None, available=False,
                           error="Sign-in is not configured on this server.")
         try:
-            token = await run_in_threadpool(login, username, password)
+            token = await run_in_threadpool(login, username, password,
+                                            request.client.host if request.client else "")
         except AccessDenied as err:
             return render("research/sign_in.html", 401, title="Sign in", user=None, available=True, error=str(err))
         response = RedirectResponse("/registry", status_code=303)

@@ -5,7 +5,6 @@ hostile bodies, floods of searches."""
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import threading
 import time
 
@@ -19,29 +18,24 @@ PASSWORDS = {"admin": "admin-password-0001", "iom_user": "iom-user-password-1", 
 
 
 @pytest.fixture(scope="module")
-def cases_env(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cases")
-    env = {"IMDX_CASES_DB": str(folder / "cases.duckdb"), "IMDX_CASES_KEYS": new_key(),
-           "IMDX_CASES_AUDIT_KEY": "audit-" + "x" * 32, "IMDX_CASES_FINGERPRINT_KEY": "fp-" + "y" * 32,
-           "IMDX_CASES_ARGON2_COST": "1,8192"}
+def cases(tmp_path_factory):
+    """A case database with users of two organisations (the accounts the registry signs in with)."""
     from imdx.cases.service import CaseService
 
+    folder = tmp_path_factory.mktemp("cases")
+    env = {"IMDX_CASES_DB": str(folder / "cases.duckdb"), "IMDX_CASES_RELEASES": str(folder / "releases"),
+           "IMDX_CASES_CHECKPOINTS": str(folder / "checkpoints" / "audit.jsonl"), "IMDX_CASES_KEYS": new_key(),
+           "IMDX_CASES_AUDIT_KEY": new_key(), "IMDX_CASES_FINGERPRINT_KEY": new_key(),
+           "IMDX_CASES_ARGON2_COST": "1,8192"}
     service = CaseService.from_env(env)
     service.bootstrap("admin", PASSWORDS["admin"], "platform")
-    admin = service.principal(service.login("admin", PASSWORDS["admin"]))
+    admin = service.principal(service.login("admin", PASSWORDS["admin"]).access_token)
     for org in ("iom", "unhcr"):
         service.add_organisation(admin, org)
     service.add_user(admin, "iom_user", PASSWORDS["iom_user"], "iom", "analyst")
     service.add_user(admin, "unhcr_user", PASSWORDS["unhcr_user"], "unhcr", "field_officer")
+    yield service
     service.close()
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def serve(app):
@@ -59,14 +53,14 @@ def serve(app):
 
 
 @pytest.fixture(scope="module")
-def site(cases_env, library_db, tmp_path_factory):
+def site(cases, library_db, tmp_path_factory):
     import shutil
 
     from imdx.api.app import create_app
 
     db = tmp_path_factory.mktemp("served") / "imdx.duckdb"
     shutil.copy(library_db, db)
-    server, thread, url = serve(create_app(db, portal=True, sdmx=False, registry_edits=True))
+    server, thread, url = serve(create_app(db, portal=True, sdmx=False, cases=cases, registry_edits=True))
     with httpx.Client(base_url=url, timeout=60) as client:
         yield client
     server.should_exit = True
@@ -74,7 +68,7 @@ def site(cases_env, library_db, tmp_path_factory):
 
 
 def token(site, user: str) -> dict:
-    r = site.post("/api/v1/registry/token", json={"username": user, "password": PASSWORDS[user]})
+    r = site.post("/api/v1/cases/token", json={"username": user, "password": PASSWORDS[user]})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -196,7 +190,7 @@ def test_library_routes(site):
     assert 'id="research"' in page.text and area["records"][0]["title"].replace("'", "&#39;")[:20] in page.text
 
 
-def test_a_read_only_server_refuses_changes(library_db, cases_env):
+def test_a_read_only_server_refuses_changes(library_db):
     from imdx.api.app import create_app
 
     server, thread, url = serve(create_app(library_db, portal=False, sdmx=False))
@@ -214,8 +208,7 @@ def test_the_openapi_document_lists_every_library_and_registry_route_and_paramet
              if p.startswith(("/api/v1/library", "/api/v1/registry"))}
     assert {"/api/v1/library", "/api/v1/library/records/{id}", "/api/v1/library/export", "/api/v1/library/areas/{code}",
             "/api/v1/registry", "/api/v1/registry/entries", "/api/v1/registry/entries/{kind}/{id}",
-            "/api/v1/registry/gaps", "/api/v1/registry/3w", "/api/v1/registry/audit",
-            "/api/v1/registry/token"} == set(paths)
+            "/api/v1/registry/gaps", "/api/v1/registry/3w", "/api/v1/registry/audit"} == set(paths)
     assert set(paths["/api/v1/registry/entries/{kind}/{id}"]) == {"get", "put", "delete"}
     examples = {"q": "migration", "country": "KEN", "year": "2020", "theme": "Counter trafficking", "type": "evaluation",
                 "language": "en", "commissioner": "IOM", "gcm": "10", "dataflow": "migrant_stock", "sort": "year",

@@ -1,7 +1,7 @@
 """The coordination registry over HTTP, under ``/api/v1/registry``.
 
 Reading is open to all (an organisation's contacts only with a valid token). Changing needs a token of the
-case database's accounts (``POST /api/v1/registry/token``), a user of the organisation that owns the entry,
+case database's accounts (``POST /api/v1/cases/token``), a user of the organisation that owns the entry,
 and a server started with ``imdx serve --registry-edits`` (otherwise the store is read-only and changes
 answer 403 saying so). Each change names the version it was made against (``If-Match: "3"`` or
 ``"version": 3``); a stale one answers 409. Every change and every refusal is audited.
@@ -40,8 +40,10 @@ def _send(document, status: int = 200) -> Response:
 
 
 def _access_error(err: AccessDenied) -> ApiError:
-    kinds = {401: "unauthorized", 403: "forbidden", 404: "not-found"}
+    kinds = {401: "unauthorized", 403: "forbidden", 404: "not-found", 429: "too-many-requests"}
     headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    if err.status == 429:
+        headers = {"Retry-After": str(getattr(err, "retry_after", 1))}
     return ApiError(err.status, kinds.get(err.status, "access-denied"), str(err), None, headers)
 
 
@@ -71,7 +73,7 @@ class RegistryRoutes:
             raise ApiError(401, "unauthorized", "send the token as 'Authorization: Bearer <token>'", None,
                            {"WWW-Authenticate": "Bearer"})
         try:
-            return self.who(token.strip())
+            return self.who(token.strip(), request.client.host if request.client else "")
         except AccessDenied as err:
             raise _access_error(err) from None
 
@@ -97,7 +99,7 @@ class RegistryRoutes:
                 "routes": {"entries": "/api/v1/registry/entries?kind=&country=&gcm=&organisation=",
                            "entry": "/api/v1/registry/entries/{kind}/{id}",
                            "gaps": "/api/v1/registry/gaps?country=&gcm=", "3w": "/api/v1/registry/3w?table=",
-                           "token": "POST /api/v1/registry/token", "audit": "/api/v1/registry/audit"}}
+                           "token": "POST /api/v1/cases/token", "audit": "/api/v1/registry/audit"}}
 
     def entries(self, request: Request) -> dict:
         params.check_known(request, ["kind", "country", "gcm", "organisation", "page", "page_size"],
@@ -269,29 +271,12 @@ class RegistryRoutes:
         return Response(text.encode(), media_type="text/csv; charset=utf-8",
                         headers={"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="3w.csv"'})
 
-    async def token(self, request: Request) -> Response:
-        raw = await _body(request, 4096)
-        try:
-            body = json.loads(raw or b"null")
-            username, password = body["username"], body["password"]
-            if not isinstance(username, str) or not isinstance(password, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            raise ApiError(400, "malformed-body", 'send {"username": ..., "password": ...}', None) from None
-        if self.login is None:
-            raise ApiError(503, "sign-in-unavailable", "sign-in is not configured on this server: set the case "
-                           "database's IMDX_CASES_* variables (see docs/cases.md)", None)
-        try:
-            token = await run_in_threadpool(self.login, username[:64], password[:1024])
-        except AccessDenied as err:
-            raise _access_error(err) from None
-        return _send({"access_token": token, "token_type": "bearer"})
 
-
-def register(app: FastAPI, state: ApiState, *, editable: bool = False, environ=None) -> None:
+def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = False) -> None:
+    """Mount the registry's routes; ``cases``: the case database's service, whose tokens sign users in."""
     from imdx.registry.access import resolver
 
-    who, login = resolver(environ)
+    who, login = resolver(cases)
     routes = RegistryRoutes(state, who, login, editable)
 
     async def index(request: Request) -> Response:
@@ -350,5 +335,3 @@ def register(app: FastAPI, state: ApiState, *, editable: bool = False, environ=N
                       summary="Import a 3W CSV (the request body) as activities; all or nothing")
     app.add_api_route("/api/v1/registry/audit", audit, methods=["GET"], tags=tags, response_class=Response,
                       summary="The registry's audit log (signed-in users)")
-    app.add_api_route("/api/v1/registry/token", routes.token, methods=["POST"], tags=tags, response_class=Response,
-                      summary="Sign in with the case database's user name and password; returns a bearer token")
