@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import tantivy
@@ -28,6 +29,7 @@ from imdx.library.model import Limits
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
 _STEM, _PLAIN, _STOP = analyzer(), analyzer(stem=False), analyzer(stem=False, stopwords=True)
 SORTS = ("relevance", "year", "-year")
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="imdx-facets")
 
 
 @dataclass
@@ -242,6 +244,9 @@ def search(index: LibraryIndex, glossary: Glossary, q: str = "", filters: dict[s
     text = text_query(schema, units, fuzzy=fuzzy, expand=expand, searcher=searcher)
     query = Query.boolean_query([(Occur.Must, text)] + filter_clauses(schema, filters))
     offset = (page - 1) * size
+    # the facet counts in another thread while this one ranks (tantivy runs without the GIL): measured
+    # 51 -> 35 ms for a query matching 60 % of 100,000 records
+    counting = _POOL.submit(facet_counts, searcher, schema, text, filters, facet_size)
     found = searcher.search(query, limit=size, offset=offset, count=True)
     total = found.count
     if total < 10 and sum(1 for u in units if not u.negated) > 1:
@@ -250,6 +255,8 @@ def search(index: LibraryIndex, glossary: Glossary, q: str = "", filters: dict[s
         anyword = text_query(schema, units, fuzzy=fuzzy, expand=expand, conjunctive=False, searcher=searcher)
         text = Query.boolean_query([(Occur.Should, Query.boost_query(text, 10.0)), (Occur.Should, anyword)])
         query = Query.boolean_query([(Occur.Must, text)] + filter_clauses(schema, filters))
+        counting.result()
+        counting = _POOL.submit(facet_counts, searcher, schema, text, filters, facet_size)
         found = searcher.search(query, limit=size, offset=offset, count=True)
         total = found.count
     if sort != "relevance" and total:
@@ -260,7 +267,7 @@ def search(index: LibraryIndex, glossary: Glossary, q: str = "", filters: dict[s
         doc = searcher.doc(address)
         display = json.loads(bytes(doc.get_first("display")).decode())
         hits.append(Hit(display["id"], float(score) if isinstance(score, float) else 0.0, display))
-    facets = facet_counts(searcher, schema, text, filters, facet_size)
+    facets = counting.result()
     expansions = [{"matched": " ".join(u.words), "alternatives": u.alternatives[:12]}
                   for u in units if u.kind == "concept" and expand]
     return SearchResult(q, total, hits, facets, expansions, relaxed, (time.perf_counter() - start) * 1000)
