@@ -12,7 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
-from imdx.api.routes import data, diff, meta
+from imdx.api.routes import data, diff, library, meta, registry
 from imdx.api.state import ApiState
 from imdx.store import connect
 from imdx.store.base import Store
@@ -21,13 +21,16 @@ EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-
 
 
 def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
-               freshness: float = 1.0) -> FastAPI:
+               freshness: float = 1.0, cases=None, registry_edits: bool = False) -> FastAPI:
     """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only; or an open
     :class:`Store`, which the app closes when it stops), keeping up to ``cache_mb`` MiB of encoded answers
     and twice that of query results in memory (0: none; every request is queried and encoded); a release
     committed while it serves is answered within ``freshness`` seconds. ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/``."""
-    store = db if isinstance(db, Store) else connect(db, read_only=True)
+    SDMX-REST routes of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/``;
+    ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database under ``/api/v1/cases``
+    (its accounts also sign in to change the registry); ``registry_edits=True`` opens the store for writing
+    so that signed-in users can change the registry."""
+    store = db if isinstance(db, Store) else connect(db, read_only=not registry_edits)
     state = ApiState(store, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
                      freshness=freshness)
 
@@ -54,6 +57,12 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
+    library.register(app, state)
+    registry.register(app, state, cases, editable=registry_edits)
+    if cases is not None:
+        from imdx.cases.routes import cases_router
+
+        app.include_router(cases_router(cases))
     if sdmx:
         from imdx.api.sdmx import sdmx_router
 
@@ -62,6 +71,9 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
         from imdx.portal import portal_router
 
         app.include_router(portal_router(lambda: state.store))
+        from imdx.portal.research import research_router
+
+        app.include_router(research_router(state, cases))
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class IssueType:
     slug: str
-    area: str  # where the problem is found: "reading", "areas", "checks", "estimates", "cases", "audit"
+    area: str  # where the problem is found: reading, areas, checks, estimates, cases, library, registry, audit
     meaning: str  # what the issue says about the data
     action: str  # what a data officer does about it
 
@@ -110,6 +110,33 @@ _TYPES = [
               "correct the release's parameters"),
     IssueType("k-anonymity-violated", "cases", "fewer than k records share a combination of quasi-identifiers",
               "generalise or suppress further"),
+    # -- the research library (imdx.library) and the coordination registry (imdx.registry) --------
+    IssueType("title-from-file-name", "library", "a document does not give its title; its file name was used",
+              "give the title in the record"),
+    IssueType("no-text", "library", "no text could be extracted from a document (a scanned document?); only its "
+              "metadata is searchable", "add a text layer (OCR) and import it again"),
+    IssueType("document-truncated", "library", "only the first pages of a long document were read",
+              "none needed; the record says how many pages were read"),
+    IssueType("record-without-title", "library", "a record has no title and was left out", "give it a title"),
+    IssueType("no-area", "library", "a record names no country or area", "add the areas it is about"),
+    IssueType("period-reversed", "library", "a record's period ends before it starts", "correct the dates"),
+    IssueType("not-utf8", "library", "a file is not UTF-8; it was read as Windows-1252",
+              "check accented names, or save the file as UTF-8"),
+    IssueType("duplicate-id", "registry", "an id of a framework is published twice", "ask the publisher"),
+    IssueType("mapping-one-sided", "registry", "a mapping between frameworks is given in one direction only",
+              "check the mapping files"),
+    IssueType("mapping-unknown-objective", "registry", "a mapping names a GCM objective that does not exist",
+              "correct the mapping"),
+    IssueType("mapping-unknown-output", "registry", "a mapping names an SRF output that does not exist",
+              "correct the mapping"),
+    IssueType("typo-as-published", "registry", "a framework's text has a typo, kept as published", "none needed"),
+    IssueType("unknown-country", "registry", "a 3W row names a country imdx does not know",
+              "use an ISO3 code or a name imdx knows"),
+    IssueType("unknown-status", "registry", "a 3W row has a status imdx does not know", "use one of the statuses"),
+    IssueType("row-without-organisation", "registry", "a 3W row names no organisation (#org)", "add it"),
+    IssueType("invalid-row", "registry", "a 3W row cannot be read as an activity", "correct the row"),
+    IssueType("unknown-hashtag", "registry", "a 3W column has an HXL hashtag imdx does not use; it was ignored",
+              "none needed, or rename it"),
     # -- the audit log ---------------------------------------------------------------------------
     IssueType("audit-entry-missing", "audit", "an entry of the audit log is missing", "investigate: the log was "
               "changed outside imdx"),

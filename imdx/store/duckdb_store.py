@@ -31,6 +31,7 @@ from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns, typed
 from imdx.store.labels import LABEL_SCHEMA, Labels, coded_table, decoded, result_table, text_columns
+from imdx.store.library_tables import DocumentTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release (
@@ -59,7 +60,7 @@ _SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _RANKED = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
 
 
-class DuckDBStore(Store):
+class DuckDBStore(DocumentTables, Store):
     def __init__(self, path: str | Path = "imdx.duckdb", *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
@@ -76,6 +77,7 @@ class DuckDBStore(Store):
             self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
+            self._create_document_tables()  # the research library and the coordination registry
         self._owner = threading.get_ident()  # the thread that reads and writes through self.con
         self._local = threading.local()  # other threads' cursors
         self._cursors: list[duckdb.DuckDBPyConnection] = []
