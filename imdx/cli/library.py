@@ -8,12 +8,19 @@ import sys
 import click
 from rich.table import Table
 
-from imdx.cli.data import DB_OPTION, _console, _open, _print_issues
+from imdx.cli.common import DB_OPTION, open_store
+from imdx.cli.common import console as _console
+from imdx.cli.common import print_issues as _print_issues
 from imdx.cli.group import ImdxGroup
 from imdx.config import settings
 from imdx.errors import ConfigError
 
 FACET_OPTIONS = ("country", "year", "theme", "type", "language", "commissioner", "gcm", "dataflow")
+
+
+def _open(db, read_only: bool = True):
+    """The store, made when missing for a write (as ``imdx load`` makes one)."""
+    return open_store(db, read_only=read_only, create=not read_only)
 
 
 def _facet_options(fn):

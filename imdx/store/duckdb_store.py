@@ -72,16 +72,16 @@ class DuckDBStore(DocumentTables, Store):
             raise StoreError(f"cannot open the store {self.path}: {err}. If another imdx process is "
                              "loading into it, wait for it to finish.") from err
         self.con.execute("SET enable_progress_bar = false")
+        self._owner = threading.get_ident()  # the thread that reads and writes through self.con
+        self._local = threading.local()  # other threads' cursors
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
         self._check_layout()
         if not read_only:
             self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
             self._create_document_tables()  # the research library and the coordination registry
-        self._owner = threading.get_ident()  # the thread that reads and writes through self.con
-        self._local = threading.local()  # other threads' cursors
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._lock = threading.Lock()
         self._labels: Labels | None = None  # see labels()
         self._cache: dict[str, tuple[int, object]] = {}  # what reads keep, with the version they were read at
         self._version: int | None = None  # a read-only file cannot change while it is open
