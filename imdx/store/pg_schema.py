@@ -10,6 +10,8 @@ DuckDB file's.
 
 from __future__ import annotations
 
+from imdx.store.library_tables import DOCUMENT_SCHEMA
+
 #: the advisory lock that serialises migrations and writes (one writer at a time)
 WRITE_LOCK = 0x1D8C_0001
 
@@ -39,6 +41,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX issue_release ON issue (release_id)",
         "CREATE TABLE label (id integer PRIMARY KEY, text text NOT NULL UNIQUE)",
     ]),
+    (2, "the research library's and the coordination registry's tables (imdx/store/library_tables.py)",
+     [statement for statement in DOCUMENT_SCHEMA.split(";") if statement.strip()]),
 ]
 
 #: the schema version this imdx writes and reads

@@ -44,6 +44,7 @@ from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.store import display, pg_schema
 from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns, typed
 from imdx.store.labels import Labels, coded_table, result_table, text_columns
+from imdx.store.library_tables import DocumentTables
 
 #: a release's rank (:data:`imdx.store.base.RANK_ORDER`); editions compare as bytes, as DuckDB compares them
 _RANK = '(r.published, r.edition COLLATE "C", r.release_id)'
@@ -53,7 +54,49 @@ def _ident(name: str) -> sql.Identifier:
     return sql.Identifier(name)
 
 
-class PostgresStore(Store):
+class _DuckLike:
+    """A psycopg connection spoken to as the research library's and the registry's tables
+    (:class:`~imdx.store.library_tables.DocumentTables`) speak to DuckDB: ``?`` parameters, ``register``
+    of a frame as a table, results as frames. One per thread (:meth:`PostgresStore._reader`)."""
+
+    def __init__(self, con: psycopg.Connection):
+        self.con = con
+
+    def execute(self, query: str, params=None) -> _Result:
+        return _Result(self.con.execute(query.replace("?", "%s") if params else query, params or None))
+
+    def executemany(self, query: str, rows) -> None:
+        with self.con.cursor() as cur:
+            cur.executemany(query.replace("?", "%s"), rows)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        def pg_type(dtype) -> str:
+            kind = getattr(dtype, "kind", "O")
+            return {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean",
+                    "M": "timestamp"}.get(kind, "text")
+        columns = sql.SQL(", ").join(sql.SQL("{} {}").format(_ident(c), sql.SQL(pg_type(t)))
+                                     for c, t in frame.dtypes.items())
+        self.con.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(_ident(name), columns))
+        with self.con.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(_ident(name))) as copy:
+            for row in frame.itertuples(index=False):
+                copy.write_row([None if _missing(v) else v.item() if hasattr(v, "item") else v for v in row])
+
+    def unregister(self, name: str) -> None:
+        self.con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(name)))
+
+
+class _Result:
+    def __init__(self, cur):
+        self.cur = cur
+
+    def fetchall(self) -> list[tuple]:
+        return self.cur.fetchall()
+
+    def df(self) -> pd.DataFrame:
+        return pd.DataFrame(self.cur.fetchall(), columns=[c.name for c in self.cur.description or []])
+
+
+class PostgresStore(DocumentTables, Store):
     def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 8):
         self.url, self.read_only = url, read_only
         options = "-c default_transaction_read_only=on" if read_only else None
@@ -75,6 +118,8 @@ class PostgresStore(Store):
                                  f"`imdx load --db {display(url)}`")
             raise StoreError(f"{self.describe()} has schema {found}, this imdx needs {pg_schema.VERSION}: run "
                              f"`imdx load --db {display(url)}` once to migrate it")
+        self._local = threading.local()  # each thread's connection for the library's and registry's tables
+        self._documents: list[psycopg.Connection] = []
         if not read_only:
             pg_schema.migrate(self._admin)
             for flow in dataflows.DATAFLOWS.values():
@@ -119,8 +164,26 @@ class PostgresStore(Store):
     def version(self) -> int:
         return self._rows("SELECT coalesce(max(release_id), 0) FROM release")[0][0]
 
+    def _reader(self) -> _DuckLike:
+        """This thread's connection to the research library's and the registry's tables (their own
+        transactions: :class:`~imdx.store.library_tables.DocumentTables`)."""
+        found = getattr(self._local, "documents", None)
+        if found is None:
+            options = "-c default_transaction_read_only=on" if self.read_only else None
+            con = psycopg.connect(self.url, autocommit=True, options=options)
+            with self._lock:
+                self._documents.append(con)
+            found = self._local.documents = _DuckLike(con)
+        return found
+
+    def _create_document_tables(self) -> None:
+        """Made by the schema's migrations (:mod:`imdx.store.pg_schema`)."""
+
     def close(self) -> None:
         self.pool.close()
+        with self._lock:
+            for con in self._documents:
+                con.close()
         self._admin.close()
 
     def _create_obs_table(self, con, flow: Dataflow) -> None:
