@@ -144,6 +144,15 @@ _TYPES = [
     IssueType("audit-entry-changed", "audit", "an entry of the audit log was changed", "investigate"),
     IssueType("audit-link-broken", "audit", "an entry does not link to the one before it", "investigate"),
     IssueType("audit-head-missing", "audit", "the latest entries noted earlier are gone", "investigate"),
+    IssueType("audit-entries-removed", "audit", "a signed checkpoint names an entry the log no longer has (or has "
+              "with another hash): entries were removed", "investigate: restore the log from a backup"),
+    IssueType("audit-checkpoint-forged", "audit", "a checkpoint's signature is wrong", "investigate"),
+    IssueType("audit-checkpoints-missing", "audit", "the database has users but no signed checkpoint anywhere",
+              "investigate: the checkpoints were removed"),
+    IssueType("audit-checkpoint-file-behind", "audit", "the database has checkpoints the checkpoint file lacks "
+              "(the file was replaced or truncated)", "investigate; restore the file from a backup"),
+    IssueType("audit-entries-unsigned", "audit", "entries newer than the latest checkpoint, which no checkpoint "
+              "covers yet", "none needed; the next checkpoint signs them"),
 ]
 
 #: every issue type, by slug
