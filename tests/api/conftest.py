@@ -13,7 +13,8 @@ import pytest
 
 from tests.conftest import BACKENDS
 
-#: routes of the applications served beside the statistics API, tested in their own suites
+#: routes of the applications served beside the statistics API, whose own ids and write routes their own
+#: suites test (tests/library, tests/registry, tests/cases)
 APPLICATIONS = ("/api/v1/library", "/api/v1/registry", "/api/v1/cases")
 
 
@@ -66,10 +67,8 @@ def app_routes(api_db):
     from imdx.api import create_app
 
     app = create_app(api_db)
-    # SDMX (tests/sdmx), the portal (tests/portal), the library (tests/library), the registry (tests/registry)
-    # and the case database (tests/cases) are tested there, with their own ids and write routes
     out = [(r.path, sorted(r.methods or [])) for r in app.routes if getattr(r, "include_in_schema", False)
-           and r.path.startswith("/api/") and not r.path.startswith(APPLICATIONS)]
+           and r.path.startswith("/api/")]  # SDMX (tests/sdmx) and the portal (tests/portal) are tested there
     app.state.imdx.close()
     return out
 

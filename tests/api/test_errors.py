@@ -19,8 +19,9 @@ def _valid_path(path: str) -> str:
 
 
 def test_every_route_gives_the_envelope(http, app_routes):
-    assert len(app_routes) > 20
-    for path, methods in app_routes:
+    routes = [(path, methods) for path, methods in app_routes if not path.startswith(APPLICATIONS)]
+    assert len(routes) > 20
+    for path, methods in routes:
         assert methods == ["GET"], (path, methods)
         url = _valid_path(path)
         assert_envelope(http.get(url, params={"no_such_parameter": "1"}), 400, "unknown-parameter",

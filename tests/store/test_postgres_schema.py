@@ -35,8 +35,8 @@ def test_a_read_only_server_refuses_a_store_that_needs_migrating(pg_database):
     with psycopg.connect(url, autocommit=True) as con:  # as a store written by an older imdx would be
         con.execute("DELETE FROM imdx_schema WHERE version = %s", [pg_schema.VERSION])
         con.execute("INSERT INTO imdx_schema (version, description) VALUES (0, 'older')")
-    with pytest.raises(StoreError, match=r"has schema 0, this imdx needs \d+: run `imdx load --db .*` once to "
-                                         "migrate it"):
+    with pytest.raises(StoreError, match=r"has schema \d+, this imdx needs \d+: run `imdx load --db .*` once "
+                                         "to migrate it"):
         connect(url, read_only=True)
 
 
