@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
+from imdx.errors import StoreError
 from imdx.model.report import Report
 from imdx.store.documents import (
     AuditRow,
@@ -118,6 +119,9 @@ class DocumentTables:
     def _transaction(self, write, *, counted: bool = True):
         """``write(con)`` in one transaction of this thread's cursor, one write at a time; ``counted``: a
         change of what is answered (:meth:`version` changes), not an audit row alone."""
+        if self.read_only:
+            raise StoreError("the store is open read-only, so the library and the registry cannot change: open it "
+                             "with imdx.store.connect(target, read_only=False) (`imdx serve --registry-edits` does)")
         with self._write_lock:
             con = self._reader()
             con.execute("BEGIN TRANSACTION")
@@ -163,8 +167,8 @@ class DocumentTables:
             if len(issues):
                 issues.insert(0, "import_id", import_id)
                 con.register("_issues", issues)
-                con.execute('INSERT INTO library_issue SELECT import_id, type, severity, source, dataflow, file, sheet, '
-                            '"row", "column", area, message, n_obs FROM _issues')
+                con.execute('INSERT INTO library_issue SELECT import_id, type, severity, source, dataflow, file, '
+                            'sheet, "row", "column", area, message, n_obs FROM _issues')
                 con.unregister("_issues")
             return import_id
 
@@ -199,8 +203,8 @@ class DocumentTables:
         if not self._documents or not targets:
             return pd.DataFrame(columns=["record_id", "target"])
         marks = ", ".join("?" for _ in targets)
-        return self._reader().execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND target IN "
-                                f"({marks}) ORDER BY record_id", [rel, *targets]).df()
+        return self._reader().execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND "
+                                      f"target IN ({marks}) ORDER BY record_id", [rel, *targets]).df()
 
     def library_link_counts(self, rel: str) -> pd.DataFrame:
         if not self._documents:
