@@ -155,7 +155,7 @@ def area(shared: SharedLibrary, request: Request, code: str) -> Body:
     lib = shared.library()
     areas = lib.store.areas()
     found = areas.resolve(code).code if areas is not None and len(code) <= 200 else None
-    if found is None:
+    if areas is None or found is None:
         raise ApiError(404, "unknown-code", f"{code!r} is not a known area; /api/v1/areas?q= searches", "code")
     total, records = lib.about_area(found, limit=100)
     return _json({"area": found, "name": areas.name(found), "total": total,

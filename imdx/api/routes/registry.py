@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+from enum import Enum
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -111,8 +112,9 @@ class RegistryRoutes:
             raise ApiError(400, "unknown-code", f"kind={kind!r}: use one of {', '.join(KINDS)}", "kind")
         store = self.state.store
         rel, target = None, None
-        if params.single(request, "country"):
-            rel, target = "area", self._area(store, params.single(request, "country"), "country")
+        country = params.single(request, "country")
+        if country:
+            rel, target = "area", self._area(store, country, "country")
         elif params.single(request, "gcm"):
             rel, target = "gcm", params.single(request, "gcm")
         elif params.single(request, "organisation"):
@@ -191,8 +193,8 @@ class RegistryRoutes:
 
     def _change(self, fn):
         try:
-            with _WRITE, self.state.reader() as store:
-                return fn(store)
+            with _WRITE:
+                return fn(self.state.store)
         except AccessDenied as err:
             raise _access_error(err) from None
         except RegistryInputError as err:
@@ -297,7 +299,7 @@ def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = Fals
     async def export(request: Request) -> Response:
         return await run_in_threadpool(routes.export_3w, request)
 
-    tags = ["registry"]
+    tags: list[str | Enum] = ["registry"]
     app.add_api_route("/api/v1/registry", index, methods=["GET"], tags=tags, response_class=Response,
                       summary="The registry's kinds of entries, their counts and routes")
     app.add_api_route("/api/v1/registry/entries", entries, methods=["GET"], tags=tags, response_class=Response,
