@@ -48,8 +48,9 @@ def _has_data(target) -> bool:
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve_cmd(db, host, port, workers, cache_mb, registry_edits, log_level):
     """Serve the store over HTTP (read-only, unless --registry-edits): the web portal at /, the REST API under
-    /api/v1 (OpenAPI at /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set).
-    With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API under /api/v1/cases."""
+    /api/v1 (OpenAPI at /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from
+    $IMDX_MIRROR when set). With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API
+    under /api/v1/cases."""
     import uvicorn
 
     from imdx.cases.serving import case_service

@@ -216,7 +216,8 @@ def filter_clauses(schema, filters: dict[str, list[str]], skip: str | None = Non
             for value in values:
                 low, _, high = str(value).partition(":")
                 low_y, high_y = int(low or 0), int(high or low or 9999)
-                options.append((Occur.Should, Query.range_query(schema, name, tantivy.FieldType.Integer, low_y, high_y)))
+                years = Query.range_query(schema, name, tantivy.FieldType.Integer, low_y, high_y)
+                options.append((Occur.Should, years))
         else:
             options = [(Occur.Should, Query.term_query(schema, name, str(v))) for v in values]
         clauses.append((Occur.Must, Query.boolean_query(options)))

@@ -180,7 +180,8 @@ def research_router(state, cases=None) -> APIRouter:
     @router.get("/registry", response_class=HTMLResponse)
     async def registry_page(request: Request):
         kind = request.query_params.get("kind", "organisation")
-        kind = kind if kind in ("organisation", "data_product", "activity", "event", "three_w_table") else "organisation"
+        if kind not in ("organisation", "data_product", "activity", "event", "three_w_table"):
+            kind = "organisation"
 
         def work():
             store = state.store
@@ -237,7 +238,8 @@ def research_router(state, cases=None) -> APIRouter:
         found = await run_in_threadpool(work)
         if found is None:
             return render("research/message.html", 404, title="Not found",
-                          message=f"No country or area is called {country!r}.", link=("/registry/gaps", "The gaps matrix"))
+                          message=f"No country or area is called {country!r}.",
+                          link=("/registry/gaps", "The gaps matrix"))
         code, name, cells, titles = found
         return render("research/country_gaps.html", title=f"Gaps: {name}", code=code, name=name, cells=cells,
                       titles=titles)
