@@ -127,3 +127,21 @@ class Library:
     def add_from_mirror(self, mirror: Path, actor: str | None = None) -> list[ImportResult]:
         """The IOM evaluations and the migration glossary of the mirror folder."""
         return [self.add(Path(mirror) / name, actor=actor) for name in MIRROR_FILES]
+
+
+class ServedLibrary:
+    """The library of a served store, with what its requests share: the limits (read once) and the glossary,
+    read again when the store's :meth:`~imdx.store.base.Store.version` moves (a glossary import changes what
+    a search expands). Thread-safe: each request gets the :class:`Library` of the current version."""
+
+    def __init__(self, store: Store, limits: Limits | None = None):
+        self.store, self.limits = store, limits or Limits.from_env()
+        self._kept: tuple[int, Library] | None = None
+
+    def get(self) -> Library:
+        version = self.store.version()
+        kept = self._kept
+        if kept is None or kept[0] != version:
+            kept = self._kept = (version, Library(self.store, self.limits))
+        return kept[1]
+

@@ -25,8 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from imdx.cases.errors import AccessDenied
 from imdx.errors import ImdxError, QueryError
 from imdx.library.index import FACETS
-from imdx.library.model import TYPES, Limits
-from imdx.library.service import Library
+from imdx.library.model import TYPES
+from imdx.library.service import Library, ServedLibrary
 
 HERE = Path(__file__).parent
 ENV = Environment(loader=FileSystemLoader([HERE / "templates"]), autoescape=select_autoescape(["html"]),
@@ -99,13 +99,7 @@ def research_router(state, cases=None) -> APIRouter:
 
     router = APIRouter(include_in_schema=False)
     who, login = resolver(cases)
-    limits = Limits.from_env()
-    shared: dict = {}
-
-    def library(store) -> Library:
-        if "glossary" not in shared:
-            shared["glossary"] = Library(store).glossary
-        return Library(store, limits, glossary=shared["glossary"])
+    served = ServedLibrary(state.store)
 
     def signed_in(request: Request):
         token = request.cookies.get(COOKIE)
@@ -132,7 +126,7 @@ def research_router(state, cases=None) -> APIRouter:
 
         def work():
             store = state.store
-            lib = library(store)
+            lib = served.get()
             try:
                 result = lib.search(q, filters, page=page, size=PAGE_SIZE,
                                     sort=sort if sort in ("relevance", "year", "-year") else "relevance")
@@ -159,7 +153,7 @@ def research_router(state, cases=None) -> APIRouter:
     async def record_page(record_id: str):
         def work():
             store = state.store
-            full = library(store).record(record_id)
+            full = served.get().record(record_id)
             if full is None:
                 return None
             gcm = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}

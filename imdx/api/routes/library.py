@@ -20,13 +20,12 @@ from imdx.api.openapi import query_param
 from imdx.api.responses import Body, respond
 from imdx.api.state import ApiState
 from imdx.library.index import FACETS
-from imdx.library.model import Limits
 from imdx.library.search import SORTS
-from imdx.library.service import Library
+from imdx.library.service import ServedLibrary
 
 MAX_CONCURRENT_SEARCHES = 8
 MAX_EXPORT = 1000
-_SEARCH_PARAMS = ["q", *FACETS, "sort", "page", "page_size"]  # a QueryError names one of them
+_SEARCH_PARAMS = ["q", *FACETS, "sort", "page", "page_size"]
 
 
 class Searches:
@@ -45,22 +44,6 @@ class Searches:
         self.slots.release()
 
 
-class SharedLibrary:
-    """The library over the app's store, with what every request shares: the limits (read once) and the
-    glossary (read again when the store's version changes: a glossary import changes the expansions)."""
-
-    def __init__(self, state: ApiState):
-        self.state, self.limits = state, Limits.from_env()
-        self._kept: tuple[int, Library] | None = None
-
-    def library(self) -> Library:
-        version = self.state.current()
-        kept = self._kept
-        if kept is None or kept[0] != version:
-            kept = self._kept = (version, Library(self.state.store, self.limits))
-        return kept[1]
-
-
 def _filters(request: Request) -> dict[str, list[str]]:
     out = {}
     for facet in FACETS:
@@ -74,13 +57,13 @@ def _json(document) -> Body:
     return Body(json_bytes(document), params.MEDIA_TYPES["json"])
 
 
-def search(shared: SharedLibrary, searches: Searches, request: Request) -> Body:
+def search(shared: ServedLibrary, searches: Searches, request: Request) -> Body:
     params.check_known(request, _SEARCH_PARAMS, "/api/v1/library")
     page = params._positive_int(request, "page", 1)
     size = params._positive_int(request, "page_size", 20)
     q = params.single(request, "q") or ""
     sort = params.single(request, "sort") or "relevance"
-    lib = shared.library()
+    lib = shared.get()
     if size > lib.limits.max_page_size:
         raise ApiError(400, "page-size-too-large", f"page_size={size} is more than the {lib.limits.max_page_size} "
                        "records a page may hold", "page_size")
@@ -96,12 +79,12 @@ def search(shared: SharedLibrary, searches: Searches, request: Request) -> Body:
                   "facets": {f: [{"value": v, "count": n} for v, n in values] for f, values in result.facets.items()}})
 
 
-def record(shared: SharedLibrary, request: Request, record_id: str) -> Body:
+def record(shared: ServedLibrary, request: Request, record_id: str) -> Body:
     params.check_known(request, ["format"], "/api/v1/library/records/{id}")
     fmt = params.single(request, "format") or "json"
     if fmt not in ("json", "csl-json", "bibtex"):
         raise ApiError(400, "unknown-format", f"format={fmt!r}: use json, csl-json or bibtex", "format")
-    lib = shared.library()
+    lib = shared.get()
     full = lib.record(record_id)
     if full is None:
         raise ApiError(404, "unknown-record", f"no library record {record_id!r}; /api/v1/library?q= searches",
@@ -129,12 +112,12 @@ def record(shared: SharedLibrary, request: Request, record_id: str) -> Body:
                    "bibtex": f"/api/v1/library/records/{rec.id}?format=bibtex"}})
 
 
-def export(shared: SharedLibrary, searches: Searches, request: Request) -> Body:
+def export(shared: ServedLibrary, searches: Searches, request: Request) -> Body:
     params.check_known(request, ["q", *FACETS, "format"], "/api/v1/library/export")
     fmt = params.single(request, "format") or "csl-json"
     if fmt not in ("csl-json", "bibtex"):
         raise ApiError(400, "unknown-format", f"format={fmt!r}: use csl-json or bibtex", "format")
-    lib = shared.library()
+    lib = shared.get()
     ids: list[str] = []
     with searches:
         page = 1
@@ -150,9 +133,9 @@ def export(shared: SharedLibrary, searches: Searches, request: Request) -> Body:
                                        "X-Total-Count": str(len(ids[:MAX_EXPORT]))})
 
 
-def area(shared: SharedLibrary, request: Request, code: str) -> Body:
+def area(shared: ServedLibrary, request: Request, code: str) -> Body:
     params.check_known(request, [], "/api/v1/library/areas/{code}")
-    lib = shared.library()
+    lib = shared.get()
     areas = lib.store.areas()
     found = areas.resolve(code).code if areas is not None and len(code) <= 200 else None
     if areas is None or found is None:
@@ -164,7 +147,7 @@ def area(shared: SharedLibrary, request: Request, code: str) -> Body:
 
 
 def register(app: FastAPI, state: ApiState) -> None:
-    searches, shared = Searches(), SharedLibrary(state)
+    searches, shared = Searches(), ServedLibrary(state.store)
     facet_params = [query_param(f, f"Only records with this {f} (repeat, or separate with commas, for any of several)"
                                 + ("; a name in any spelling, ISO3 or M49 code" if f == "country" else "")
                                 + ("; a year or a range 2010:2020" if f == "year" else "")) for f in FACETS]
