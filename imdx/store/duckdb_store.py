@@ -132,10 +132,11 @@ class DuckDBStore(DocumentTables, Store):
     def version(self) -> int:
         if self._version is not None:
             return self._version
-        con = self._reader()
-        # two counters that only grow: the last release, and the library's and registry's writes
-        version = con.execute("SELECT coalesce(max(release_id), 0) FROM release").fetchall()[0][0] \
-            + self._documents_version(con)
+        # two counters that only grow, read in one statement: the last release, and the number of the library's
+        # and the registry's writes (none in a file written before the counter: it is open read-only)
+        writes = "(SELECT coalesce(max(n), 0) FROM document_version)" if self._counted else "0"
+        version = self._reader().execute(f"SELECT (SELECT coalesce(max(release_id), 0) FROM release) + {writes}"
+                                         ).fetchall()[0][0]
         if self.read_only:
             self._version = version
         return version

@@ -96,13 +96,6 @@ class DocumentTables:
                                                  "IN ('library_record', 'document_version')").fetchall()}
         self._documents, self._counted = "library_record" in tables, "document_version" in tables
 
-    def _documents_version(self, con: duckdb.DuckDBPyConnection) -> int:
-        """The number of library and registry writes committed (0 in a file without the counter: such a
-        file is open read-only, and cannot change)."""
-        if not self._counted:
-            return 0
-        return con.execute("SELECT coalesce(max(n), 0) FROM document_version").fetchall()[0][0]
-
     def is_read_only(self) -> bool:
         return self.read_only
 
