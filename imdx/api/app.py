@@ -1,4 +1,5 @@
-"""The app factory: ``create_app(db)`` serves one store read-only under ``/api/v1``."""
+"""The app factory: ``create_app(db)`` serves one store: the REST API under ``/api/v1``, SDMX under ``/sdmx``,
+the portal at ``/`` and, when given, the case database under ``/api/v1/cases``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
 from imdx.api.routes import data, diff, library, meta, registry
 from imdx.api.state import ApiState
+from imdx.errors import StoreError
 from imdx.store import connect
 from imdx.store.base import Store
 
@@ -22,15 +24,21 @@ EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-
 
 def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
                freshness: float = 1.0, cases=None, registry_edits: bool = False) -> FastAPI:
-    """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only; or an open
-    :class:`Store`, which the app closes when it stops), keeping up to ``cache_mb`` MiB of encoded answers
-    and twice that of query results in memory (0: none; every request is queried and encoded); a release
-    committed while it serves is answered within ``freshness`` seconds. ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/``;
-    ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database under ``/api/v1/cases``
-    (its accounts also sign in to change the registry); ``registry_edits=True`` opens the store for writing
-    so that signed-in users can change the registry."""
+    """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only, or for
+    writing when ``registry_edits``; or an open :class:`Store`, which the app closes when it stops), keeping
+    up to ``cache_mb`` MiB of encoded answers and twice that of query results in memory (0: none; every
+    request is queried and encoded); a write committed while it serves (a release, a library import, a
+    registry change) is answered within ``freshness`` seconds. ``sdmx=True`` also mounts the SDMX-REST routes
+    of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/`` (with the library's and
+    the registry's pages); ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database
+    under ``/api/v1/cases`` (its accounts also sign in to change the registry); ``registry_edits=True`` lets
+    signed-in users change the registry (the store must be writable)."""
     store = db if isinstance(db, Store) else connect(db, read_only=not registry_edits)
+    if registry_edits and store.is_read_only():
+        where = store.describe()
+        store.close()
+        raise StoreError(f"registry edits need {where} open for writing: open it with "
+                         "imdx.store.connect(target, read_only=False)")
     state = ApiState(store, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
                      freshness=freshness)
 

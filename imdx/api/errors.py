@@ -23,8 +23,8 @@ from imdx.errors import ImdxError, QueryError
 log = logging.getLogger("imdx.api")
 
 ROUTES_HINT = ("the API's routes are /api/v1/dataflows, /api/v1/dataflows/{id}, /api/v1/data/{dataflow}, "
-               "/api/v1/diff/{dataflow}, /api/v1/areas, /api/v1/releases and /api/v1/report "
-               "(described in /api/v1/openapi.json)")
+               "/api/v1/diff/{dataflow}, /api/v1/areas, /api/v1/releases, /api/v1/report, /api/v1/library and "
+               "/api/v1/registry (described in /api/v1/openapi.json)")
 
 
 class ApiError(Exception):

@@ -15,9 +15,6 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pandas as pd
 
@@ -76,7 +73,6 @@ class ApiState:
         self.version = -1
         self.dataflow_ids: list[str] = []
         self.editions = pd.DataFrame()
-        self.library: Any = None  # the research library's limits and glossary, read once (imdx.api.routes.library)
         self.current()
 
     def current(self) -> int:
@@ -105,12 +101,6 @@ class ApiState:
         self.responses.clear()
         self.tables.clear()
         self.version = version
-
-    @contextmanager
-    def reader(self) -> Iterator[Store]:
-        """The store, for one request's reads and writes (every method is safe from many threads: each
-        thread reads through its own cursor or connection)."""
-        yield self.store
 
     def close(self) -> None:
         self.store.close()

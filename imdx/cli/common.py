@@ -20,20 +20,19 @@ DB_OPTION = click.option("--db", "db", default=None,
                               "Default: $IMDX_DB or ./imdx.duckdb.")
 
 #: parameters the command line takes as arguments, not as ``--options``
-POSITIONAL = ("dataflow",)
+POSITIONAL = ("dataflow", "q")
 
 
 def console(err: bool = False) -> Console:
     return Console(stderr=err, highlight=False)
 
 
-def open_store(db: str | None, *, read_only: bool = True, create: bool = False) -> Store:
-    """The store ``--db`` (or ``IMDX_DB``) names, which must exist unless ``create`` (``imdx load`` and the
-    library and registry imports make one)."""
+def open_store(db: str | None, *, read_only: bool = True) -> Store:
+    """The store ``--db`` (or ``IMDX_DB``) names, which must exist (only ``imdx load`` makes one)."""
     from imdx.store import connect, exists
 
     target = settings(db=db).db
-    if not exists(target) and not create:
+    if not exists(target):
         raise StoreError(f"no store at {target}; load one first with `imdx load --db {target}`")
     return connect(target, read_only=read_only)
 

@@ -43,13 +43,14 @@ def _has_data(target) -> bool:
                    "meanwhile); 0 turns the cache off.")
 @click.option("--registry-edits", is_flag=True,
               help="Let signed-in users change the coordination registry through the API (opens the store for "
-                   "writing: one worker, and no `imdx load` into it while it is served).")
+                   "writing: one worker, and no `imdx load` into a DuckDB store while it is served).")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve_cmd(db, host, port, workers, cache_mb, registry_edits, log_level):
-    """Serve the store read-only over HTTP: the web portal at /, the REST API under /api/v1 (OpenAPI at
-    /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set).
-    With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API under /api/v1/cases."""
+    """Serve the store over HTTP (read-only, unless --registry-edits): the web portal at /, the REST API under
+    /api/v1 (OpenAPI at /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from
+    $IMDX_MIRROR when set). With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API
+    under /api/v1/cases."""
     import uvicorn
 
     from imdx.cases.serving import case_service
@@ -58,7 +59,7 @@ def serve_cmd(db, host, port, workers, cache_mb, registry_edits, log_level):
     cfg = settings(db=db)
     path = cfg.db if is_url(cfg.db) else cfg.db.resolve()
     if registry_edits and workers > 1:
-        raise click.UsageError("--registry-edits needs --workers 1 (one process writes the DuckDB store)")
+        raise click.UsageError("--registry-edits needs --workers 1 (one process writes the store)")
     cases, cases_note = case_service(workers)  # refused here, before any loading, when it cannot be served
     click.echo(cases_note, err=True)
     if not _has_data(path):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class IssueType:
     slug: str
-    area: str  # where the problem is found: reading, areas, checks, estimates, cases, library, registry, audit
+    area: str  # where it is found: "reading", "areas", "checks", "estimates", "cases", "audit", "library", "registry"
     meaning: str  # what the issue says about the data
     action: str  # what a data officer does about it
 
@@ -110,33 +110,6 @@ _TYPES = [
               "correct the release's parameters"),
     IssueType("k-anonymity-violated", "cases", "fewer than k records share a combination of quasi-identifiers",
               "generalise or suppress further"),
-    # -- the research library (imdx.library) and the coordination registry (imdx.registry) --------
-    IssueType("title-from-file-name", "library", "a document does not give its title; its file name was used",
-              "give the title in the record"),
-    IssueType("no-text", "library", "no text could be extracted from a document (a scanned document?); only its "
-              "metadata is searchable", "add a text layer (OCR) and import it again"),
-    IssueType("document-truncated", "library", "only the first pages of a long document were read",
-              "none needed; the record says how many pages were read"),
-    IssueType("record-without-title", "library", "a record has no title and was left out", "give it a title"),
-    IssueType("no-area", "library", "a record names no country or area", "add the areas it is about"),
-    IssueType("period-reversed", "library", "a record's period ends before it starts", "correct the dates"),
-    IssueType("not-utf8", "library", "a file is not UTF-8; it was read as Windows-1252",
-              "check accented names, or save the file as UTF-8"),
-    IssueType("duplicate-id", "registry", "an id of a framework is published twice", "ask the publisher"),
-    IssueType("mapping-one-sided", "registry", "a mapping between frameworks is given in one direction only",
-              "check the mapping files"),
-    IssueType("mapping-unknown-objective", "registry", "a mapping names a GCM objective that does not exist",
-              "correct the mapping"),
-    IssueType("mapping-unknown-output", "registry", "a mapping names an SRF output that does not exist",
-              "correct the mapping"),
-    IssueType("typo-as-published", "registry", "a framework's text has a typo, kept as published", "none needed"),
-    IssueType("unknown-country", "registry", "a 3W row names a country imdx does not know",
-              "use an ISO3 code or a name imdx knows"),
-    IssueType("unknown-status", "registry", "a 3W row has a status imdx does not know", "use one of the statuses"),
-    IssueType("row-without-organisation", "registry", "a 3W row names no organisation (#org)", "add it"),
-    IssueType("invalid-row", "registry", "a 3W row cannot be read as an activity", "correct the row"),
-    IssueType("unknown-hashtag", "registry", "a 3W column has an HXL hashtag imdx does not use; it was ignored",
-              "none needed, or rename it"),
     # -- the audit log ---------------------------------------------------------------------------
     IssueType("audit-entry-missing", "audit", "an entry of the audit log is missing", "investigate: the log was "
               "changed outside imdx"),
@@ -144,15 +117,52 @@ _TYPES = [
     IssueType("audit-entry-changed", "audit", "an entry of the audit log was changed", "investigate"),
     IssueType("audit-link-broken", "audit", "an entry does not link to the one before it", "investigate"),
     IssueType("audit-head-missing", "audit", "the latest entries noted earlier are gone", "investigate"),
-    IssueType("audit-entries-removed", "audit", "a signed checkpoint names an entry the log no longer has (or has "
-              "with another hash): entries were removed", "investigate: restore the log from a backup"),
-    IssueType("audit-checkpoint-forged", "audit", "a checkpoint's signature is wrong", "investigate"),
-    IssueType("audit-checkpoints-missing", "audit", "the database has users but no signed checkpoint anywhere",
-              "investigate: the checkpoints were removed"),
-    IssueType("audit-checkpoint-file-behind", "audit", "the database has checkpoints the checkpoint file lacks "
-              "(the file was replaced or truncated)", "investigate; restore the file from a backup"),
-    IssueType("audit-entries-unsigned", "audit", "entries newer than the latest checkpoint, which no checkpoint "
-              "covers yet", "none needed; the next checkpoint signs them"),
+    IssueType("audit-checkpoint-forged", "audit", "a signed checkpoint of the log's head is not a checkpoint, or its "
+              "signature is wrong", "investigate: the checkpoints were changed outside imdx"),
+    IssueType("audit-entries-removed", "audit", "a signed checkpoint names an entry the log no longer holds as it "
+              "was: entries were removed or replaced", "investigate; restore the log from a backup"),
+    IssueType("audit-checkpoints-missing", "audit", "the database is in use but no signed checkpoint is found: the "
+              "log or its checkpoints were removed", "investigate; restore the checkpoint file"),
+    IssueType("audit-checkpoint-file-behind", "audit", "checkpoints of the database are missing from the checkpoint "
+              "file", "check whether the file was replaced"),
+    IssueType("audit-entries-unsigned", "audit", "the latest entries are not covered by a signed checkpoint yet",
+              "none needed: the next checkpoint covers them"),
+    # -- the research library (imdx.library) -----------------------------------------------------
+    IssueType("record-without-title", "library", "an entry of the file has no title; it was left out",
+              "add its title in the file and import it again"),
+    IssueType("title-from-file-name", "library", "a document does not give its title; the file name was used",
+              "import the document's metadata (CSL-JSON, BibTeX or RIS) with its title"),
+    IssueType("no-text", "library", "no text could be extracted from a document (a scanned image?); only its "
+              "metadata is searchable", "import a version with a text layer"),
+    IssueType("document-truncated", "library", "a document has more pages than the library reads; the text of "
+              "its first pages was read", "raise IMDX_LIBRARY_MAX_PAGES if the rest must be searchable"),
+    IssueType("no-area", "library", "a record names no country or area it covers", "none needed; add its "
+              "countries in the source if they are known"),
+    IssueType("period-reversed", "library", "a record's period ends before it starts", "check the dates in the "
+              "source"),
+    IssueType("not-utf8", "library", "a text file is not UTF-8; it was read as Windows-1252",
+              "check the accented names; save the file as UTF-8"),
+    # -- the coordination registry (imdx.registry) -----------------------------------------------
+    IssueType("unknown-country", "registry", "a 3W row names a country that is neither an ISO 3166 code nor a "
+              "known name; nothing was imported", "write the country as ISO 3166 alpha-3 (KEN)"),
+    IssueType("unknown-status", "registry", "an activity's status is not one imdx knows; kept as written",
+              "use planned, ongoing, completed, cancelled or unknown"),
+    IssueType("row-without-organisation", "registry", "a 3W row names no organisation (#org); nothing was "
+              "imported", "fill the row's #org"),
+    IssueType("invalid-row", "registry", "a 3W row is not a valid activity (the message says why); nothing was "
+              "imported", "correct the row"),
+    IssueType("unknown-hashtag", "registry", "a column's HXL hashtag is not in the HXL core dictionary; the "
+              "column is kept as written but not read", "use a core hashtag if the column should be read"),
+    IssueType("duplicate-id", "registry", "a framework publishes one id twice with different titles; the second "
+              "is kept under a new id", "none needed; the message names the new id"),
+    IssueType("mapping-one-sided", "registry", "a link between a GCM objective and an SRF output is published in "
+              "one direction only; it is kept", "none needed"),
+    IssueType("mapping-unknown-objective", "registry", "a mapping names a GCM objective that does not exist; it "
+              "was left out", "none needed; tell the publisher"),
+    IssueType("mapping-unknown-output", "registry", "a mapping names an SRF output that does not exist; it was "
+              "left out", "none needed; tell the publisher"),
+    IssueType("typo-as-published", "registry", "a published text has a typo; it is kept as published",
+              "none needed"),
 ]
 
 #: every issue type, by slug

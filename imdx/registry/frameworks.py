@@ -136,8 +136,8 @@ def check_mappings(forward: dict, backward: dict, objectives: dict, srf: dict, r
     for g, o in sorted(pairs_f | pairs_b, key=lambda p: (int(p[0]) if p[0].isdigit() else 99, p[1])):
         if g not in objectives:
             report.add(Issue("mapping-unknown-objective",
-                             f"the mappings name GCM objective {g!r}, which does not exist",
-                             "error", source=SOURCE, file="gcm_to_srf_outputs.json", column=g))
+                             f"the mappings name GCM objective {g!r}, which does not exist", "error", source=SOURCE,
+                             file="gcm_to_srf_outputs.json", column=g))
             continue
         if o not in srf or srf[o].level != "output":
             report.add(Issue("mapping-unknown-output", f"the mappings name SRF output {o!r}, which is not an output of "

@@ -10,13 +10,22 @@ What a store holds
     *Releases* (:class:`ReleaseRecord`: a source's edition or vintage, with its files and their
     checksums), their *observations* (one table per dataflow, in the tidy model of
     :mod:`imdx.model.dataflows`), the *area table* with every alias, the *data-issue report*, and the
-    definitions of dataflows that releases brought (e.g. from an SDMX message).
+    definitions of dataflows that releases brought (e.g. from an SDMX message). Beside the statistics,
+    the *research library* (records with their provenance, imports and their issues) and the
+    *coordination registry* (versioned entries and their audit log), as documents with links
+    (:mod:`imdx.store.documents`).
 
 Writing
     Data enters through :func:`imdx.ingest.ingest` only (harmonised tables → checks → one
     transaction), which calls :meth:`Store.write_release`. A release lands whole or not at all: its
     observations, files, issues, the areas and aliases it registered and the dataflows it defined are
     committed together, or nothing is. A store has one writer at a time.
+
+    Statistics releases are the only data that door takes. The library and the registry are
+    documents, not observations (no dataflow, no checks of :mod:`imdx.checks`): each has its own
+    door, which checks what it writes and then makes one transaction through a method of this
+    interface: :func:`imdx.library.ingest.import_file` calls :meth:`Store.write_library`, the registry
+    (:mod:`imdx.registry`) calls :meth:`Store.write_registry`.
 
 The current value (one rule, implemented by each backend in its SQL and nowhere else)
     Releases are ranked by :data:`RANK_ORDER`: publication date, then edition, then load order
@@ -30,8 +39,9 @@ Reading from many threads and while loads run
     Every read method may be called from many threads at once (the API and the portal answer
     requests in a thread pool): each backend gives each thread its own connection or cursor. One call
     reads one consistent state of the store: a release committed meanwhile is seen whole or not at
-    all. :meth:`Store.version` changes whenever a release is committed, so that readers that keep
-    answers (the API's response cache, the portal's indexes) know when to drop them.
+    all. :meth:`Store.version` changes whenever a release, a library import or a registry change is
+    committed, so that readers that keep answers (the API's response cache, the portal's indexes, the
+    library's search) know when to drop them.
 
 Text and codes
     Results come back as text codes (``DEU``, ``_T``), whatever the backend stores (DuckDB stores
@@ -44,13 +54,12 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NoReturn, Self
+from typing import Self
 
 import pandas as pd
 import pyarrow as pa
 
 from imdx.codes.areas import Areas
-from imdx.errors import StoreError
 from imdx.model.dataflows import Dataflow
 from imdx.model.report import Report
 from imdx.store.documents import AuditRow, LibraryImport, RegistryChange, StoredEntry, StoredRecord
@@ -152,8 +161,9 @@ class Store(ABC):
 
     @abstractmethod
     def version(self) -> int:
-        """A number that changes whenever a release is committed (by this process or another): readers
-        that keep answers drop them when it does. Cheap to call."""
+        """A number that changes whenever a release, a library import or a registry change is committed
+        (by this process or another; not for an audit row alone): readers that keep answers drop them when
+        it does. Cheap to call."""
 
     # -- writing (through imdx.ingest) --------------------------------------------------------
     @abstractmethod
@@ -251,69 +261,83 @@ class Store(ABC):
     def distinct(self, dataflow: str, dimension: str) -> list:
         """The codes (years, for ``year``) a dimension takes in the stored observations, sorted."""
 
-    # -- the research library and the coordination registry (imdx.store.documents) ---------------
-    # Each backend keeps them in the tables listed in imdx/store/library_tables.py (plain SQL types; the
-    # DuckDB backend's implementation is there). The defaults below only say that a backend lacks them.
-    def _no_documents(self) -> NoReturn:
-        raise StoreError(f"the {type(self).__name__} store does not hold research-library or registry documents "
-                         "yet; use the DuckDB store (the default) for `imdx library` and `imdx registry`")
-
+    # -- the research library and the coordination registry (imdx.store.documents) --------------
+    # Documents (JSON text) with links, in the tables listed in imdx/store/library_tables.py (plain SQL
+    # types, so every backend can hold them; both backends share the implementation there). The rules of
+    # the module docstring hold for them too: reads from many threads, each call one consistent state;
+    # each write one transaction, all or nothing; a committed write changes :meth:`version`.
+    @abstractmethod
     def is_read_only(self) -> bool:
-        """True when this store was opened for reading only (as ``imdx serve`` opens it)."""
-        return False
+        """True when this store was opened for reading only (as ``imdx serve`` opens it without
+        ``--registry-edits``): its write methods would fail."""
 
+    @abstractmethod
     def write_library(self, records: list[StoredRecord], import_: LibraryImport, report: Report) -> int:
-        """Write one library import in ONE transaction: each record replaces the stored record of the same id
-        (body and links), its new :class:`RecordSource` rows are appended to its provenance, the import row
-        and the report's issues are added; returns the new import id. Nothing is written if anything fails."""
-        self._no_documents()
+        """Write one library import in ONE transaction; returns its import id (one more than the last).
 
+        Each record replaces the stored record of the same id (body and links); its ``sources`` (the new
+        :class:`~imdx.store.documents.RecordSource` rows) are added to its provenance with this import's
+        id; the :class:`~imdx.store.documents.LibraryImport` row and the report's issues are added. All of
+        it is committed, or nothing is (a record id given twice is a ValueError: nothing is written).
+        :func:`imdx.library.ingest.import_file` calls this (the library's
+        door: read → clean → link → merge with what is stored → this write)."""
+
+    @abstractmethod
     def library_records(self, record_ids: list[str] | None = None) -> list[StoredRecord]:
-        """Stored records (all, or those of ``record_ids``) with their links and every source, by record id."""
-        self._no_documents()
+        """Stored records (all, or those of ``record_ids``; an empty list gives none) with their links and
+        every source, by record id."""
 
+    @abstractmethod
     def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
-        """``record_id, target`` of the records linked by ``rel`` (e.g. ``"area"``) to any of ``targets``."""
-        self._no_documents()
+        """``record_id, target`` of the records linked by ``rel`` (e.g. ``"area"``) to any of ``targets``,
+        by record id."""
 
+    @abstractmethod
     def library_link_counts(self, rel: str) -> pd.DataFrame:
-        """``target, n``: how many records each target of ``rel`` has (e.g. records per country)."""
-        self._no_documents()
+        """``target, n``: how many records each target of ``rel`` has (e.g. records per country), by target."""
 
+    @abstractmethod
     def library_imports(self) -> pd.DataFrame:
-        """One row per library import: id, format, file, sha256, size, imported_at, actor, counts."""
-        self._no_documents()
+        """One row per library import, by id: ``import_id``, ``format``, ``file``, ``sha256``, ``size``,
+        ``imported_at``, ``actor``, ``n_read``, ``n_new``, ``n_merged``."""
 
+    @abstractmethod
     def library_issues(self, import_id: int | None = None) -> pd.DataFrame:
-        """The issues of library imports (``import_id`` plus the fields of :class:`Issue`)."""
-        self._no_documents()
+        """The issues of library imports (all, or of one): ``import_id`` and the fields of
+        :class:`~imdx.model.report.Issue`."""
 
+    @abstractmethod
     def library_generation(self) -> str:
         """A text that changes whenever the library changes (the search index is rebuilt when it differs)."""
-        self._no_documents()
 
+    @abstractmethod
     def write_registry(self, changes: list[RegistryChange], audit: list[AuditRow]) -> None:
-        """Apply registry changes and append their audit rows in ONE transaction. An entry's version must
-        equal ``expected_version`` (None: the entry must not exist) unless ``check_version`` is False, else
-        :class:`VersionConflict` is raised and nothing is written; each write increments the version."""
-        self._no_documents()
+        """Apply registry changes and append their audit rows in ONE transaction (at least one audit row:
+        every change is audited). An entry's version must equal ``expected_version`` (None: the entry must
+        not exist yet) unless ``check_version`` is False, else
+        :class:`~imdx.store.documents.VersionConflict` is raised and nothing is written; each write
+        increments the entry's version, ``body=None`` deletes it. Writes are serialised: two at once
+        cannot both pass the version check."""
 
+    @abstractmethod
     def audit_registry(self, audit: list[AuditRow]) -> None:
-        """Append audit rows alone (e.g. a refused change), in one transaction."""
-        self._no_documents()
+        """Append audit rows alone (a refused change), in one transaction. This does not change
+        :meth:`version` (nothing that is answered changed), so a flood of refusals empties no cache."""
 
+    @abstractmethod
     def registry_entries(self, kind: str | None = None, *, entry_ids: list[str] | None = None,
                          owner: str | None = None, rel: str | None = None,
                          target: str | None = None) -> list[StoredEntry]:
-        """Registry entries filtered by kind, ids, owner, or having a link ``rel`` (to ``target``)."""
-        self._no_documents()
+        """Registry entries filtered by kind, ids (an empty list gives none), owner, or having a link
+        ``rel`` (to ``target``), by kind and id, each with all of its links."""
 
+    @abstractmethod
     def registry_links(self, rel: str | None = None) -> pd.DataFrame:
         """``kind, entry_id, rel, target`` of every registry link (of one ``rel``)."""
-        self._no_documents()
 
+    @abstractmethod
     def registry_audit(self, kind: str | None = None, entry_id: str | None = None,
                        limit: int = 1000) -> pd.DataFrame:
-        """The registry's audit log, newest first: seq, logged_at, actor, organisation, action, kind, entry_id,
-        outcome, before_body, after_body (JSON text), detail."""
-        self._no_documents()
+        """The registry's audit log, newest first (at most ``limit`` rows): ``seq``, ``logged_at``, ``actor``,
+        ``organisation``, ``action``, ``kind``, ``entry_id``, ``outcome``, ``before_body``, ``after_body``
+        and ``detail`` (JSON text)."""

@@ -4,7 +4,8 @@ One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``
 the attributes, text stored as the ids of :mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
 that reads it as text (for people and tools exploring the file; imdx's own queries read the coded
 table), and the tables ``label``, ``release``, ``release_file``, ``release_dataflow``, ``area``,
-``area_alias`` and ``issue``. A release is written in one transaction; a process killed part-way
+``area_alias`` and ``issue``; the research library's and the registry's tables are those of
+:mod:`imdx.store.library_tables`. A release is written in one transaction; a process killed part-way
 leaves the file as it was at the last commit (DuckDB's write-ahead log holds only committed work).
 
 A DuckDB file has one writing process at a time: while ``imdx load`` writes it, ``imdx serve`` cannot
@@ -72,16 +73,18 @@ class DuckDBStore(DocumentTables, Store):
             raise StoreError(f"cannot open the store {self.path}: {err}. If another imdx process is "
                              "loading into it, wait for it to finish.") from err
         self.con.execute("SET enable_progress_bar = false")
-        self._owner = threading.get_ident()  # the thread that reads and writes through self.con
-        self._local = threading.local()  # other threads' cursors
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._lock = threading.Lock()
         self._check_layout()
         if not read_only:
             self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
             self._create_document_tables()  # the research library and the coordination registry
+        self._find_document_tables()
+        self._owner = threading.get_ident()  # the thread that reads and writes through self.con
+        self._local = threading.local()  # other threads' cursors
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one write transaction at a time (library and registry writes)
         self._labels: Labels | None = None  # see labels()
         self._cache: dict[str, tuple[int, object]] = {}  # what reads keep, with the version they were read at
         self._version: int | None = None  # a read-only file cannot change while it is open
@@ -117,7 +120,11 @@ class DuckDBStore(DocumentTables, Store):
     def version(self) -> int:
         if self._version is not None:
             return self._version
-        version = self._reader().execute("SELECT coalesce(max(release_id), 0) FROM release").fetchall()[0][0]
+        # two counters that only grow, read in one statement: the last release, and the number of the library's
+        # and the registry's writes (none in a file written before the counter: it is open read-only)
+        writes = "(SELECT coalesce(max(n), 0) FROM document_version)" if self._counted else "0"
+        version = self._reader().execute(f"SELECT (SELECT coalesce(max(release_id), 0) FROM release) + {writes}"
+                                         ).fetchall()[0][0]
         if self.read_only:
             self._version = version
         return version

@@ -10,8 +10,6 @@ DuckDB file's.
 
 from __future__ import annotations
 
-from imdx.store.library_tables import DOCUMENT_SCHEMA
-
 #: the advisory lock that serialises migrations and writes (one writer at a time)
 WRITE_LOCK = 0x1D8C_0001
 
@@ -41,8 +39,31 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX issue_release ON issue (release_id)",
         "CREATE TABLE label (id integer PRIMARY KEY, text text NOT NULL UNIQUE)",
     ]),
-    (2, "the research library's and the coordination registry's tables (imdx/store/library_tables.py)",
-     [statement for statement in DOCUMENT_SCHEMA.split(";") if statement.strip()]),
+    (2, "the research library's and the coordination registry's tables (imdx/store/library_tables.py) and the "
+        "count of their writes", [
+        "CREATE TABLE library_record (record_id text PRIMARY KEY, body text NOT NULL, updated_at timestamp NOT NULL)",
+        "CREATE TABLE library_link (record_id text NOT NULL, rel text NOT NULL, target text NOT NULL)",
+        "CREATE INDEX library_link_record ON library_link (record_id)",
+        "CREATE INDEX library_link_target ON library_link (rel, target)",
+        """CREATE TABLE library_source (record_id text NOT NULL, import_id integer NOT NULL, source text,
+             source_key text, file text, sha256 text, location text)""",
+        "CREATE INDEX library_source_record ON library_source (record_id)",
+        """CREATE TABLE library_import (import_id integer PRIMARY KEY, format text, file text, sha256 text,
+             size bigint, imported_at timestamp, actor text, n_read integer, n_new integer, n_merged integer)""",
+        """CREATE TABLE library_issue (import_id integer, type text, severity text, source text, dataflow text,
+             file text, sheet text, "row" integer, "column" text, area text, message text, n_obs bigint)""",
+        """CREATE TABLE registry_entry (kind text NOT NULL, entry_id text NOT NULL, owner text, body text NOT NULL,
+             version integer NOT NULL, updated_at timestamp NOT NULL, updated_by text, PRIMARY KEY (kind, entry_id))""",
+        """CREATE TABLE registry_link (kind text NOT NULL, entry_id text NOT NULL, rel text NOT NULL,
+             target text NOT NULL)""",
+        "CREATE INDEX registry_link_entry ON registry_link (kind, entry_id)",
+        "CREATE INDEX registry_link_target ON registry_link (rel, target)",
+        """CREATE TABLE registry_audit (seq bigint PRIMARY KEY, logged_at timestamp NOT NULL, actor text NOT NULL,
+             organisation text, action text NOT NULL, kind text, entry_id text, outcome text, before_body text,
+             after_body text, detail text)""",
+        "CREATE TABLE document_version (n bigint NOT NULL)",
+        "INSERT INTO document_version VALUES (0)",
+    ]),
 ]
 
 #: the schema version this imdx writes and reads

@@ -70,12 +70,8 @@ class _DuckLike:
             cur.executemany(query.replace("?", "%s"), rows)
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
-        def pg_type(dtype) -> str:
-            kind = getattr(dtype, "kind", "O")
-            return {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean",
-                    "M": "timestamp"}.get(kind, "text")
-        columns = sql.SQL(", ").join(sql.SQL("{} {}").format(_ident(c), sql.SQL(pg_type(t)))
-                                     for c, t in frame.dtypes.items())
+        columns = sql.SQL(", ").join(sql.SQL("{} {}").format(_ident(c), sql.SQL(_pg_type(frame[c])))
+                                     for c in frame.columns)
         self.con.execute(sql.SQL("CREATE TEMP TABLE {} ({})").format(_ident(name), columns))
         with self.con.cursor().copy(sql.SQL("COPY {} FROM STDIN").format(_ident(name))) as copy:
             for row in frame.itertuples(index=False):
@@ -83,6 +79,22 @@ class _DuckLike:
 
     def unregister(self, name: str) -> None:
         self.con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(name)))
+
+
+def _pg_type(column: pd.Series) -> str:
+    """The type of a registered frame's column: by its dtype, or (objects) by its first value; a column of
+    missing values only is a bigint, which PostgreSQL assigns to an integer or a text column alike."""
+    kinds = {"i": "bigint", "u": "bigint", "f": "double precision", "b": "boolean", "M": "timestamp"}
+    if column.dtype.kind in kinds:
+        return kinds[column.dtype.kind]
+    values = column.dropna()
+    if values.empty:
+        return "bigint"
+    first = values.iloc[0]
+    for kind, name in ((bool, "boolean"), (int, "bigint"), (float, "double precision"), (datetime, "timestamp")):
+        if isinstance(first, kind):
+            return name
+    return "text"
 
 
 class _Result:
@@ -119,7 +131,9 @@ class PostgresStore(DocumentTables, Store):
             raise StoreError(f"{self.describe()} has schema {found}, this imdx needs {pg_schema.VERSION}: run "
                              f"`imdx load --db {display(url)}` once to migrate it")
         self._local = threading.local()  # each thread's connection for the library's and registry's tables
-        self._documents: list[psycopg.Connection] = []
+        self._connections: list[psycopg.Connection] = []
+        self._documents = self._counted = True  # the tables of migration 2, which every store opened has
+        self._write_lock = threading.Lock()  # one document write at a time in this process (_begin_write: in all)
         if not read_only:
             pg_schema.migrate(self._admin)
             for flow in dataflows.DATAFLOWS.values():
@@ -162,7 +176,10 @@ class PostgresStore(DocumentTables, Store):
         return f"the PostgreSQL database {parts.path.lstrip('/') or '(default)'} on {where}"
 
     def version(self) -> int:
-        return self._rows("SELECT coalesce(max(release_id), 0) FROM release")[0][0]
+        # two counters that only grow, read in one statement: the last release, and the number of the library's
+        # and the registry's writes
+        return self._rows("SELECT (SELECT coalesce(max(release_id), 0) FROM release) + "
+                          "(SELECT coalesce(max(n), 0) FROM document_version)")[0][0]
 
     def _reader(self) -> _DuckLike:
         """This thread's connection to the research library's and the registry's tables (their own
@@ -172,17 +189,23 @@ class PostgresStore(DocumentTables, Store):
             options = "-c default_transaction_read_only=on" if self.read_only else None
             con = psycopg.connect(self.url, autocommit=True, options=options)
             with self._lock:
-                self._documents.append(con)
+                self._connections.append(con)
             found = self._local.documents = _DuckLike(con)
         return found
 
-    def _create_document_tables(self) -> None:
-        """Made by the schema's migrations (:mod:`imdx.store.pg_schema`)."""
+    def _begin_read(self, con) -> None:
+        """A snapshot for the statements of one read (PostgreSQL's default gives each statement its own)."""
+        con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _begin_write(self, con) -> None:
+        """Every process writing this database waits for the one writing (as releases do)."""
+        con.execute("BEGIN")
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [pg_schema.WRITE_LOCK])
 
     def close(self) -> None:
         self.pool.close()
         with self._lock:
-            for con in self._documents:
+            for con in self._connections:
                 con.close()
         self._admin.close()
 

@@ -13,10 +13,6 @@ import pytest
 
 from tests.conftest import BACKENDS
 
-#: routes of the applications served beside the statistics API, whose own ids and write routes their own
-#: suites test (tests/library, tests/registry, tests/cases)
-APPLICATIONS = ("/api/v1/library", "/api/v1/registry", "/api/v1/cases")
-
 
 def free_port() -> int:
     with socket.socket() as s:

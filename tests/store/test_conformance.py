@@ -184,3 +184,24 @@ def test_an_empty_place_is_not_a_store_to_serve(backend):
 
     with pytest.raises(StoreError, match="load one first with `imdx load --db"):
         backend.open(backend.target(), read_only=True)
+
+
+#: the methods :class:`~imdx.store.base.Store` implements itself, for every backend
+SHARED = {"latest_release", "share_cpus"}
+
+
+@pytest.mark.parametrize("module, name", [("imdx.store.duckdb_store", "DuckDBStore"),
+                                          ("imdx.store.postgres", "PostgresStore")])
+def test_every_backend_implements_the_whole_interface(module, name):
+    """A method added to the interface is abstract (or shared, above), so a backend that lacks it fails here
+    (and cannot be opened) instead of answering wrongly or not at all."""
+    import importlib
+    import inspect
+
+    from imdx.store.base import Store
+
+    public = {n for n, v in vars(Store).items() if inspect.isfunction(v) and not n.startswith("_")}
+    assert Store.__abstractmethods__ == public - SHARED
+    backend = getattr(importlib.import_module(module), name)
+    assert not backend.__abstractmethods__, f"{name} lacks {sorted(backend.__abstractmethods__)}"
+    assert all(getattr(backend, n) is not getattr(Store, n) for n in public - SHARED)
