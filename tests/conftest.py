@@ -73,22 +73,27 @@ SMALL_RELEASES = [("m49", None), ("undesa_ims", "ims2020-destination"), ("wpp", 
                   ("wdi", "BX.TRF.PWKR.CD.DT-2025-07-01")]
 
 
-@pytest.fixture(scope="session")
-def small_store(tmp_path_factory, mirror, areas):
-    """A store with a few real releases (:data:`SMALL_RELEASES`), once per test session (path to the file)."""
+def load_small(store, mirror: Path, cache: Path, areas) -> None:
+    """Load the releases of :data:`SMALL_RELEASES` into ``store``."""
     from imdx.load import load_release
     from imdx.sources import registry
     from imdx.sources.fetch import fetch_release
+
+    known = registry()
+    for source, key in SMALL_RELEASES:
+        spec = next(s for s in known[source].releases if key is None or s.key == key)
+        paths, files = fetch_release(spec, mirror=mirror, cache=cache)
+        assert load_release(store, spec, paths, files, areas.copy()).status == "loaded", (source, key)
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory, mirror, areas):
+    """A store with a few real releases (:data:`SMALL_RELEASES`), once per test session (path to the file)."""
     from imdx.store import connect
 
     db = tmp_path_factory.mktemp("small") / "imdx.duckdb"
-    cache = tmp_path_factory.mktemp("small-cache")
-    known = registry()
     with connect(db) as store:
-        for source, key in SMALL_RELEASES:
-            spec = next(s for s in known[source].releases if key is None or s.key == key)
-            paths, files = fetch_release(spec, mirror=mirror, cache=cache)
-            assert load_release(store, spec, paths, files, areas.copy()).status == "loaded", (source, key)
+        load_small(store, mirror, tmp_path_factory.mktemp("small-cache"), areas)
     return db
 
 

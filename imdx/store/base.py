@@ -290,7 +290,7 @@ class Store(ABC):
     @abstractmethod
     def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
         """``record_id, target`` of the records linked by ``rel`` (e.g. ``"area"``) to any of ``targets``,
-        by record id."""
+        by record id and target."""
 
     @abstractmethod
     def library_link_counts(self, rel: str) -> pd.DataFrame:

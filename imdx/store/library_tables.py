@@ -217,7 +217,7 @@ class DocumentTables:
             return pd.DataFrame(columns=["record_id", "target"])
         marks = ", ".join("?" for _ in targets)
         return self._reader().execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND "
-                                      f"target IN ({marks}) ORDER BY record_id", [rel, *targets]).df()
+                                      f"target IN ({marks}) ORDER BY record_id, target", [rel, *targets]).df()
 
     def library_link_counts(self, rel: str) -> pd.DataFrame:
         if not self._documents:

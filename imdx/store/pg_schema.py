@@ -10,8 +10,17 @@ DuckDB file's.
 
 from __future__ import annotations
 
+import re
+
 #: the advisory lock that serialises migrations and writes (one writer at a time)
 WRITE_LOCK = 0x1D8C_0001
+
+
+def _bytewise(statement: str) -> str:
+    """Text columns that compare byte by byte, as DuckDB's do: the same order from both backends whatever the
+    database's locale."""
+    return re.sub(r"\btext\b", 'text COLLATE "C"', statement)
+
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "releases, their files and dataflows, areas, aliases, issues, labels, dataflow definitions", [
@@ -40,7 +49,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE label (id integer PRIMARY KEY, text text NOT NULL UNIQUE)",
     ]),
     (2, "the research library's and the coordination registry's tables (imdx/store/library_tables.py) and the "
-        "count of their writes", [
+        "count of their writes", [_bytewise(statement) for statement in [
         "CREATE TABLE library_record (record_id text PRIMARY KEY, body text NOT NULL, updated_at timestamp NOT NULL)",
         "CREATE TABLE library_link (record_id text NOT NULL, rel text NOT NULL, target text NOT NULL)",
         "CREATE INDEX library_link_record ON library_link (record_id)",
@@ -63,7 +72,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
              after_body text, detail text)""",
         "CREATE TABLE document_version (n bigint NOT NULL)",
         "INSERT INTO document_version VALUES (0)",
-    ]),
+    ]]),
 ]
 
 #: the schema version this imdx writes and reads
