@@ -48,7 +48,7 @@ class Labels:
         """Read the labels committed since this copy was made or last refreshed (``con``: a DuckDB or psycopg
         connection)."""
         with self._lock:
-            count = con.execute("SELECT count(*) FROM label").fetchall()[0][0]
+            count = con.execute("SELECT coalesce(max(id), -1) + 1 FROM label").fetchall()[0][0]  # ids are dense
             if count == self.committed or len(self.texts) != self.committed:  # nothing new, or a write is on
                 return self
             rows = con.execute(f"SELECT id, text FROM label WHERE id >= {int(self.committed)} ORDER BY id").fetchall()

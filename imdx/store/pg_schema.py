@@ -4,8 +4,8 @@ and recorded in the table ``imdx_schema`` (version, description, when).
 A store opened for writing (``imdx load``) is brought to :data:`VERSION`; one opened read-only (``imdx
 serve``) must be at it already, and says what to do when it is not. Add a migration at the end of
 :data:`MIGRATIONS` (never change one that has shipped) when the tables change. The observation tables of
-each dataflow (``coded_<dataflow>``) are made by the store when a dataflow is first written, like the
-DuckDB file's.
+each dataflow (``coded_<dataflow>``) are made by the store when it opens a database for writing, or when a
+release defines a dataflow; their partitions, one per release, when a release is written.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
              n_obs bigint)""",
         "CREATE INDEX issue_release ON issue (release_id)",
         "CREATE TABLE label (id integer PRIMARY KEY, text text NOT NULL UNIQUE)",
+        "CREATE SCHEMA imdx_release",  # each release's partition of each dataflow's table (imdx/store/pg_write.py)
     ]),
     (2, "the research library's and the coordination registry's tables (imdx/store/library_tables.py) and the "
         "count of their writes", [_bytewise(statement) for statement in [
