@@ -15,7 +15,9 @@ answers (requests/s) within 1.5x.
 
     python benchmarks/bench_store.py [--pg postgresql://...] [--repeat 2] [--duration 10] [--clients 16]
 
-Without ``--pg`` (or IMDX_TEST_PG) a throwaway PostgreSQL server is started for the run (tests/pgserver.py).
+Without ``--pg`` (or IMDX_TEST_PG) a throwaway PostgreSQL server is started for the run (tests/pgserver.py),
+with the settings docs/deploy.md suggests for a shared server (durable: fsync and synchronous commits on, as
+DuckDB's commits are); the settings of the server used are printed.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ def drop_database(server: str, url: str) -> None:
 
     with psycopg.connect(server, autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+
+
+def server_settings(server: str) -> str:
+    import psycopg
+
+    names = ["server_version", "fsync", "synchronous_commit", "wal_level", "shared_buffers", "maintenance_work_mem",
+             "max_wal_size", "work_mem"]
+    with psycopg.connect(server, autocommit=True) as con:
+        return ", ".join(f"{n}={con.execute(f'SHOW {n}').fetchone()[0]}" for n in names)
 
 
 def time_load(target, mirror: Path) -> tuple[float, int]:
@@ -98,7 +109,8 @@ def main(argv=None) -> int:
         from tests import pgserver
 
         started = Path(tempfile.mkdtemp(prefix="imdx-bench-pg-"))
-        server = pgserver.start(started)
+        server = pgserver.start(started, pgserver.DURABLE_SETTINGS)
+    print(f"PostgreSQL server: {server_settings(server)}", flush=True)
     loads: dict[str, list[float]] = {"duckdb": [], "postgres": []}
     answers: dict[str, list[list[dict]]] = {"duckdb": [], "postgres": []}
     load_avg = os.getloadavg()

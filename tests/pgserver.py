@@ -49,8 +49,18 @@ def _as_owner(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-def start(folder: Path) -> str:
-    """Start a server with its data in ``folder`` (made); returns the URL of its database ``postgres``."""
+#: settings of the tests' server: fast and not durable (a crash loses it, which does not matter for a test)
+TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
+                 "shared_buffers": "128MB"}
+#: settings of a server that keeps what it commits, as docs/deploy.md suggests for a shared server (sizes for a
+#: small machine): the benchmark's
+DURABLE_SETTINGS = {"max_connections": "200", "shared_buffers": "512MB", "maintenance_work_mem": "256MB",
+                    "max_wal_size": "4GB", "checkpoint_completion_target": "0.9", "effective_cache_size": "2GB"}
+
+
+def start(folder: Path, settings: dict[str, str] | None = None) -> str:
+    """Start a server with its data in ``folder`` (made), with ``settings`` (:data:`TEST_SETTINGS` unless
+    given); returns the URL of its database ``postgres``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "data"
@@ -60,8 +70,9 @@ def start(folder: Path) -> str:
     subprocess.run(_as_owner([str(bin_ / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                               "--encoding=UTF8", "--locale=C.UTF-8", "-N"]), check=True, capture_output=True)
     port = free_port()
-    options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB")
+    chosen = TEST_SETTINGS if settings is None else settings
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 " + " ".join(
+        f"-c {name}={value}" for name, value in chosen.items())
     subprocess.run(_as_owner([str(bin_ / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-o",
                               options, "-w", "-t", "60", "start"]), check=True, capture_output=True)
     (folder / "port").write_text(str(port))

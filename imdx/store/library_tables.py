@@ -73,6 +73,17 @@ INSERT INTO document_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM document_v
 """
 
 
+AUDIT_COLUMNS = ["seq", "logged_at", "actor", "organisation", "action", "kind", "entry_id", "outcome", "before_body",
+                 "after_body", "detail"]
+
+
+def _held(*texts: str | None) -> bool:
+    """Whether a store can hold these texts: none has a NUL character (PostgreSQL cannot store one, and the
+    library's and the registry's doors remove control characters). A read filtered on a text no store holds
+    answers nothing, on every backend (on PostgreSQL the statement would fail)."""
+    return not any(t is not None and "\x00" in t for t in texts)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -188,6 +199,8 @@ class DocumentTables:
         return self._transaction(write)
 
     def library_records(self, record_ids: list[str] | None = None) -> list[StoredRecord]:
+        if record_ids is not None:
+            record_ids = [i for i in record_ids if _held(i)]
         if not self._documents:
             return []
         where, params = "", []
@@ -213,14 +226,15 @@ class DocumentTables:
                 for rid, body, at in rows]
 
     def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
-        if not self._documents or not targets:
+        targets = [t for t in targets if _held(t)]
+        if not self._documents or not targets or not _held(rel):
             return pd.DataFrame(columns=["record_id", "target"])
         marks = ", ".join("?" for _ in targets)
         return self._reader().execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND "
                                       f"target IN ({marks}) ORDER BY record_id, target", [rel, *targets]).df()
 
     def library_link_counts(self, rel: str) -> pd.DataFrame:
-        if not self._documents:
+        if not self._documents or not _held(rel):
             return pd.DataFrame(columns=["target", "n"])
         return self._reader().execute("SELECT target, count(DISTINCT record_id) AS n FROM library_link WHERE rel = ? "
                                 "GROUP BY target ORDER BY target", [rel]).df()
@@ -298,7 +312,9 @@ class DocumentTables:
     def registry_entries(self, kind: str | None = None, *, entry_ids: list[str] | None = None,
                          owner: str | None = None, rel: str | None = None,
                          target: str | None = None) -> list[StoredEntry]:
-        if not self._documents:
+        if entry_ids is not None:
+            entry_ids = [i for i in entry_ids if _held(i)]
+        if not self._documents or not _held(kind, owner, rel, target):
             return []
         where, params = [], []
         for column, value in (("e.kind", kind), ("e.owner", owner)):
@@ -328,7 +344,7 @@ class DocumentTables:
                 for k, eid, own, body, ver, at, by in rows]
 
     def registry_links(self, rel: str | None = None) -> pd.DataFrame:
-        if not self._documents:
+        if not self._documents or not _held(rel):
             return pd.DataFrame(columns=["kind", "entry_id", "rel", "target"])
         where, params = ("WHERE rel = ?", [rel]) if rel else ("", [])
         return self._reader().execute(f"SELECT kind, entry_id, rel, target FROM registry_link {where} "
@@ -336,8 +352,8 @@ class DocumentTables:
 
     def registry_audit(self, kind: str | None = None, entry_id: str | None = None,
                        limit: int = 1000) -> pd.DataFrame:
-        if not self._documents:
-            return pd.DataFrame()
+        if not self._documents or not _held(kind, entry_id):
+            return pd.DataFrame(columns=AUDIT_COLUMNS)
         where, params = [], []
         for column, value in (("kind", kind), ("entry_id", entry_id)):
             if value is not None:

@@ -268,8 +268,8 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
         where, params = [], []
         for column, value in (("source", source), ("area", area)):
             if value:
-                where.append(f"{column} = %s")
-                params.append(value)
+                where.append(f"{column} = %s" if "\x00" not in value else "FALSE")  # PostgreSQL holds no NUL
+                params.extend([value] if "\x00" not in value else [])
         frame = self._df(f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} ORDER BY release_id, "
                          'severity COLLATE "C", type COLLATE "C", file COLLATE "C", "row", sheet COLLATE "C", '
                          '"column" COLLATE "C", area COLLATE "C", message COLLATE "C", dataflow COLLATE "C", n_obs',
@@ -325,7 +325,7 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
             else:  # texts to ids in the statement itself: one consistent state, even while a load commits
                 where.append(sql.SQL("o.{} = ANY(ARRAY(SELECT id FROM label WHERE text = ANY(%s::text[])))")
                              .format(_ident(dim)))
-                params.append([str(v) for v in values])
+                params.append([str(v) for v in values if "\x00" not in str(v)])  # no label holds a NUL
         if edition is not None or source is not None or as_of is not None:
             # the releases chosen, named in the statement, so that it reads their partitions only
             rows = self.editions(flow.id)

@@ -93,6 +93,10 @@ def test_query_filters_and_stable_order(make_store, mirror):
         assert (frame.loc[frame.area == "001", "value"] == 0).all()
         assert frame.loc[frame.area == "DEU", "area_name"].iloc[0] == "Germany"
         assert set(frame["unit"]) == {"persons"}
+        # a text no store can hold (a NUL character) matches nothing, on every backend
+        assert store.select("net_migration", {"area": ["DEU\x00", "DEU"], "year": [2020]}).num_rows == 1
+        assert store.select("net_migration", {"area": ["DEU\x00"]}).num_rows == 0
+        assert store.issues(source="wpp\x00").empty and store.issues(area="\x00").empty
 
 
 def _load_releases(store, mirror, tmp_path, keys: list[tuple[str, str | None]]):

@@ -92,6 +92,10 @@ def test_registry_changes_are_versioned_and_audited_and_refusals_change_no_versi
         log = store.registry_audit("event", "e1")
         assert log[["actor", "outcome"]].values.tolist() == [["tester", "ok"], ["intruder", "denied"],
                                                             ["tester", "ok"]]
+        for nul in ({"kind": "event\x00"}, {"rel": "area", "target": "KEN\x00"}, {"entry_ids": ["e1\x00"]}):
+            assert store.registry_entries(**nul) == []  # a text no store can hold matches nothing
+        assert store.registry_audit("event", "e1\x00").empty and store.registry_links("\x00").empty
+        assert store.library_records(["a\x00"]) == [] and store.library_linked("area", ["KEN\x00"]).empty
         store.write_registry([RegistryChange("event", "e1", "iom", None, expected_version=2)], _audit("e1", "delete"))
         assert store.registry_entries("event") == [] and store.registry_links().empty
 
