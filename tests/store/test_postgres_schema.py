@@ -46,3 +46,43 @@ def test_a_wrong_url_says_what_to_check(pg_server):
     wrong = urlunsplit(urlsplit(pg_server)._replace(path="/no_such_database_here"))
     with pytest.raises(StoreError, match="cannot connect to the PostgreSQL database no_such_database_here.*Check"):
         connect(wrong, read_only=True)
+
+
+def test_readers_do_not_wait_for_a_release_being_written(pg_database, mirror, tmp_path, monkeypatch):
+    """Each release's rows go into a partition of their own, attached without locking readers out: while a
+    release's transaction is open (paused here after its partition is attached), a reader of the same
+    dataflow gets its answer, the state before the release, and sees the release once it commits."""
+    import threading
+
+    from imdx.store.pg_write import ReleaseWriter
+    from tests.store.test_conformance import _load_releases
+
+    url = pg_database()
+    with connect(url) as store:
+        _load_releases(store, mirror, tmp_path, [("wpp", "wpp2024")])
+        before = store.select("births", {"area": ["USA"]}).num_rows
+    paused, resume, answers, flows = threading.Event(), threading.Event(), [], []
+    mark_current = ReleaseWriter._mark_current
+
+    def pausing(self, con, flow, release_id, source):
+        flows.append(flow.id)
+        paused.set()
+        resume.wait(60)
+        return mark_current(self, con, flow, release_id, source)
+
+    monkeypatch.setattr(ReleaseWriter, "_mark_current", pausing)
+    with connect(url) as writer, connect(url, read_only=True) as reader:
+        new = [("undesa_ims", "ims2020-destination")]
+        load = threading.Thread(target=_load_releases, args=(writer, mirror, tmp_path, new))
+        load.start()
+        try:
+            assert paused.wait(120), "the load did not reach its first partition"
+            read = threading.Thread(target=lambda: answers.append(reader.select(flows[0], {})))
+            read.start()
+            read.join(60)  # the writer stays paused: a reader that waited for its lock would not come back
+            assert not read.is_alive() and answers[0].num_rows == 0
+            assert reader.select("births", {"area": ["USA"]}).num_rows == before
+        finally:
+            resume.set()
+            load.join()
+        assert flows[0] == "migrant_stock" and reader.select(flows[0], {}).num_rows > 0
