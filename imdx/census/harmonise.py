@@ -126,7 +126,7 @@ class Lookup:
         if key in codes:
             return (key if self.role == "region" else codes[key]), None
         listed = ", ".join(f"{k}={v}" for k, v in list(codes.items())[:12])
-        return "_U", ("code-not-in-codebook", "warning",
+        return "_U", ("code-not-in-mapping", "warning",
                       f"{what} is not in the mapping's {self.role} codes ({listed}); {{n}} records counted as _U")
 
     def _place(self, key: str, what: str):
@@ -159,7 +159,7 @@ class Lookup:
             if key in spec.bands:
                 return spec.bands[key], None
             text = f"{what} is not one of the mapping's age bands ({', '.join(spec.bands)}); {{n}} records counted as _U"
-            return "_U", ("code-not-in-codebook", "warning", text)
+            return "_U", ("code-not-in-mapping", "warning", text)
         if key in spec.special:
             return spec.special[key], None
         try:

@@ -129,6 +129,9 @@ def _staged(path, mapping, wanted, writer, batches: Iterator[tuple[pa.Table, np.
         columns[LINE] = pa.array(lines, pa.int64())
         writer.write(pa.table(columns))
     paths = writer.close()
+    if not writer.rows:
+        raise MicrodataError(path.name, "holds no person records", expected="one record per line (or row) after "
+                             "the header")
     return PersonFiles(path, paths, {r: r for r in wanted}, weight=WEIGHT if mapping.weight else None,
                        weight_decimals=decimals, line=LINE, unit=unit, codebook=codebook, records=writer.rows,
                        display=path.name)

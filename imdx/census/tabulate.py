@@ -199,7 +199,8 @@ def _weights(engine: Engine, files: PersonFiles, mapping: Mapping, coded, report
 
 
 def _locate(engine: Engine, files: PersonFiles, problems: list[Problem], report: Report) -> None:
-    problems = sorted(problems, key=lambda p: ({"error": 0, "warning": 1, "info": 2}[p.severity], -p.records))
+    problems = sorted(problems, key=lambda p: ({"error": 0, "warning": 1, "info": 2}[p.severity], -p.records, p.type,
+                                               p.role, repr(sorted(p.condition.items(), key=str))))
     located = engine.locate(files, [p.condition for p in problems[:MAX_LOCATED]])
     for i, p in enumerate(problems):
         where = located[i] if i < len(located) else None
