@@ -198,7 +198,8 @@ def harmonise(cube: pa.Table, mapping: Mapping, roles: list[str], codebook: Code
         grouped = row.set
         for role in others:
             counted = row.records if first_set[role] == grouped else 0
-            out[role].append(lookups[role](getattr(row, role), counted) if role in grouped else None)
+            code = lookups[role](getattr(row, role), counted) if role in grouped else None
+            out[role].append(code[0] if isinstance(code, tuple) else code)  # a citizenship: (area, nativity)
         if births and births[0] in grouped:
             counted = row.records if first_set[births[0]] == grouped else 0
             nativity, birthplace = _birth(mapping, lookups, row, grouped, counted)
@@ -206,7 +207,7 @@ def harmonise(cube: pa.Table, mapping: Mapping, roles: list[str], codebook: Code
             nativity = birthplace = None
         out["nativity"].append(nativity)
         out["birthplace"].append(birthplace)
-    coded = pd.DataFrame(out, index=frame.index)
+    coded = pd.DataFrame({k: pd.Series(v, index=frame.index, dtype=object) for k, v in out.items()})
     coded["set"] = frame["set"]
     for col in ("records", "weight_units", "bad_weight"):
         coded[col] = frame[col]

@@ -133,10 +133,12 @@ class SparkEngine(Engine):
             row = self._run(sql, params).to_pylist()[0]
             return [None if row[f"r{i}"] is None else Location(files.display, int(row[f"r{i}"]))
                     for i in range(len(conditions))]
-        sql = locate_sql(files, conditions, self._view(files, located=True),
-                         "named_struct('f', `__file`, 'r', `__row`)", DIALECT, params, lambda n: ":" + n)
-        row = self._run(sql, params).to_pylist()[0]
-        return [None if row[f"r{i}"] is None else Location(Path(row[f"r{i}"]["f"]).name, int(row[f"r{i}"]["r"]) + 1)
+        inner = locate_sql(files, conditions, self._view(files, located=True),
+                           "named_struct('f', `__file`, 'r', `__row`)", DIALECT, params, lambda n: ":" + n)
+        # the structs' fields one by one: PySpark cannot hand a null struct of non-null fields to Arrow
+        fields = ", ".join(f"`r{i}`.f AS `f{i}`, `r{i}`.r AS `n{i}`" for i in range(len(conditions)))
+        row = self._run(f"SELECT {fields} FROM ({inner})", params).to_pylist()[0]
+        return [None if row[f"f{i}"] is None else Location(Path(row[f"f{i}"]).name, int(row[f"n{i}"]) + 1)
                 for i in range(len(conditions))]
 
 

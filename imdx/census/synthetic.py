@@ -111,8 +111,8 @@ def generate(model: Model, rows: int, out: Path, *, partitions: int | None = Non
         done += n
         if progress is not None:
             progress(done, rows)
-    (out / MAPPING_FILE).write_text(mapping_toml(model, "age" in model.columns and pa.types.is_string(ages.type)),
-                                    "utf-8")
+    banded = ages is not None and not pa.types.is_integer(ages.type)
+    (out / MAPPING_FILE).write_text(mapping_toml(model, banded), "utf-8")
     return written
 
 

@@ -101,6 +101,7 @@ def age_code(value, scheme: str) -> str:
         return "_U"
     if isinstance(value, str):
         return value  # a published band, or _U
+    value = int(value)
     if scheme == "broad":
         for lo, hi in ((0, 14), (15, 24), (25, 64)):
             if value <= hi:
@@ -119,6 +120,7 @@ def arrival_code(value, nativity: str | None) -> str:
         return "_U"
     if isinstance(value, str):
         return value
+    value = int(value)
     lo = value - value % 5
     return f"{lo}-{lo + 4}"
 
