@@ -12,7 +12,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
-from imdx.api.routes import data, diff, meta
+from imdx.api.routes import census, data, diff, meta
 from imdx.api.state import ApiState
 
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
@@ -49,6 +49,7 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
+    census.register(app, state)
     if sdmx:
         from imdx.sdmx.routes import sdmx_router
 

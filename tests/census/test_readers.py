@@ -25,7 +25,7 @@ CPS = "ipums_cps_example"
 def _positions(xml: str) -> dict[str, tuple[int, int, int]]:
     """Name -> (start, end, dcml) read with a regular expression, independently of imdx's DDI reader."""
     out = {}
-    for m in re.finditer(r'<var ID="(\w+)" dcml="(\d+)".*?<location EndPos="(\d+)" StartPos="(\d+)"', xml, re.S):
+    for m in re.finditer(r'<var ID="(\w+)" dcml="(\d+)".*?<location EndPos="(\d+)" StartPos="(\d+)"', xml, re.DOTALL):
         out[m.group(1)] = (int(m.group(4)), int(m.group(3)), int(m.group(2)))
     return out
 

@@ -25,7 +25,7 @@ def table_cells(tab, table) -> pd.DataFrame:
         if dim not in table.dims:
             mask &= c[dim].to_numpy() == TOTAL
     if "age" in table.dims:
-        codes = {age_code(a, table.age) for a in range(0, 121)} | {TOTAL, "_U"}
+        codes = {age_code(a, table.age) for a in range(121)} | {TOTAL, "_U"}
         mask &= c["age"].isin(codes).to_numpy()
     return c[mask]
 
