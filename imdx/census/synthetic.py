@@ -9,8 +9,8 @@ sex, its skew (one country of birth for most records) and its weights' spread, a
 record is a real person's (beyond the combinations a real file already publishes in its tables).
 
 The output is a folder of ``part-NNNNN.parquet`` files (dictionary-encoded codes) and
-``imdx-mapping.toml``, the mapping that reads them: ``imdx census tabulate DIR --mapping
-DIR/imdx-mapping.toml``.
+``_imdx_mapping.toml``, the mapping that reads them: ``imdx census tabulate DIR --mapping
+DIR/_imdx_mapping.toml``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from imdx.census.read import stage
 from imdx.codes.areas import Areas
 
 ROLES = ("birthplace", "nativity", "sex", "age", "region")
-MAPPING_FILE = "imdx-mapping.toml"
+MAPPING_FILE = "_imdx_mapping.toml"
 
 
 @dataclass

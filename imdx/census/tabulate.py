@@ -10,6 +10,7 @@ JSON) and the tabulation's options.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
@@ -55,10 +56,13 @@ class Tabulation:
     cells: pd.DataFrame  # one row per cell: the dimensions, records, weight_units, suppressed
     report: Report
     files: PersonFiles
-    sha256: str
-    size: int
     min_cell: int
     skipped: list[tb.Table] = field(default_factory=list)
+
+    @functools.cached_property
+    def checksum(self) -> tuple[str, int]:
+        """(sha256, size) of the microdata file, computed when first asked (storing asks)."""
+        return checksum(self.path)
 
     @property
     def weighted(self) -> bool:
@@ -174,9 +178,8 @@ def tabulate(path: str | Path, mapping: Mapping, areas: Areas, *, engine: str | 
         if own:
             runner.close()
     cells = tb.suppress(tb.cells(coded.frame, made, births), min_cell)
-    sha, size = checksum(path)
-    return Tabulation(mapping, path, f"{mapping.id}/{path.name}", runner.name, made, cells, report, files, sha, size,
-                      min_cell, skipped)
+    return Tabulation(mapping, path, f"{mapping.id}/{path.name}", runner.name, made, cells, report, files, min_cell,
+                      skipped)
 
 
 def _weights(engine: Engine, files: PersonFiles, mapping: Mapping, coded, report: Report) -> None:
@@ -228,7 +231,8 @@ def release_record(tab: Tabulation) -> ReleaseRecord:
     options = json.dumps({"min_cell": tab.min_cell, "tables": [[t.name, list(t.dims), t.age] for t in tab.tables]},
                          sort_keys=True)
     mapping_json = json.dumps(tab.mapping.to_dict(), sort_keys=True, default=list)
-    files = [FileRecord(tab.path.name, tab.path.resolve().as_uri(), tab.sha256, tab.size, str(tab.path.resolve()), now),
+    sha256, size = tab.checksum
+    files = [FileRecord(tab.path.name, tab.path.resolve().as_uri(), sha256, size, str(tab.path.resolve()), now),
              FileRecord(f"mapping:{tab.mapping.id}", f"imdx-census-mapping://{tab.mapping.id}", tab.mapping.digest(),
                         len(mapping_json), tab.mapping.origin, now),
              FileRecord("tabulation-options.json", "imdx-census-options://" + options,

@@ -183,7 +183,7 @@ def mappings_cmd():
 @click.option("--mirror", type=click.Path(file_okay=False), default=None, help="The mirror folder ($IMDX_MIRROR).")
 def synth_cmd(directory, rows, like, mapping_name, partitions, seed, mirror):
     """Write ROWS synthetic person records, fitted to a real person file, as Parquet part files in DIRECTORY
-    (with imdx-mapping.toml, the mapping that reads them)."""
+    (with _imdx_mapping.toml, the mapping that reads them)."""
     from imdx.census.mapping import load_mapping
     from imdx.census.synthetic import MAPPING_FILE, fit, generate
 
