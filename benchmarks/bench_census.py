@@ -142,9 +142,20 @@ def run_pandas(folder: Path, out: Path, options: dict) -> None:
     report(seconds)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. Linux keeps ru_maxrss across exec (a child would report its
+    parent's size), so the peak of the process's own address space, VmHWM, is read instead."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def report(seconds: float, extra: dict | None = None) -> None:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "rss_mib": rss, **(extra or {})}))
+    print(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib(), **(extra or {})}))
 
 
 WORKERS = {"imdx": run_imdx, "duckdb": run_duckdb, "pandas": run_pandas}

@@ -150,7 +150,7 @@ class Lookup:
             return (match.code, None), None
         shown = f"{what}" + (f" ({lookup!r})" if lookup != key else "")
         text = (f"{shown} is not a country or area imdx knows; {{n}} records counted as _U (unknown). Add it "
-                f"to the mapping's [{self.role}] codes if it is a known place")
+                f"to the {self.role} codes of the mapping if it is a known place")
         return ("_U", None), (f"unmapped-{self.role}", "warning", text)
 
     def _age(self, key: str, what: str):

@@ -196,7 +196,7 @@ def _weights(engine: Engine, files: PersonFiles, mapping: Mapping, coded, report
     frame = coded.frame
     frame["records"] = frame["records"] - frame["bad_weight"]
     report.add(Issue("invalid-weight", f"{coded.bad_weight:,} record(s) with a missing or negative weight were left "
-                     f"out of every count (mapping {mapping.id}: [weight] invalid = \"exclude\")", severity="error",
+                     f"out of every count (mapping {mapping.id}: weight invalid = \"exclude\")", severity="error",
                      source=SOURCE, dataflow=FLOW, file=where.file if where else files.display,
                      row=where.row if where else None, column=column, n_obs=coded.bad_weight))
 

@@ -95,7 +95,7 @@ def tabulate_cmd(file, mapping_name, engine, spark_master, table_specs, min_cell
                            min_cell=min_cell, work_dir=work_dir,
                            limits=Limits(max_bytes=max_bytes) if max_bytes else None, progress=progress)
         console = _console()
-        _print_summary(console, tab)
+        _print_summary(console, tab, areas)
         _print_issues(console, tab.report.to_frame())
         if output is not None:
             _write(tab, output)
@@ -130,7 +130,7 @@ def _num(tab, cell, weighted: bool) -> str:
     return f"{tab.persons(cell['weight_units']):,.0f}" if weighted else f"{cell['records']:,}"
 
 
-def _print_summary(console, tab) -> None:
+def _print_summary(console, tab, areas) -> None:
     table = Table("", "persons (weighted)", "records", "share of persons",
                   title=f"{tab.sample}: {tab.mapping.title} ({tab.engine}; cells under {tab.min_cell} records suppressed)")
     total = tab.cell()
@@ -139,7 +139,8 @@ def _print_summary(console, tab) -> None:
         cell = tab.cell(nativity=code) if code != "_T" else total
         if cell is None:
             continue
-        share = f"{100 * cell['weight_units'] / total['weight_units']:.2f}%" if total["weight_units"] else ""
+        shown = total["weight_units"] and not cell["suppressed"] and not total["suppressed"]
+        share = f"{100 * cell['weight_units'] / total['weight_units']:.2f}%" if shown else ""
         table.add_row(label, _num(tab, cell, tab.weighted), _num(tab, cell, False), share)
     console.print(table)
     if "birthplace" in tab.cells and (tab.cells["birthplace"] != "_T").any():
@@ -149,7 +150,8 @@ def _print_summary(console, tab) -> None:
         detail = Table("country of birth", "persons (weighted)", "records",
                        title=f"Foreign-born: the {len(top)} largest countries of birth (of {len(born)})")
         for _, cell in top.iterrows():
-            detail.add_row(cell["birthplace"], _num(tab, cell, tab.weighted), _num(tab, cell, False))
+            name = areas.name(cell["birthplace"]) or cell["birthplace"]
+            detail.add_row(f"{name} ({cell['birthplace']})", _num(tab, cell, tab.weighted), _num(tab, cell, False))
         console.print(detail)
 
 

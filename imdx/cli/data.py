@@ -7,6 +7,7 @@ import sys
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -126,7 +127,7 @@ def _print_issues(console, issues, limit: int = 40):
         where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
                                       pd.notna(r.row) and f"row {int(r.row)}",
                                       column and f"column {column}"] if x)
-        detail.add_row(r.severity, r.type, _text(r.source) or "", where, r.message)
+        detail.add_row(r.severity, r.type, _text(r.source) or "", escape(where), escape(str(r.message)))
     console.print(detail)
 
 
