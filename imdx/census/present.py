@@ -128,6 +128,7 @@ def view(frame: pd.DataFrame, v: View) -> dict | None:
                               "suppressed": bool(hidden), "stored": True, "column": col, "key": key})
         out_rows.append({"code": code, "label": _label(v.rows, code, first), "cells": out_cells})
     return {"id": v.id, "title": v.title, "rows_dimension": v.rows, "columns_dimension": v.columns,
+            "fixed": {d: v.fixed.get(d, TOTAL) for d in DIMENSIONS if d not in (v.rows, v.columns)},
             "columns": [{"code": c, "label": _label(v.columns, c, sample_row[c])} for c in col_codes],
             "rows": out_rows, "more_rows": len(row_codes) - len(shown)}
 

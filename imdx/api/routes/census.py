@@ -46,15 +46,28 @@ def samples(state: ApiState, request: Request) -> Body:
         out.append({"sample": sample, "area": area, "area_name": part["area_name"].iloc[0],
                     "year": int(part["year"].iloc[0]), "release_id": release_id, "title": rel["title"],
                     "file": part["cell_file"].iloc[0], "persons": _num(value.get(("_T", "PERSONS"))),
-                    "records": _num(value.get(("_T", "RECORDS"))),
+                    "records": _count(value.get(("_T", "RECORDS"))),
                     "foreign_born_persons": _num(value.get(("FOR", "PERSONS"))),
-                    "foreign_born_records": _num(value.get(("FOR", "RECORDS"))),
+                    "foreign_born_records": _count(value.get(("FOR", "RECORDS"))),
                     "tables": f"/api/v1/census/{area}"})
     return Body(json_bytes({"dataflow": FLOW, "samples": out}), params.MEDIA_TYPES["json"])
 
 
 def _num(value):
     return None if value is None or pd.isna(value) else float(value)
+
+
+def _count(value):
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _public(samples: list[dict]) -> list[dict]:
+    """The tables without what only the portal needs (each cell's full key and whether it is stored)."""
+    for s in samples:
+        for t in s["tables"]:
+            for r in t["rows"]:
+                r["cells"] = [{k: v for k, v in c.items() if k not in ("key", "stored")} for c in r["cells"]]
+    return samples
 
 
 def area_tables(state: ApiState, request: Request, area: str) -> Body:
@@ -70,7 +83,7 @@ def area_tables(state: ApiState, request: Request, area: str) -> Body:
     sample = params.single(request, "sample")
     if sample is not None and len(frame):
         frame = frame[frame["sample"] == sample]
-    found = tables_for(frame) if len(frame) else []
+    found = _public(tables_for(frame)) if len(frame) else []
     if fmt == "csv":
         rows = [{"sample": s["sample"], "year": s["year"], "table": t["id"], "row": r["code"], "row_label": r["label"],
                  "column": c["column"], "persons": c["persons"], "records": c["records"], "suppressed": c["suppressed"]}
