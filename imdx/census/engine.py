@@ -56,8 +56,9 @@ def weight_expr(files: PersonFiles, d: Dialect) -> str | None:
 
 
 def cube_sql(files: PersonFiles, sets: Sequence[Sequence[str]], source: str, d: Dialect,
-             check_weight: bool = True) -> str:
-    """One scan: counts and weight sums over the grouping ``sets`` (tuples of roles)."""
+             check_weight: bool = True, max_rows: int | None = None) -> str:
+    """One scan: counts and weight sums over the grouping ``sets`` (tuples of roles); at most
+    ``max_rows + 1`` rows come back (one more than allowed says the limit was passed)."""
     roles = [r for r in files.columns if any(r in s for s in sets)]
     cols = [f"{d.ident(files.columns[r])} AS {d.ident('v_' + r)}" for r in roles]
     if len(sets) == 1:
@@ -76,7 +77,8 @@ def cube_sql(files: PersonFiles, sets: Sequence[Sequence[str]], source: str, d: 
                  f"CAST(sum(CASE WHEN {w} IS NULL OR {w} < 0 THEN 1 ELSE 0 END) AS BIGINT) AS bad_weight"]
     else:
         aggs += [f"CAST(sum({w}) AS BIGINT) AS weight_units", "0 AS bad_weight"]
-    return f"SELECT {', '.join(cols + flags + aggs)} FROM {source} {group}"
+    limit = f" LIMIT {int(max_rows) + 1}" if max_rows else ""
+    return f"SELECT {', '.join(cols + flags + aggs)} FROM {source} {group}{limit}"
 
 
 def condition_sql(files: PersonFiles, condition: dict, d: Dialect, params: dict, param: Callable[[str], str]) -> str:
@@ -112,7 +114,8 @@ class Engine(ABC):
 
     @abstractmethod
     def cube(self, files: PersonFiles, sets: Sequence[Sequence[str]], *, check_weight: bool = True,
-             progress: Callable[[float], None] | None = None) -> pa.Table: ...
+             max_rows: int | None = None, progress: Callable[[float], None] | None = None) -> pa.Table:
+        """The cube (see the module docstring), at most ``max_rows + 1`` rows of it."""
 
     @abstractmethod
     def locate(self, files: PersonFiles, conditions: list[dict]) -> list[Location | None]:

@@ -69,6 +69,7 @@ class Lookup:
         self.var = codebook.get(self.column) if codebook is not None else None
         self.problems: dict[tuple, Problem] = {}
         self._cache: dict = {}
+        self.listed = set(self.var.labels) | {None, ""} if self.var is not None and self.var.labels else None
         if isinstance(self.spec, Place):
             for raw, code in self.spec.codes.items():
                 area = str(code).split("/")[0]
@@ -104,7 +105,7 @@ class Lookup:
         condition = {**(context or {}), self.role: raw}
         if problem is not None:
             self.problem(*problem[:2], raw, problem[2], records, condition)
-        if self.var is not None and self.var.labels and self.key(raw) not in (None, "", *self.var.labels):
+        if self.listed is not None and self.key(raw) not in self.listed:
             self.problem("code-not-in-codebook", "warning", raw, f"{self.column} = {text_key(raw)!r} is not among "
                          f"the codes the code book lists for {self.column}; {{n}} records", records, condition)
         return code

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from imdx.census import text
 from imdx.census.codebook import Codebook, Variable, read_ddi
 from imdx.census.errors import MappingError, MicrodataError
-from imdx.census.mapping import Mapping
+from imdx.census.mapping import Mapping, text_key
 
 LINE = "_line"
 WEIGHT = "_weight"
@@ -161,6 +161,11 @@ def weight_units(values: pa.ChunkedArray | pa.Array, decimals: int, implied: boo
             i = int(np.flatnonzero(np.isinf(x))[0])
             raise MicrodataError(file, "the weight is infinite", row=int(lines[i]), column=column, unit=unit)
         scaled = np.where(missing, 0.0, x) * scale
+        huge = np.abs(scaled) >= 2.0**62
+        if huge.any():
+            i = int(np.flatnonzero(huge)[0])
+            raise MicrodataError(file, f"the weight {x[i]!r} is too large to sum exactly", row=int(lines[i]),
+                                 column=column, unit=unit, expected="a weight below 10^18 / 10^decimals")
         rounded = np.round(scaled)
         extra = np.abs(scaled - rounded) > 1e-6 * np.maximum(1.0, np.abs(scaled))
         if extra.any():
@@ -245,7 +250,7 @@ def _stat(path, mapping, wanted, work, limits, progress, fmt) -> PersonFiles:
     _missing(path, mapping, wanted, list(meta.column_names), "it")
     labels = meta.variable_value_labels or {}
     codebook = Codebook(path.name, {c: Variable(c, meta.column_names_to_labels.get(c) or "",
-                                                labels={_key(k): str(v) for k, v in labels.get(c, {}).items()})
+                                                labels={text_key(k): str(v) for k, v in labels.get(c, {}).items()})
                                     for c in meta.column_names}, fixed_width=False)
     needed = list({*wanted.values(), *([mapping.weight.column] if mapping.weight else [])})
     total = meta.number_rows or None
@@ -261,12 +266,6 @@ def _stat(path, mapping, wanted, work, limits, progress, fmt) -> PersonFiles:
 
     return _staged(path, mapping, wanted, _Writer(work, list(wanted)), batches(), unit="row", codebook=codebook,
                    decimals=int(mapping.weight.decimals) if mapping.weight else 0, implied=True)
-
-
-def _key(value) -> str:
-    from imdx.census.mapping import text_key
-
-    return text_key(value)
 
 
 def _rda(path, mapping, wanted, work, limits, progress, fmt) -> PersonFiles:

@@ -120,8 +120,8 @@ class SparkEngine(Engine):
                 watcher.join()
 
     def cube(self, files: PersonFiles, sets: Sequence[Sequence[str]], *, check_weight: bool = True,
-             progress: Callable[[float], None] | None = None) -> pa.Table:
-        return self._run(cube_sql(files, sets, self._view(files), DIALECT, check_weight), progress=progress)
+             max_rows: int | None = None, progress: Callable[[float], None] | None = None) -> pa.Table:
+        return self._run(cube_sql(files, sets, self._view(files), DIALECT, check_weight, max_rows), progress=progress)
 
     def locate(self, files: PersonFiles, conditions: list[dict]) -> list[Location | None]:
         if not conditions:

@@ -39,6 +39,8 @@ from imdx.store.base import FileRecord, ReleaseRecord, Store
 FLOW = "foreign_born_population"
 SOURCE = "census"
 DEFAULT_MIN_CELL = 5
+#: the most combinations of published values a tabulation may meet (the cube is mapped in Python)
+MAX_COMBINATIONS = 2_000_000
 #: at most this many problem values are located (one more scan finds them all); the rest are reported
 #: with their counts but without a line
 MAX_LOCATED = 500
@@ -150,7 +152,7 @@ def weights_certainly_valid(files: PersonFiles) -> bool:
 def tabulate(path: str | Path, mapping: Mapping, areas: Areas, *, engine: str | Engine = "duckdb",
              engine_options: dict | None = None, tables: list[tb.Table] | None = None,
              min_cell: int = DEFAULT_MIN_CELL, work_dir: str | Path | None = None, limits: Limits | None = None,
-             progress: Progress | None = None) -> Tabulation:
+             max_combinations: int = MAX_COMBINATIONS, progress: Progress | None = None) -> Tabulation:
     """Tabulate the person file ``path`` (see the module docstring). Raises :class:`MicrodataError` for
     a file that cannot be read as its mapping says (naming the file, line and column)."""
     path = Path(path)
@@ -169,7 +171,9 @@ def tabulate(path: str | Path, mapping: Mapping, areas: Areas, *, engine: str | 
                           progress=lambda what, done, total: progress(what, done, total))
             sets = tb.grouping_sets(made, births)
             cube = runner.cube(files, sets, check_weight=not weights_certainly_valid(files),
-                               progress=lambda f: progress("tabulating", f, 1.0))
+                               max_rows=max_combinations, progress=lambda f: progress("tabulating", f, 1.0))
+            if cube.num_rows > max_combinations:
+                raise CensusError(_too_many(cube, mapping, roles, max_combinations))
             coded = harmonise(cube, mapping, roles, files.codebook, areas)
             _weights(runner, files, mapping, coded, report)
             _locate(runner, files, coded.problems, report)
@@ -180,6 +184,15 @@ def tabulate(path: str | Path, mapping: Mapping, areas: Areas, *, engine: str | 
     cells = tb.suppress(tb.cells(coded.frame, made, births), min_cell)
     return Tabulation(mapping, path, f"{mapping.id}/{path.name}", runner.name, made, cells, report, files, min_cell,
                       skipped)
+
+
+def _too_many(cube, mapping: Mapping, roles: list[str], limit: int) -> str:
+    distinct = {r: len(set(cube[f"v_{r}"].to_pylist())) for r in roles if f"v_{r}" in cube.column_names}
+    worst = max(distinct, key=distinct.get)
+    return (f"the variables of these tables take more than {limit:,} combinations of values (the column "
+            f"{mapping.column(worst)!r}, declared as {worst}, alone takes at least {distinct[worst]:,}); is it an "
+            "identifier or free text? Correct the mapping, ask for smaller tables (--table), or raise the limit "
+            "(--max-combinations)")
 
 
 def _weights(engine: Engine, files: PersonFiles, mapping: Mapping, coded, report: Report) -> None:

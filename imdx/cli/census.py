@@ -59,6 +59,9 @@ def _bar():
 @click.option("--memory-limit", default="3GB", show_default=True, help="DuckDB's memory limit (it spills past it).")
 @click.option("--max-bytes", type=click.IntRange(1), default=None,
               help="Refuse to read more than this many (decompressed) bytes of a text file (default 256 GiB).")
+@click.option("--max-combinations", type=click.IntRange(1), default=2_000_000, show_default=True,
+              help="Refuse tables whose variables take more combinations of values than this (an identifier "
+                   "or free text declared as a code multiplies them).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the observations to this .csv or .parquet file.")
 @click.option("--dry-run", is_flag=True, help="Tabulate and print, store nothing.")
@@ -66,7 +69,7 @@ def _bar():
               help="Folder of the publishers' files, for the area table when the store is empty ($IMDX_MIRROR).")
 @DB_OPTION
 def tabulate_cmd(file, mapping_name, engine, spark_master, table_specs, min_cell, work_dir, memory_limit, max_bytes,
-                 output, dry_run, mirror, db):
+                 max_combinations, output, dry_run, mirror, db):
     """Tabulate the person file FILE (CSV, fixed width with its DDI code book, Stata, SPSS, R data, Parquet
     or a folder of Parquet parts) as its mapping says, and store the tables as a release of
     foreign_born_population (query them with `imdx query foreign_born_population --nativity FOR`)."""
@@ -93,7 +96,8 @@ def tabulate_cmd(file, mapping_name, engine, spark_master, table_specs, min_cell
 
             tab = tabulate(file, mapping, areas, engine=engine, engine_options=options, tables=tables,
                            min_cell=min_cell, work_dir=work_dir,
-                           limits=Limits(max_bytes=max_bytes) if max_bytes else None, progress=progress)
+                           limits=Limits(max_bytes=max_bytes) if max_bytes else None,
+                           max_combinations=max_combinations, progress=progress)
         console = _console()
         _print_summary(console, tab, areas)
         _print_issues(console, tab.report.to_frame())

@@ -187,3 +187,18 @@ def test_missing_and_empty_files(microdata, areas, duckdb_engine, tmp_path):
     (tmp_path / "header-only.csv").write_text((microdata / ONS).read_text().splitlines()[0] + "\n")
     with pytest.raises(MicrodataError, match="holds no person records"):
         tabulate(tmp_path / "header-only.csv", load_mapping("ons_2011_teaching"), areas, engine=duckdb_engine)
+
+
+def test_an_identifier_declared_as_a_code_is_refused(microdata, areas, duckdb_engine):
+    """fnlwgt (21,648 distinct values) declared as the region: the combinations explode, and the error says
+    which column."""
+    mapping = from_dict({**UCI_ADULT, "region": {"column": "fnlwgt"}})
+    with pytest.raises(CensusError, match="'fnlwgt', declared as region"):
+        tabulate(microdata / UCI, mapping, areas, engine=duckdb_engine, max_combinations=5_000)
+
+
+def test_weight_too_large_to_sum_exactly(microdata, areas, duckdb_engine, tmp_path):
+    bad = with_line(microdata / UCI, tmp_path / "adult.data", 8, _set_field(2, "9e300"))
+    with pytest.raises(MicrodataError, match="too large") as err:
+        tabulate(bad, load_mapping("uci_adult"), areas, engine=duckdb_engine)
+    assert err.value.row == 8

@@ -110,3 +110,17 @@ def test_the_console_command(microdata, mirror, tmp_path):
                           check=False, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "5,020" in proc.stdout and "stored as release 1" in proc.stdout
+
+
+def test_spark_without_java_says_what_to_install(microdata, mirror, tmp_path):
+    import os
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(Path(sys.executable).parent)  # python, but no java
+    proc = subprocess.run([sys.executable, "-m", "imdx.cli", "census", "tabulate", str(microdata / ONS), "--mapping",
+                           "ons_2011_teaching", "--engine", "spark", "--dry-run", "--mirror", str(mirror), "--db",
+                           str(tmp_path / "none.duckdb")], check=False, capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 1 and "needs Java 17" in proc.stderr and "default-jre-headless" in proc.stderr
+    assert "Traceback" not in proc.stderr
