@@ -182,6 +182,16 @@ def same_cells(a: Path, b: Path) -> bool:
     return x.shape == y.shape and x.equals(y)
 
 
+def available_bytes() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
 def ensure_data(folder: Path, rows: int, partitions: int) -> float:
     stamp = folder / "_rows.txt"
     if stamp.exists() and stamp.read_text().strip() == str(rows):
@@ -206,7 +216,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="folder of the synthetic files (kept for reuse)")
     parser.add_argument("--partitions", type=int, default=None, help="Parquet part files (default: 5M rows each)")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--pandas-max-rows", type=int, default=100_000_000)
+    parser.add_argument("--pandas-max-rows", type=int, default=None,
+                        help="run pandas up to this many rows (default: while ~90 bytes a row fit in half the "
+                             "memory available now; pandas took 8.2 GB for 100 million rows)")
     parser.add_argument("--spark", default="2:default,2:64m,2:16m,1:default",
                         help="Spark runs as cores:maxPartitionBytes, comma-separated ('' for none)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -224,7 +236,11 @@ def main() -> None:
     results = Path(tempfile.mkdtemp(prefix="imdx-census-bench-results-"))
     times: dict[str, list[float]] = {}
     memory: dict[str, float] = {}
-    names = ["imdx", "duckdb"] + (["pandas"] if args.rows <= args.pandas_max_rows else [])
+    pandas_rows = args.pandas_max_rows if args.pandas_max_rows is not None else available_bytes() // 2 // 90
+    names = ["imdx", "duckdb"] + (["pandas"] if args.rows <= pandas_rows else [])
+    if "pandas" not in names:
+        print(f"  pandas left out: {args.rows:,} rows need about {args.rows * 90 / 2**30:.1f} GiB, more than half the "
+              "memory available now (--pandas-max-rows overrides)")
     for round_ in range(args.rounds):
         for name in names:
             if name == "pandas" and round_ > 0:
