@@ -15,7 +15,7 @@ INJECTIONS = ["'; DROP TABLE release; --", "DEU' OR '1'='1", "1; SELECT * FROM r
 
 
 def _valid_path(path: str) -> str:
-    return path.replace("{dataflow}", "migrant_stock").replace("{id}", "migrant_stock")
+    return path.replace("{dataflow}", "migrant_stock").replace("{id}", "migrant_stock").replace("{area}", "DEU")
 
 
 def test_every_route_gives_the_envelope(http, app_routes):
@@ -29,7 +29,7 @@ def test_every_route_gives_the_envelope(http, app_routes):
             r = http.request(method, url)
             error = assert_envelope(r, 405, "method-not-allowed")
             assert "GET" in error["message"] and r.headers["allow"] == "GET"
-        if "{" in path:
+        if "{dataflow}" in path or "{id}" in path:
             bogus = path.replace("{dataflow}", "no_such_flow").replace("{id}", "no_such_flow")
             error = assert_envelope(http.get(bogus), 404, "unknown-dataflow", "dataflow")
             assert "migrant_stock" in error["message"]  # lists what exists
