@@ -15,6 +15,7 @@ import pytest
 from imdx.census.mapping import load_mapping
 from imdx.census.tabulate import store_tabulation, tabulate
 from tests.api.conftest import assert_envelope, free_port
+from tests.portal.conftest import browser, vendor  # noqa: F401  (fixtures)
 
 FILES = {"uci_adult/adult.data": "uci_adult",
          "eph_argentina_toybase/toybase_individual_2016_04.rda": "eph_toybase_individual",
@@ -34,7 +35,7 @@ def census_db(tmp_path_factory, microdata, areas, duckdb_engine):
 
 
 @pytest.fixture(scope="module")
-def http(census_db):
+def census_url(census_db):
     import uvicorn
 
     from imdx.api import create_app
@@ -47,10 +48,15 @@ def http(census_db):
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-        yield client
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def http(census_url):
+    with httpx.Client(base_url=census_url, timeout=60) as client:
+        yield client
 
 
 def test_census_samples(http):
@@ -124,3 +130,22 @@ def test_country_profile_shows_census_tables(http, census_db):
     assert "50,410" in html
     deu = http.get("/country/DEU").text
     assert 'id="census"' not in deu
+
+
+def test_census_section_is_accessible(browser, vendor, census_url):  # noqa: F811
+    """axe-core finds no serious or critical problem in a profile with census tables (as tests/portal does for
+    the other pages)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # to inject axe
+    page = context.new_page()
+    try:
+        page.goto(census_url + "/country/GBR")
+        assert page.locator("#census table").count() >= 2
+        page.add_script_tag(path=str(vendor / "axe.min.js"))
+        result = page.evaluate("""async () => {
+            const r = await axe.run(document.querySelector('#census'), {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                           nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+        }""")
+        assert not [v for v in result if v["impact"] in ("serious", "critical")], result
+    finally:
+        context.close()
