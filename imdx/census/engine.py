@@ -52,7 +52,8 @@ def weight_expr(files: PersonFiles, d: Dialect) -> str | None:
     w = d.ident(files.weight)
     if files.weight_scale is None:
         return f"CAST({w} AS BIGINT)"
-    return f"CAST(round(CAST({w} AS DOUBLE) * {10 ** files.weight_scale}) AS BIGINT)"
+    x = f"CAST({w} AS DOUBLE)"  # NaN counts as a missing weight
+    return f"CAST(round(CASE WHEN isnan({x}) THEN NULL ELSE {x} END * {10 ** files.weight_scale}) AS BIGINT)"
 
 
 def cube_sql(files: PersonFiles, sets: Sequence[Sequence[str]], source: str, d: Dialect,

@@ -96,8 +96,10 @@ class SparkEngine(Engine):
             self.spark.stop()
 
     def _view(self, files: PersonFiles, located: bool = False) -> str:
-        key = (tuple(files.paths), located)
+        key = (tuple(files.paths), tuple(_stamp(p) for p in files.paths), located)
         if key not in self._views:
+            for path in files.paths:  # a file rewritten since Spark last listed it is read anew
+                self.spark.catalog.refreshByPath(path)
             frame = self.spark.read.parquet(*files.paths)
             if located:
                 frame = frame.selectExpr("*", "_metadata.file_path AS `__file`", "_metadata.row_index AS `__row`")
@@ -140,6 +142,15 @@ class SparkEngine(Engine):
         row = self._run(f"SELECT {fields} FROM ({inner})", params).to_pylist()[0]
         return [None if row[f"f{i}"] is None else Location(Path(row[f"f{i}"]).name, int(row[f"n{i}"]) + 1)
                 for i in range(len(conditions))]
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """Size and modification time of a local file (None for a cluster's URL)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _fraction(tracker) -> float | None:

@@ -134,8 +134,8 @@ def _tables(requested: list[tb.Table] | None, mapping: Mapping, report: Report) 
 def weights_certainly_valid(files: PersonFiles) -> bool:
     """True when the Parquet files' statistics prove every weight present and not negative: the engine
     then sums them without checking each (the files' footers are read, not their data)."""
-    if files.weight is None or files.staged:
-        return files.weight is None
+    if files.weight is None or files.staged or files.weight_scale is not None:
+        return files.weight is None  # decimal weights (NaN has no statistics) are checked row by row
     try:
         for path in files.paths:
             meta = pq.ParquetFile(path).metadata

@@ -202,3 +202,22 @@ def test_weight_too_large_to_sum_exactly(microdata, areas, duckdb_engine, tmp_pa
     with pytest.raises(MicrodataError, match="too large") as err:
         tabulate(bad, load_mapping("uci_adult"), areas, engine=duckdb_engine)
     assert err.value.row == 8
+
+
+def test_parquet_weights_negative_nan_or_missing(microdata, areas, engine, tmp_path):
+    """A Parquet file's weights are checked in the engine (its statistics would let a clean file skip that)."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(microdata / UCI, header=None, skipinitialspace=True, usecols=[0, 2, 9, 13],
+                        names=["age", "fnlwgt", "sex", "native-country"])
+    mapping = from_dict({**UCI_ADULT, "format": "parquet", "read": {}})
+    for bad, row in ((-5, 41), (np.nan, 42)):
+        broken = frame.astype({"fnlwgt": "float64"})
+        broken.loc[row - 1, "fnlwgt"] = bad
+        broken.to_parquet(tmp_path / "persons.parquet")
+        with pytest.raises(MicrodataError) as err:
+            tabulate(tmp_path / "persons.parquet", mapping, areas, engine=engine)
+        assert (err.value.file, err.value.row, err.value.column) == ("persons.parquet", row, "fnlwgt")
+    frame.to_parquet(tmp_path / "persons.parquet")  # integers, none missing: summed without a check
+    assert int(tabulate(tmp_path / "persons.parquet", mapping, areas, engine=engine).cell()["records"]) == 32_561
