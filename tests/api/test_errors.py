@@ -29,10 +29,12 @@ def test_every_route_gives_the_envelope(http, app_routes):
             r = http.request(method, url)
             error = assert_envelope(r, 405, "method-not-allowed")
             assert "GET" in error["message"] and r.headers["allow"] == "GET"
-        if "{dataflow}" in path or "{id}" in path:
-            bogus = path.replace("{dataflow}", "no_such_flow").replace("{id}", "no_such_flow")
-            error = assert_envelope(http.get(bogus), 404, "unknown-dataflow", "dataflow")
-            assert "migrant_stock" in error["message"]  # lists what exists
+        if "{" in path:  # a path parameter naming nothing: 404 in the envelope
+            bogus = path.replace("{dataflow}", "no_such_flow").replace("{id}", "no_such_flow").replace("{area}", "Narnia")
+            error = assert_envelope(http.get(bogus), 404)
+            if "{dataflow}" in path or path == "/api/v1/dataflows/{id}":
+                assert (error["type"], error["parameter"]) == ("unknown-dataflow", "dataflow")
+                assert "migrant_stock" in error["message"]  # lists what exists
 
 
 @pytest.mark.parametrize("path", ["/api", "/api/v1/nothing", "/api/v2/dataflows", "/api/v1/data",
