@@ -11,6 +11,8 @@ Contenders, each in its own process (so that its peak memory is its own), on the
   one-pass cube, code mapping, margins; what ``imdx census tabulate --dry-run`` computes;
 * ``duckdb``: the hand-written DuckDB query an expert would write for the same cells (a GROUP BY on
   the files, then CUBE over the small result): the limit;
+* ``floor``: DuckDB's bare GROUP BY of the raw columns (no age groups, no margins: not the same cells,
+  the least any engine could do);
 * ``pandas``: the same with pandas (read the columns, group, margins), while ``--pandas-max-rows``
   allows;
 * ``spark``: imdx on Spark local mode, with 1 and 2 cores and several input partition sizes.
@@ -112,6 +114,17 @@ def run_duckdb(folder: Path, out: Path, options: dict) -> None:
     report(seconds)
 
 
+def run_floor(folder: Path, out: Path, options: dict) -> None:
+    """The bare scan: a GROUP BY of the raw columns, no age groups, no margins (not the same cells: a floor)."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "3GB"})
+    start = time.perf_counter()
+    con.sql(f"SELECT nativity, birthplace, sex, age, count(*), sum(weight) FROM read_parquet('{folder / '*.parquet'}') "
+            "GROUP BY ALL").fetchall()
+    report(time.perf_counter() - start)
+
+
 def run_pandas(folder: Path, out: Path, options: dict) -> None:
     from itertools import combinations
 
@@ -158,7 +171,7 @@ def report(seconds: float, extra: dict | None = None) -> None:
     print(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib(), **(extra or {})}))
 
 
-WORKERS = {"imdx": run_imdx, "duckdb": run_duckdb, "pandas": run_pandas}
+WORKERS = {"imdx": run_imdx, "duckdb": run_duckdb, "floor": run_floor, "pandas": run_pandas}
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -237,7 +250,7 @@ def main() -> None:
     times: dict[str, list[float]] = {}
     memory: dict[str, float] = {}
     pandas_rows = args.pandas_max_rows if args.pandas_max_rows is not None else available_bytes() // 2 // 90
-    names = ["imdx", "duckdb"] + (["pandas"] if args.rows <= pandas_rows else [])
+    names = ["imdx", "duckdb", "floor"] + (["pandas"] if args.rows <= pandas_rows else [])
     if "pandas" not in names:
         print(f"  pandas left out: {args.rows:,} rows need about {args.rows * 90 / 2**30:.1f} GiB, more than half the "
               "memory available now (--pandas-max-rows overrides)")
@@ -249,7 +262,8 @@ def main() -> None:
             times.setdefault(name, []).append(got["seconds"])
             memory[name] = max(memory.get(name, 0.0), got["rss_mib"])
             print(f"  round {round_ + 1}: {name:7s} {got['seconds']:7.2f} s, peak memory {got['rss_mib']:7.0f} MiB")
-    equal = {name: same_cells(results / "imdx.parquet", results / f"{name}.parquet") for name in names if name != "imdx"}
+    equal = {name: same_cells(results / "imdx.parquet", results / f"{name}.parquet")
+             for name in names if name not in ("imdx", "floor")}
     spark_rows = []
     for spec in filter(None, args.spark.split(",")):
         cores, part = spec.split(":")
@@ -266,9 +280,10 @@ def main() -> None:
           f"{args.rows:,} persons; load average now {os.getloadavg()[0]:.1f} (2-core machine, shared)")
     print(f"{'contender':28s} {'best s':>8s} {'median s':>9s} {'peak MiB':>9s}  same cells as imdx")
     for name in names:
-        label = {"imdx": "imdx (DuckDB engine)", "duckdb": "hand-written DuckDB", "pandas": "pandas"}[name]
-        print(f"{label:28s} {min(times[name]):8.2f} {statistics.median(times[name]):9.2f} {memory[name]:9.0f}  "
-              f"{'-' if name == 'imdx' else equal[name]}")
+        label = {"imdx": "imdx (DuckDB engine)", "duckdb": "hand-written DuckDB", "floor": "DuckDB bare GROUP BY",
+                 "pandas": "pandas"}[name]
+        same = {"imdx": "-", "floor": "(raw groups, no margins)"}.get(name) or equal[name]
+        print(f"{label:28s} {min(times[name]):8.2f} {statistics.median(times[name]):9.2f} {memory[name]:9.0f}  {same}")
     for cores, part, got, ok in spark_rows:
         print(f"{'imdx (Spark local[' + cores + '], ' + part + ')':28s} {got['seconds']:8.2f} {'':9s} "
               f"{got['rss_mib']:9.0f}  {ok}   ({got['partitions']} partitions; JVM start {got['startup']:.1f} s)")
