@@ -247,6 +247,13 @@ def main() -> None:
     print(f"{args.rows:,} synthetic persons in {len(list(folder.glob('*.parquet')))} Parquet files, {size / 2**20:,.0f} MiB"
           + (f" (generated in {made:.1f} s)" if made else " (reused)") + f"; load average {os.getloadavg()[0]:.1f}")
     results = Path(tempfile.mkdtemp(prefix="imdx-census-bench-results-"))
+    try:
+        compare(args, folder, results)
+    finally:
+        shutil.rmtree(results, ignore_errors=True)
+
+
+def compare(args, folder: Path, results: Path) -> None:
     times: dict[str, list[float]] = {}
     memory: dict[str, float] = {}
     pandas_rows = args.pandas_max_rows if args.pandas_max_rows is not None else available_bytes() // 2 // 90
@@ -290,7 +297,6 @@ def main() -> None:
     ratio = min(times["duckdb"]) / min(times["imdx"])
     print(f"\nimdx runs at {ratio:.2f}x the speed of the hand-written DuckDB query (target >= 0.8); imdx peak memory "
           f"{memory['imdx']:.0f} MiB (target < 4096)")
-    shutil.rmtree(results)
     if not all(equal.values()) or not all(ok for *_, ok in spark_rows):
         raise SystemExit("some contender's cells differ from imdx's")
 
