@@ -210,6 +210,11 @@ def _check_codes(role: str, part, where: str) -> None:
         if not part.codes:
             raise MappingError(f"{where}: [{role}] needs codes (published value = one of {', '.join(allowed)})")
     if isinstance(part, Place):
+        bad = sorted({str(v) for v in part.codes.values() if "/" in str(v)
+                      and str(v).partition("/")[2] not in NATIVITY_CODES})
+        if bad:
+            raise MappingError(f"{where}: [{role}] codes {', '.join(bad)}: after the area, '/' gives the nativity it "
+                               f"implies ({', '.join(NATIVITY_CODES)}), e.g. \"_O/NAT\"")
         unknown = sorted(set(part.systems) - set(AREA_SYSTEMS))
         if unknown:
             raise MappingError(f"{where}: [{role}] systems {unknown} unknown; use {', '.join(AREA_SYSTEMS)}")

@@ -158,6 +158,8 @@ def test_hostile_code_book_is_not_expanded(microdata, areas, duckdb_engine, tmp_
      "unknown key"),
     ('id = "x"\ntitle = "x"\ncountry = "USA"\nyear = 2000\n[birthplace]\nsystems = ["name"]\n', "needs a column"),
     ('id = "x"\ntitle = "x"\ncountry = "USA"\nyear = 20000\n[birthplace]\ncolumn = "b"\n', "year"),
+    ('id = "x"\ntitle = "x"\ncountry = "USA"\nyear = 2000\n[birthplace]\ncolumn = "b"\ncodes = { a = "_O/NATIVE" }\n',
+     "the nativity it implies"),
     ("id = [", "not a valid TOML"),
 ])
 def test_bad_mappings(tmp_path, text, message):
