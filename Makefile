@@ -4,7 +4,7 @@ MIRROR ?= $(or $(IMDX_MIRROR),$(abspath ../shared/data))
 DB ?= imdx.duckdb
 PORT ?= 8000
 
-.PHONY: help install assets run load serve test test-fast bench lint
+.PHONY: help install assets java run load serve test test-fast bench lint
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,7 +21,10 @@ run: install assets load  ## the main job: install, load every source, print the
 load:  ## load every source (from IMDX_MIRROR when set, else the publishers); summary and issue report
 	-IMDX_MIRROR=$(MIRROR) imdx load --db $(DB)
 
-test: install assets  ## run the test suite on the real files in the mirror
+java:  ## install Java for the Spark engine of `imdx census` when it is missing (Debian's default-jre-headless)
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null; }
+
+test: install assets java  ## run the test suite on the real files in the mirror
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q
 
 test-fast:  ## the fast loop: every test but the slow ones (full store, browser, biggest loads), on 2 processes

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from imdx.config import settings
@@ -112,9 +113,9 @@ def print_issues(out: Console, issues: pd.DataFrame, limit: int = 40) -> None:
     for r in shown.itertuples(index=False):
         file, sheet, column = (_text(v) for v in (r.file, r.sheet, r.column))
         where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
-                                      r.row == r.row and r.row is not None and f"row {int(r.row)}",
+                                      pd.notna(r.row) and f"row {int(r.row)}",
                                       column and f"column {column}"] if x)
-        detail.add_row(r.severity, r.type, _text(r.source) or "", where, r.message)
+        detail.add_row(r.severity, r.type, _text(r.source) or "", escape(where), escape(str(r.message)))
     out.print(detail)
 
 

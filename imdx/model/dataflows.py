@@ -156,6 +156,25 @@ DATAFLOWS: dict[str, Dataflow] = {f.id: f for f in [
            Dimension("table", "The published table the number comes from", "free")],
           "persons", "Victims registered in the year, from an approved disclosure-controlled release of the "
           "imdx case database (differentially private counts are estimates: obs_status E)."),
+    _flow("foreign_born_population", "Foreign-born population from census and survey microdata",
+          [Dimension("area", "Country of residence (the census or survey country)"),
+           Dimension("region", "Region of residence: the code as published (note: its name), _T all, _U unknown",
+                     "free"),
+           Dimension("birthplace", "Country of birth (_U unknown, _O abroad but not identified, _T all)"),
+           Dimension("nativity", "NAT native-born, FOR foreign-born, _U place of birth unknown, _Z not applicable, "
+                     "_T all persons", "free"),
+           Dimension("citizenship", "Country of citizenship (_U unknown, _T all)"),
+           Dimension("sex", "M male, F female, _U unknown, _T both sexes", "free"),
+           Dimension("age", "Age group: Y0T4 ... Y80T84, Y_GE85 (five-year); Y0T14, Y15T24, Y25T64, Y_GE65 "
+                     "(broad); or the file's own bands; _U unknown, _T all ages", "free"),
+           Dimension("year_of_arrival", "Period of arrival: 2010-2014 ...; _U unknown, _Z not applicable "
+                     "(native-born), _T all", "free"),
+           Dimension("measure", "PERSONS: weighted count (the file's weights); RECORDS: its unweighted base "
+                     "(person records)", "free"),
+           Dimension("sample", "The microdata tabulated: <mapping>/<file name>", "free")],
+          "persons", "Persons by place of birth, tabulated by imdx from person records (census or survey "
+          "microdata) with `imdx census tabulate`: weighted counts with their unweighted bases; cells from fewer "
+          "records than the threshold are suppressed (obs_status L).", definitions=cl.STOCK_DEFINITION),
 ]}
 
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imdx.model import codelists as cl
+from imdx.portal.census import census_section
 from imdx.portal.data import (
     ESTIMATED_FLOWS,
     PREFERRED_SOURCE,
@@ -296,7 +297,7 @@ def country_profile(reader: Reader, code: str) -> dict:
     return reader.cached(("profile", code), lambda: {
         "stock": _stock(reader, code), "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
         "economy": _economy(reader, code), "estimates": estimated_flows(reader, either=code),
-        "issues": issues_for(reader, code),
+        "issues": issues_for(reader, code), "census": census_section(reader, code),
         "sources": [source_line(reader, f) for f in ("migrant_stock", "migrant_stock_share", "refugees",
                                                      "asylum_decisions", "remittances", "fdi_inflows",
                                                      "oda_received", "gdp") if reader.has(f)]})
