@@ -31,6 +31,7 @@ from imdx.census.mapping import Mapping
 from imdx.census.read import PersonFiles, stage
 from imdx.census.text import Limits
 from imdx.codes.areas import Areas
+from imdx.ingest import ingest
 from imdx.model.report import Issue, Report
 from imdx.sources.base import finish
 from imdx.sources.fetch import sha256_of
@@ -263,15 +264,16 @@ def release_record(tab: Tabulation) -> ReleaseRecord:
 
 
 def store_tabulation(store: Store, tab: Tabulation, areas: Areas) -> int | None:
-    """Write the tabulation as one release (all or nothing); None when the same file, mapping and options
-    are stored already.
+    """Write the tabulation as one release through :func:`imdx.ingest.ingest` (all or nothing); None when
+    the same file, mapping and options are stored already.
 
-    The publishers' checks (parts against totals, jumps) are not run: every cell is an exact sum over the
-    same records, so the margins add up by construction (``tests/census`` verifies it), and the rules
-    would report only the cells suppression hid, some of them quoting what was hidden."""
+    The generic checks of :mod:`imdx.checks` (parts against totals, jumps) are not run (``checked=True``;
+    :meth:`Tabulation.observations` puts the table in the model's shape itself): every cell is an exact
+    sum over the same records, so the margins add up by construction (``tests/census`` verifies it), and
+    the rules would report only the cells suppression hid, some of them quoting what was hidden."""
     record = release_record(tab)
     if store.has_release(record):
         return None
-    return store.write_release(record, {FLOW: tab.observations()}, tab.report, areas)
+    return ingest(store, record, {FLOW: tab.observations()}, report=tab.report, areas=areas, checked=True)
 
 

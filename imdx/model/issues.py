@@ -14,7 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class IssueType:
     slug: str
-    area: str  # where it is found: "reading", "areas", "checks", "estimates", "cases", "audit", "library", "registry"
+    #: where it is found: "reading", "areas", "checks", "estimates", "census", "cases", "audit", "library", "registry"
+    area: str
     meaning: str  # what the issue says about the data
     action: str  # what a data officer does about it
 
@@ -110,6 +111,41 @@ _TYPES = [
               "correct the release's parameters"),
     IssueType("k-anonymity-violated", "cases", "fewer than k records share a combination of quasi-identifiers",
               "generalise or suppress further"),
+    # -- census and survey microdata (imdx.census) ------------------------------------------------
+    IssueType("table-not-made", "census", "a standard table was not made: the mapping declares none of a variable "
+              "it needs", "declare the variable in the mapping if the file has it"),
+    IssueType("invalid-weight", "census", "person records with a missing or negative weight were left out of every "
+              "count (the mapping's weight invalid = \"exclude\")", "correct the weights in the file"),
+    IssueType("code-not-in-codebook", "census", "a value is not among the codes the code book lists for its column; "
+              "it was counted as the mapping says", "check the file against its code book"),
+    IssueType("code-not-in-mapping", "census", "a value is not among the mapping's codes for its variable; its "
+              "records were counted as unknown (_U)", "add the code to the mapping"),
+    IssueType("missing-value", "census", "a variable is empty for some records; they were counted as unknown (_U)",
+              "none needed, unless the value can be found elsewhere"),
+    IssueType("birthplace-residual", "census", "a place of birth means 'not known' or 'abroad, country not "
+              "identified' (the mapping says so); its records were counted as _U or _O (other)",
+              "none needed"),
+    IssueType("citizenship-residual", "census", "a citizenship means 'not known' or 'foreign, country not "
+              "identified' (the mapping says so); its records were counted as a residual", "none needed"),
+    IssueType("unmapped-birthplace", "census", "a place of birth is not a country or area imdx knows; its records "
+              "were counted as unknown (_U)", "add the value to the mapping's birthplace codes if it is a known "
+              "place"),
+    IssueType("unmapped-citizenship", "census", "a citizenship is not a country or area imdx knows; its records were "
+              "counted as unknown (_U)", "add the value to the mapping's citizenship codes if it is a known "
+              "country"),
+    IssueType("age-not-a-number", "census", "an age is not a number of years; its records were counted as unknown "
+              "(_U)", "check the column the mapping declares as age"),
+    IssueType("age-out-of-range", "census", "an age is not a whole number of years within the mapping's range; its "
+              "records were counted as unknown (_U)", "check the value, or the mapping's special codes"),
+    IssueType("arrival-not-a-year", "census", "a year of arrival is not a year; its records were counted as unknown "
+              "(_U)", "check the column the mapping declares as year of arrival"),
+    IssueType("arrival-out-of-range", "census", "a year of arrival is before 1850 or after the census year; its "
+              "records were counted as unknown (_U)", "check the value, or the mapping's special codes"),
+    IssueType("birthplace-contradicts-nativity", "census", "the nativity column says foreign-born but the place of "
+              "birth is native; the records were counted as foreign-born", "check the two columns in the file"),
+    IssueType("birthplace-outside-category", "census", "a place of birth is outside the places the nativity "
+              "category allows; the records were counted with the place of birth", "check the two columns and the "
+              "mapping's nativity categories"),
     # -- the audit log ---------------------------------------------------------------------------
     IssueType("audit-entry-missing", "audit", "an entry of the audit log is missing", "investigate: the log was "
               "changed outside imdx"),
