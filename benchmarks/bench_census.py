@@ -132,7 +132,8 @@ def run_pandas(folder: Path, out: Path, options: dict) -> None:
     import pandas as pd
 
     start = time.perf_counter()
-    frame = pd.read_parquet(sorted(folder.glob("*.parquet")), columns=["nativity", "birthplace", "sex", "age", "weight"])
+    frame = pd.read_parquet(sorted(folder.glob("*.parquet")),
+                            columns=["nativity", "birthplace", "sex", "age", "weight"])
     age = frame["age"].to_numpy(dtype="float64", na_value=np.nan)
     low = np.where(np.isnan(age), -1, np.minimum(age - age % 5, 85)).astype(np.int16)
     labels = {lo: (f"Y{lo}T{lo + 4}" if lo < 85 else "Y_GE85") for lo in range(0, 90, 5)} | {-1: "_U"}
@@ -244,7 +245,8 @@ def main() -> None:
     folder = args.dir or Path(tempfile.gettempdir()) / f"imdx-census-bench-{args.rows}"
     made = ensure_data(folder, args.rows, args.partitions or max(1, args.rows // 5_000_000))
     size = sum(p.stat().st_size for p in folder.glob("*.parquet"))
-    print(f"{args.rows:,} synthetic persons in {len(list(folder.glob('*.parquet')))} Parquet files, {size / 2**20:,.0f} MiB"
+    parts = len(list(folder.glob("*.parquet")))
+    print(f"{args.rows:,} synthetic persons in {parts} Parquet files, {size / 2**20:,.0f} MiB"
           + (f" (generated in {made:.1f} s)" if made else " (reused)") + f"; load average {os.getloadavg()[0]:.1f}")
     results = Path(tempfile.mkdtemp(prefix="imdx-census-bench-results-"))
     try:
@@ -281,7 +283,8 @@ def compare(args, folder: Path, results: Path) -> None:
         ok = same_cells(results / "imdx.parquet", results / f"spark-{cores}-{part}.parquet")
         spark_rows.append((cores, part, got, ok))
         print(f"  spark local[{cores}], maxPartitionBytes {part}: {got['partitions']} input partitions, "
-              f"{got['seconds']:.1f} s (+{got['startup']:.1f} s to start), Python driver peak {got['rss_mib']:.0f} MiB, "
+              f"{got['seconds']:.1f} s (+{got['startup']:.1f} s to start), "
+              f"Python driver peak {got['rss_mib']:.0f} MiB, "
               f"cells equal to DuckDB's: {ok}")
     print(f"\nStandard table (nativity x country of birth x sex x five-year age, weighted + base, all margins) over "
           f"{args.rows:,} persons; load average now {os.getloadavg()[0]:.1f} (2-core machine, shared)")

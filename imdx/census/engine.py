@@ -122,7 +122,7 @@ class Engine(ABC):
     def locate(self, files: PersonFiles, conditions: list[dict]) -> list[Location | None]:
         """The first record (file, line or row) matching each condition, or None."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 -- optional: an engine that holds nothing needs no close
         """Release what the engine holds (a DuckDB connection; a Spark session it started)."""
 
     def __enter__(self):

@@ -159,7 +159,8 @@ class Lookup:
         if spec.bands:
             if key in spec.bands:
                 return spec.bands[key], None
-            text = f"{what} is not one of the mapping's age bands ({', '.join(spec.bands)}); {{n}} records counted as _U"
+            text = (f"{what} is not one of the mapping's age bands ({', '.join(spec.bands)}); {{n}} records "
+                    "counted as _U")
             return "_U", ("code-not-in-mapping", "warning", text)
         if key in spec.special:
             return spec.special[key], None
@@ -218,7 +219,8 @@ def harmonise(cube: pa.Table, mapping: Mapping, roles: list[str], codebook: Code
     return Coded(coded, problems, bad)
 
 
-def _birth(mapping: Mapping, lookups: dict[str, Lookup], row, grouped: tuple, count: int) -> tuple[str | None, str | None]:
+def _birth(mapping: Mapping, lookups: dict[str, Lookup], row, grouped: tuple,
+           count: int) -> tuple[str | None, str | None]:
     """(nativity, birthplace) of a cube row, from the nativity column and/or the birthplace."""
     nat_raw = getattr(row, "nativity", None) if "nativity" in grouped else None
     bp_raw = getattr(row, "birthplace", None) if "birthplace" in grouped else None

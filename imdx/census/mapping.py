@@ -254,7 +254,8 @@ def from_dict(data: dict, *, origin: str = "imdx.census.sources") -> Mapping:
     known = set().union(*READ_OPTIONS.values())
     bad = sorted(set(mapping.read) - known)
     if bad:
-        raise MappingError(f"{where}: [read] has unknown option(s) {', '.join(bad)}; allowed: {', '.join(sorted(known))}")
+        raise MappingError(f"{where}: [read] has unknown option(s) {', '.join(bad)}; "
+                           f"allowed: {', '.join(sorted(known))}")
     if not mapping.birth_roles:
         raise MappingError(f"{where}: declares neither birthplace nor nativity; a foreign-born tabulation needs one")
     if not isinstance(mapping.year, int) or not 1800 <= mapping.year <= 2200:

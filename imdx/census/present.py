@@ -35,7 +35,8 @@ class View:
 
 VIEWS = (
     View("nativity_sex", "Population by place of birth and sex", "nativity", "sex"),
-    View("birthplace_sex", "Foreign-born by country of birth and sex", "birthplace", "sex", {"nativity": "FOR"}, top=20),
+    View("birthplace_sex", "Foreign-born by country of birth and sex", "birthplace", "sex", {"nativity": "FOR"},
+         top=20),
     View("age_sex", "Foreign-born by age group and sex", "age", "sex", {"nativity": "FOR"}),
     View("region_nativity", "Population by region of residence and place of birth", "region", "nativity"),
     View("birthplace_arrival", "Foreign-born by country of birth and period of arrival", "birthplace",
@@ -136,7 +137,8 @@ def view(frame: pd.DataFrame, v: View) -> dict | None:
 def tables_for(frame: pd.DataFrame) -> list[dict]:
     """Every sample's tables in ``frame`` (current observations of one area), latest year first."""
     out = []
-    for (sample, year), part in sorted(frame.groupby(["sample", "year"], sort=False), key=lambda kv: (-kv[0][1], kv[0][0])):
+    groups = sorted(frame.groupby(["sample", "year"], sort=False), key=lambda kv: (-kv[0][1], kv[0][0]))
+    for (sample, year), part in groups:
         part = part.reset_index(drop=True)
         views = [t for t in (view(part, v) for v in VIEWS) if t is not None]
         first = part.iloc[0]

@@ -63,7 +63,8 @@ def fit(path: Path, mapping: Mapping, areas: Areas) -> Model:
             weights = _weights(engine, files) if files.weight else np.zeros(0, np.int64)
         coded = harmonise(cube, mapping, roles, files.codebook, areas).frame
     columns = [c for c in ("birthplace", "nativity", "sex", "age", "region") if c in coded and coded[c].notna().any()]
-    cells = coded.groupby([coded[c].fillna("_U").astype(str) for c in columns], sort=True)["records"].sum().reset_index()
+    keys = [coded[c].fillna("_U").astype(str) for c in columns]
+    cells = coded.groupby(keys, sort=True)["records"].sum().reset_index()
     cells["p"] = cells["records"] / cells["records"].sum()
     return Model(f"{mapping.id}/{Path(path).name}", mapping.country, mapping.year, cells.drop(columns="records"),
                  weights, files.weight_decimals)

@@ -116,17 +116,18 @@ class Tabulation:
         return names
 
 
-def _tables(requested: list[tb.Table] | None, mapping: Mapping, report: Report) -> tuple[list[tb.Table], list[tb.Table]]:
+def _tables(requested: list[tb.Table] | None, mapping: Mapping,
+            report: Report) -> tuple[list[tb.Table], list[tb.Table]]:
     made, skipped = tb.available(list(requested or tb.STANDARD), mapping.roles)
     if requested and skipped:
         missing = sorted({d for t in skipped for d in t.dims} - set(mapping.roles) - {"nativity"})
         raise CensusError(f"the mapping {mapping.id!r} declares no {', '.join(missing)}, which the table(s) "
                           f"{', '.join(t.name for t in skipped)} need")
     if skipped:
+        wanting = {t.name: ", ".join(d for d in t.dims if d not in mapping.roles and d != "nativity") for t in skipped}
         report.add(Issue("table-not-made", "standard tables not made, for want of their variables in the mapping: "
-                         + "; ".join(f"{t.name} ({', '.join(d for d in t.dims if d not in mapping.roles and d != 'nativity')})"
-                                     for t in skipped), severity="info", source=SOURCE, dataflow=FLOW,
-                         n_obs=0))
+                         + "; ".join(f"{name} ({dims})" for name, dims in wanting.items()), severity="info",
+                         source=SOURCE, dataflow=FLOW, n_obs=0))
     if not made:
         raise CensusError(f"no table can be made from the mapping {mapping.id!r}")
     return made, skipped
@@ -202,8 +203,9 @@ def _weights(engine: Engine, files: PersonFiles, mapping: Mapping, coded, report
     where = engine.locate(files, [{BAD_WEIGHT: True}])[0]
     column = mapping.weight.column
     if mapping.weight.invalid == "error":
-        raise MicrodataError(where.file if where else files.display, f"{coded.bad_weight:,} record(s) have a missing or "
-                             "negative weight; this is the first", row=where.row if where else None, column=column,
+        raise MicrodataError(where.file if where else files.display,
+                             f"{coded.bad_weight:,} record(s) have a missing or negative weight; this is the first",
+                             row=where.row if where else None, column=column,
                              unit=files.unit, hint="Correct the weights, or set [weight] invalid = \"exclude\" in the "
                              "mapping to leave such records out of every count (they are then reported); nothing was "
                              "stored.")

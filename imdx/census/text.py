@@ -83,7 +83,8 @@ def blocks(path: Path, *, limits: Limits, skip_lines: int = 0, comment: str | No
             cut = data.rfind(b"\n") + 1
             if cut == 0:
                 if len(data) > limits.max_line_bytes:
-                    raise MicrodataError(path.name, f"a line longer than {limits.max_line_bytes:,} bytes", row=first_line,
+                    raise MicrodataError(path.name, f"a line longer than {limits.max_line_bytes:,} bytes",
+                                         row=first_line,
                                          hint="Is this a text file of records, one per line? Raise the limit "
                                          "only for a file you trust.")
                 carry = data
@@ -182,7 +183,8 @@ def _slow_delimited(path, block, names, wanted, delimiter, quote, encoding):
             missing = names[len(fields)] if len(fields) < len(names) else None
             raise MicrodataError(path.name, f"the record has {len(fields)} field(s), the file's other records "
                                  f"{len(names)} (a truncated or run-on line)", row=physical, column=missing,
-                                 expected=f"{len(names)} fields: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}")
+                                 expected=f"{len(names)} fields: {', '.join(names[:8])}"
+                                          + (", ..." if len(names) > 8 else ""))
         rows.append([fields[i] for i in index])
         lines.append(physical)
     columns = list(zip(*rows)) if rows else [[] for _ in wanted]

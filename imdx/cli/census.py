@@ -82,8 +82,8 @@ def tabulate_cmd(file, mapping_name, engine, spark_master, table_specs, min_cell
     cfg = settings(mirror=mirror, db=db)
     mapping = load_mapping(mapping_name)
     tables = [parse_table(t) for t in table_specs] or None
-    options = {"master": spark_master} if engine == "spark" else {"memory_limit": memory_limit,
-                                                                     "temp_directory": str(work_dir) if work_dir else None}
+    options = {"master": spark_master} if engine == "spark" else {
+        "memory_limit": memory_limit, "temp_directory": str(work_dir) if work_dir else None}
     store = None if dry_run and not exists(cfg.db) else connect(cfg.db, read_only=dry_run)
     try:
         areas = _areas(cfg, store)
@@ -136,7 +136,8 @@ def _num(tab, cell, weighted: bool) -> str:
 
 def _print_summary(out, tab, areas) -> None:
     table = Table("", "persons (weighted)", "records", "share of persons",
-                  title=f"{tab.sample}: {tab.mapping.title} ({tab.engine}; cells under {tab.min_cell} records suppressed)")
+                  title=f"{tab.sample}: {tab.mapping.title} ({tab.engine}; cells under {tab.min_cell} records "
+                        "suppressed)")
     total = tab.cell()
     for code, label in (("_T", "All persons"), ("NAT", "Native-born"), ("FOR", "Foreign-born"),
                         ("_U", "Place of birth unknown"), ("_Z", "Not applicable")):
@@ -196,7 +197,8 @@ def synth_cmd(directory, rows, like, mapping_name, partitions, seed, mirror):
     cfg = settings(mirror=mirror)
     if like is None:
         if cfg.mirror is None:
-            raise ConfigError("give --like FILE --mapping M, or set IMDX_MIRROR to the folder holding census_microdata/")
+            raise ConfigError("give --like FILE --mapping M, or set IMDX_MIRROR to the folder holding "
+                              "census_microdata/")
         like, mapping_name = cfg.mirror / "census_microdata" / "uci_adult" / "adult.data", mapping_name or "uci_adult"
     if mapping_name is None:
         raise click.UsageError("--like needs --mapping (the mapping that reads it)")

@@ -30,7 +30,15 @@ column = "SEX"
 codes = { "1" = "M", "2" = "F" }
 [age]
 column = "AGE"
-bands = { "1" = "Y0T15", "2" = "Y16T24", "3" = "Y25T34", "4" = "Y35T44", "5" = "Y45T54", "6" = "Y55T64", "7" = "Y65T74", "8" = "Y_GE75" }
+[age.bands]
+"1" = "Y0T15"
+"2" = "Y16T24"
+"3" = "Y25T34"
+"4" = "Y35T44"
+"5" = "Y45T54"
+"6" = "Y55T64"
+"7" = "Y65T74"
+"8" = "Y_GE75"
 [region]
 column = "REGION"
 """
@@ -48,9 +56,9 @@ def ddi(variables) -> str:
     out, pos = [], 1
     for name, width, numeric, labels in variables:
         cats = "".join(f"<catgry><catValu>{k}</catValu><labl>{v}</labl></catgry>" for k, v in labels.items())
+        kind = "numeric" if numeric else "character"
         out.append(f'<var ID="{name}" name="{name}" dcml="0"><location StartPos="{pos}" EndPos="{pos + width - 1}" '
-                   f'width="{width}"/><labl>{name}</labl>{cats}<varFormat type="{"numeric" if numeric else "character"}"/>'
-                   "</var>")
+                   f'width="{width}"/><labl>{name}</labl>{cats}<varFormat type="{kind}"/></var>')
         pos += width
     return ('<?xml version="1.0" encoding="UTF-8"?><codeBook xmlns="ddi:codebook:2_5" version="2.5"><fileDscr>'
             '<fileTxt><fileType charset="ISO-8859-1"/><format>fixed length fields</format></fileTxt></fileDscr>'

@@ -97,7 +97,8 @@ def test_mappings_and_synth(microdata, mirror, tmp_path):
     folder = tmp_path / "synthetic"
     made = run("census", "synth", folder, "--rows", "50000", "--partitions", "2", "--mirror", mirror)
     assert made.exit_code == 0, made.output
-    assert sorted(p.name for p in folder.iterdir()) == ["_imdx_mapping.toml", "part-00000.parquet", "part-00001.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == ["_imdx_mapping.toml", "part-00000.parquet",
+                                                        "part-00001.parquet"]
     result = run("census", "tabulate", folder, "--mapping", folder / "_imdx_mapping.toml", "--dry-run", "--mirror",
                  mirror, "--db", tmp_path / "none.duckdb")
     assert result.exit_code == 0 and "50,000" in result.output

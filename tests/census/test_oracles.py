@@ -40,7 +40,8 @@ def test_uci_adult_countries_of_birth(tabulated, engine):
     assert records(tab, nativity="FOR") == 2_808 - 114 - 14
     assert records(tab, birthplace="PRI", nativity="NAT") == 114
     assert records(tab, birthplace="_O", nativity="NAT") == 14
-    residual = {i.message.split(" = ")[1].split(" means")[0]: i.n_obs for i in tab.report if i.type == "birthplace-residual"}
+    residual = {i.message.split(" = ")[1].split(" means")[0]: i.n_obs for i in tab.report
+                if i.type == "birthplace-residual"}
     assert residual == {"'?'": 583, "'South'": 80, "'Yugoslavia'": 16, "'Outlying-US(Guam-USVI-etc)'": 14}
 
 
@@ -79,7 +80,8 @@ def test_eph_2016_q4_weights(tabulated, engine, microdata):
     assert units(tab, birthplace="CHL", nativity="FOR") == int(foreign.loc[chile, "PONDERA"].sum())
     # "Est" is not a code the mapping knows (Estados Unidos? Estonia?): reported at its row, counted as _U
     unmapped = [i for i in tab.report if i.type == "unmapped-birthplace"]
-    assert [(i.row, i.n_obs) for i in unmapped] == [(int(np.flatnonzero(raw["CH15_COD"].astype(str) == "Est")[0]) + 1, 1)]
+    first_est = int(np.flatnonzero(raw["CH15_COD"].astype(str) == "Est")[0]) + 1
+    assert [(i.row, i.n_obs) for i in unmapped] == [(first_est, 1)]
     # CH15 = 4 is a bordering country: Peru is not one
     outside = [i for i in tab.report if i.type == "birthplace-outside-category"]
     assert outside and "Per" in outside[0].message and raw.iloc[outside[0].row - 1]["CH15"] == 4
