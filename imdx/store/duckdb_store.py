@@ -104,6 +104,8 @@ class DuckDBStore(Store):
             "year SMALLINT, value DOUBLE, obs_status INTEGER, definition INTEGER, note INTEGER, "
             "cell_file INTEGER, cell_sheet INTEGER, cell_row INTEGER, cell_column INTEGER, "
             "current BOOLEAN DEFAULT FALSE)")
+        for measure in flow.measures:  # an interval beside the value (estimates); added to older stores too
+            self.con.execute(f'ALTER TABLE {coded_table(flow.id)} ADD COLUMN IF NOT EXISTS "{measure}" DOUBLE')
         self.con.execute(f"CREATE VIEW IF NOT EXISTS obs_{flow.id} AS "
                          + decoded(f"SELECT * FROM {coded_table(flow.id)}", text_columns(flow)))
 
@@ -181,7 +183,7 @@ class DuckDBStore(Store):
             labels = self.labels()  # as this transaction sees it
             for flow_id, frame in observations.items():
                 flow = self.dataflow(flow_id)
-                cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
+                cols, text = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES, set(text_columns(flow))
                 table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
                 con.register("_incoming", table)
                 quoted = ", ".join(f'"{c}"' for c in cols)
@@ -302,7 +304,8 @@ class DuckDBStore(Store):
             latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
                       "ORDER BY r.rank DESC) = 1")
         coded = self.con.sql(f"""
-            SELECT {', '.join(f'o."{c}"' for c in dims + ["value"] + ATTRIBUTES)}, r.source, r.edition, o.release_id
+            SELECT {', '.join(f'o."{c}"' for c in dims + ["value", *flow.measures] + ATTRIBUTES)}, r.source, r.edition,
+                   o.release_id
             FROM {coded_table(dataflow)} o JOIN {RANKED_RELEASES} r USING (release_id)
             WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
         # text and order in Arrow, from the ids: cheaper than joining the label table once per column
@@ -317,6 +320,8 @@ class DuckDBStore(Store):
         for d in (d.name for d in flow.dimensions if d.is_area):
             out[f"{d}_name"] = labels.lookup(f"area names {revision}", names, coded[d])
         out["value"] = coded["value"]
+        for measure in flow.measures:
+            out[measure] = coded[measure]
         out["unit"] = pa.repeat(pa.scalar(flow.unit), len(coded))
         for c in ["obs_status", "definition", "note", "source", "edition", "release_id", "cell_file", "cell_sheet",
                   "cell_row", "cell_column"]:
