@@ -31,8 +31,8 @@ FILE = "derived/migmod_mig_data.rda"
 OBJECT = "mig_data"
 COLUMNS = ["SEX", "Year", "Sending_iso3", "Receiving_iso3", "Emig", "Immi", "UE", "AE", "UI", "AI"]
 SIDES = {"Emig": ("origin", "UE", "AE", "Eurostat migr_emi3nxt: emigration by country of next usual residence"),
-         "Immi": ("destination", "UI", "AI", "Eurostat migr_imm5prv: immigration by country of previous usual "
-                  "residence")}
+         "Immi": ("destination", "UI", "AI",
+                  "Eurostat migr_imm5prv: immigration by country of previous usual residence")}
 
 
 def read_rda(path: Path) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from imdx.errors import SourceFileError
-from imdx.sources.base import LoadContext, coded
+from imdx.sources.base import LoadContext
 from imdx.sources.rfiles import read_r
 from imdx.sources.undesa_ims._common import map_codes
 
