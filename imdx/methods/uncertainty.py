@@ -4,15 +4,14 @@ A method's inputs are uncertain: a bilateral migrant stock estimated from a cens
 one imputed by UN DESA (type of data ``I``) by far more; births and deaths less. :func:`perturbation_interval`
 draws ``replicates`` sets of inputs, each foreign-born stock cell multiplied by a log-normal factor of
 coefficient of variation ``stock_cv`` (per residence region) and births and deaths by one of ``vital_cv``,
-runs the method on each, and measures the spread of every output cell on the log scale
-(``sd`` of ``log(1 + flow)``). The interval is centred on the point estimate:
+runs the method on each, and takes the percentile interval of every output cell at the ``level`` (default
+90 %: the 5th and 95th percentiles of the replicates), extended to include the point estimate where the
+estimate falls outside it (a method can be biased under noise: minimum migration turns noise into moves):
 
-    lower = exp(log(1 + f) - z * sd) - 1,   upper = exp(log(1 + f) + z * sd) - 1,
+    lower = min(f, q_0.05),   upper = max(f, q_0.95).
 
-``z`` the normal quantile of the ``level`` (default 90 %). So every interval contains its point estimate, and
-it shrinks to the point as the inputs' precision rises (``cv -> 0``): both are property tests
-(``tests/methods/test_uncertainty.py``). Flows that can be negative (Rogers-von Rabenau) use the linear scale,
-``f +- z * sd``. The native-born (the diagonal, derived from the population) are held fixed: populations are
+So every interval contains its point estimate, and it shrinks to the point as the inputs' precision rises
+(``cv -> 0``): both are property tests (``tests/methods/test_uncertainty.py``). The native-born (the diagonal, derived from the population) are held fixed: populations are
 far more precise than bilateral stocks. The draws are seeded, so an interval is reproducible, and the same
 draws (scaled) serve every precision: comparing two precisions compares like with like.
 """
@@ -26,7 +25,7 @@ import numpy as np
 
 from imdx.methods import MethodInputError
 
-__all__ = ["InputPrecision", "Interval", "centred_interval", "perturbation_interval"]
+__all__ = ["InputPrecision", "Interval", "covering_interval", "perturbation_interval"]
 
 LEVEL = 0.90
 
@@ -50,39 +49,28 @@ class InputPrecision:
 class Interval:
     lower: np.ndarray
     upper: np.ndarray
-    sd: np.ndarray  # spread of the replicates (log scale, or linear for signed flows)
     replicates: int
     level: float
-    scale: str  # "log" or "linear"
 
 
-def _z(level: float) -> float:
-    from statistics import NormalDist
+def covering_interval(point: np.ndarray, replicates: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray,
+                                                                                               np.ndarray]:
+    """The percentile interval of ``replicates`` (first axis) at ``level``, widened to contain ``point``.
 
+    >>> lo, hi = covering_interval(np.array([10.0, 0.0]), np.array([[8.0, 1.0], [12.0, 3.0], [11.0, 2.0]]), 0.5)
+    >>> lo.tolist(), hi.tolist()
+    ([9.5, 0.0], [11.5, 2.5])
+    """
     if not 0 < level < 1:
         raise MethodInputError("level must be between 0 and 1 (e.g. 0.9 for a 90 % interval).")
-    return NormalDist().inv_cdf(0.5 + level / 2)
-
-
-def centred_interval(point: np.ndarray, sd: np.ndarray, level: float = LEVEL, signed: bool = False) -> tuple[
-        np.ndarray, np.ndarray]:
-    """The interval around ``point`` of half-width ``z * sd`` (log(1 + x) scale unless ``signed``).
-
-    >>> lo, hi = centred_interval(np.array([99.0]), np.array([0.1]), level=0.9)
-    >>> [round(float(lo[0]), 1), round(float(hi[0]), 1)]
-    [83.8, 116.9]
-    """
-    z = _z(level)
-    point, sd = np.asarray(point, float), np.asarray(sd, float)
-    if signed:
-        return point - z * sd, point + z * sd
-    base = np.log1p(np.maximum(point, 0.0))
-    return np.expm1(base - z * sd), np.expm1(base + z * sd)
+    q = np.quantile(np.asarray(replicates, float), [0.5 - level / 2, 0.5 + level / 2], axis=0)
+    point = np.asarray(point, float)
+    return np.minimum(point, q[0]), np.maximum(point, q[1])
 
 
 def perturbation_interval(method: Callable[..., np.ndarray], stock_start, stock_end, births, deaths,
                           precision: InputPrecision, *, replicates: int = 20, seed: int = 1,
-                          level: float = LEVEL, signed: bool = False, point: np.ndarray | None = None) -> Interval:
+                          level: float = LEVEL, point: np.ndarray | None = None) -> Interval:
     """Run ``method(stock_start, stock_end, births, deaths) -> od`` on ``replicates`` perturbed inputs and
     return the interval of every cell around ``point`` (default: the method on the unperturbed inputs).
 
@@ -110,10 +98,8 @@ def perturbation_interval(method: Callable[..., np.ndarray], stock_start, stock_
         bb = None if births is None else np.asarray(births, float) * _factor(zb, precision.vital_cv)
         dd = None if deaths is None else np.asarray(deaths, float) * _factor(zd, precision.vital_cv)
         outputs.append(method(a, b, bb, dd))
-    stack = np.stack(outputs)
-    sd = stack.std(axis=0, ddof=1) if signed else np.log1p(np.maximum(stack, 0.0)).std(axis=0, ddof=1)
-    lower, upper = centred_interval(point, sd, level, signed)
-    return Interval(lower, upper, sd, replicates, level, "linear" if signed else "log")
+    lower, upper = covering_interval(point, np.stack(outputs), level)
+    return Interval(lower, upper, replicates, level)
 
 
 def _factor(z: np.ndarray, cv) -> np.ndarray:
