@@ -172,7 +172,7 @@ def _ratio(a: pd.Series, b: pd.Series) -> float:
 
 
 def _num(v) -> str:
-    return "-" if v != v else f"{v:,.0f}"
+    return "-" if pd.isna(v) else f"{v:,.0f}"
 
 
 def store_harmonised(store: Store, harmonised: list[Harmonised], pairs: pd.DataFrame, report: Report,
@@ -182,7 +182,7 @@ def store_harmonised(store: Store, harmonised: list[Harmonised], pairs: pd.DataF
         raise MirrorError("nothing was harmonised (see the report)")
     today = today or date.today()
     loaded = store.releases().set_index("release_id")
-    used = sorted(set(int(r) for r in pairs["release_id"]))
+    used = sorted({int(r) for r in pairs["release_id"]})
     fingerprints = {r: store.con.execute("SELECT fingerprint FROM release WHERE release_id = ?", [r]).fetchall()[0][0]
                     if hasattr(store, "con") else "" for r in used}
     files = [FileRecord(name=f"release:{loaded.loc[r, 'source']}/{loaded.loc[r, 'key']}",
@@ -220,16 +220,16 @@ def report(harmonised: list[Harmonised], issues: Report, totals: pd.DataFrame) -
     from imdx.estimates.markdown import table as md
 
     lines = ["# Mirror flows (de Beer et al. 2010) on the pairs reported by both sides", "",
-             "Each country's emigration reports (as origin) and immigration reports (as destination) are scaled by one "
-             "factor per country and side, estimated over the pairs both sides report (reference country: factors 1); "
-             "a harmonised flow is the mean of the corrected reports. Source: the EU-27 pairs 2010-2019 (Eurostat "
-             "via MigMod, `reported_flows`).", ""]
+             ("Each country's emigration reports (as origin) and immigration reports (as destination) are scaled by "
+              "one factor per country and side, estimated over the pairs both sides report (reference country: "
+              "factors 1); a harmonised flow is the mean of the corrected reports. Source: the EU-27 pairs 2010-2019 "
+              "(Eurostat via MigMod, `reported_flows`)."), ""]
     rows = []
     for h in harmonised:
         f = h.frame()
         both = f.dropna(subset=["sender_reported", "receiver_reported"])
-        rows.append({"year": h.year, "countries": len(h.countries), "pairs both sides": int(len(both)),
-                     "corridors harmonised": int(len(f)),
+        rows.append({"year": h.year, "countries": len(h.countries), "pairs both sides": len(both),
+                     "corridors harmonised": len(f),
                      "harmonised / sender (median)": _ratio(both["harmonised"], both["sender_reported"]),
                      "harmonised / receiver (median)": _ratio(both["harmonised"], both["receiver_reported"]),
                      "bootstrap resamples": h.replicates, "left out": ", ".join(h.dropped) or "-"})
@@ -242,9 +242,9 @@ def report(harmonised: list[Harmonised], issues: Report, totals: pd.DataFrame) -
                   "A factor above 1: that side's reports are scaled up (under-counting relative to the reference).", "",
                   md(factors), ""]
     lines += ["## UN DESA and OECD: totals only", "",
-              "The UN DESA 2015 flows and OECD's IMO tables give each country's immigrants from, and emigrants to, all "
-              "countries together: the other side of such a total is reported by no one, so these corridors cannot be "
-              "harmonised. Where both publishers report the same total, here they are side by side:", "",
+              ("The UN DESA 2015 flows and OECD's IMO tables give each country's immigrants from, and emigrants to, "
+               "all countries together: the other side of such a total is reported by no one, so these corridors "
+               "cannot be harmonised. Where both publishers report the same total, here they are side by side:"), "",
               md(totals.head(40)) if len(totals) else "(none)", ""]
     if len(issues):
         lines += ["## Not harmonised", ""] + [f"* {i.message}" for i in issues] + [""]
