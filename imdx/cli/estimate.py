@@ -41,17 +41,10 @@ def _periods(start: int | None, end: int | None) -> list[tuple[int, int]]:
 @estimate_group.command("methods")
 def methods_cmd():
     """The flow-estimation methods: code, the migest (R) function it reproduces, and the default."""
-    from rich.table import Table
-
     from imdx.estimates.run import DEFAULT_METHOD, METHODS, MIGEST
 
-    table = Table(title="Flows-from-stocks methods (imdx estimate flows --method CODE)")
-    table.add_column("method", no_wrap=True)
-    table.add_column("migest equivalent")
-    table.add_column("")
     for m in METHODS:
-        table.add_row(m, MIGEST[m], "default (recommended)" if m == DEFAULT_METHOD else "")
-    _console().print(table)
+        click.echo(f"{m}{'  [default (recommended)]' if m == DEFAULT_METHOD else ''}\n    migest: {MIGEST[m]}")
 
 
 @estimate_group.command("flows")
