@@ -1,7 +1,8 @@
 """Benchmark: imdx's whole load against plain pandas reading the same files.
 
 In one run, on the files of every source's releases in the mirror (IMDX_MIRROR, default
-../shared/data):
+../shared/data; the UN DESA 2024 and by-age files, UN DESA flows, OECD IMO, GLOTIP, IOM gdidata and RPW
+included, each decoded as published):
 
 * baseline ``pandas``: ``pd.read_excel(sheet_name=None)`` (pandas' default engine, openpyxl),
   ``pd.read_csv`` / tab-separated ``read_csv``, and ``pyreadr.read_r`` for .rda/.rds: parsing only,
@@ -43,6 +44,12 @@ def files(mirror: Path) -> list[Path]:
     return seen
 
 
+#: files that are not UTF-8 (read as published: the baseline must decode them too)
+ENCODINGS = {"UN_MigrantStockByAge_2015.csv": "cp1252", "UN_MigrantStockByAge_2017.csv": "latin-1"}
+#: CSVs whose first line is a title, not a header
+NO_HEADER = {"UN_MigrantStockByAge_2015.csv"}
+
+
 def read_plain(path: Path, engine: str | None) -> None:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
@@ -54,7 +61,7 @@ def read_plain(path: Path, engine: str | None) -> None:
     elif path.name.startswith("API_"):
         pd.read_csv(path, skiprows=4)
     else:
-        pd.read_csv(path)
+        pd.read_csv(path, encoding=ENCODINGS.get(path.name, "utf-8"), header=None if path.name in NO_HEADER else "infer")
 
 
 def time_baseline(paths: list[Path], engine: str | None) -> float:

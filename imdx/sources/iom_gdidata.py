@@ -126,10 +126,12 @@ def _annual(frame: pd.DataFrame, keys: list[str], value: str, table: Table, mont
     grouped = frame.assign(_n=1).groupby(keys + ["year"], dropna=False, sort=True, observed=True)
     out = grouped.agg(value=(value, "sum"), records=("_n", "sum"), cell_row=("row", "min")).reset_index()
     text = out["records"].astype(str) + " records"
-    if note is not None:
-        extra = frame.assign(_note=note).groupby(keys + ["year"], dropna=False, sort=True, observed=True)["_note"]
-        listed = extra.agg(lambda s: "; ".join(sorted(set(s.dropna())))).reset_index(drop=True)
-        text = text.where(listed == "", text + "; " + listed)
+    if note is not None and note.notna().any():  # only the few groups with a note are joined (a lambda per group is slow)
+        noted = frame.assign(_note=note)[note.notna().to_numpy()]
+        listed = (noted.groupby(keys + ["year"], dropna=False, observed=True)["_note"]
+                  .agg(lambda s: "; ".join(sorted(set(s)))).rename("_listed").reset_index())
+        joined = out[keys + ["year"]].merge(listed, on=keys + ["year"], how="left")["_listed"]
+        text = text.where(joined.isna().to_numpy(), text + "; " + joined.fillna(""))
     if months is not None:
         per_year = months.groupby(frame["year"]).agg(["min", "max", "nunique"])
         partial_years = per_year[per_year["nunique"] < 12]
