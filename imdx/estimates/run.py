@@ -47,7 +47,7 @@ import pandas as pd
 
 from imdx.errors import ImdxError
 from imdx.estimates import SOURCE
-from imdx.estimates.inputs import PERIODS, SEXES, FlowInputs, StoreInputs
+from imdx.estimates.inputs import PERIODS, SEX_RATIO_AT_BIRTH, SEXES, FlowInputs, StoreInputs
 from imdx.methods import flows_from_stocks as ffs
 from imdx.methods.azose_raftery import PRIOR_WEIGHT, PRIOR_WEIGHT_RANGE, azose_raftery
 from imdx.methods.uncertainty import LEVEL, InputPrecision, perturbation_interval
@@ -218,6 +218,9 @@ def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False
                          f"{', '.join(inp.missing_vitals[:20])}"
                          + (f" and {len(inp.missing_vitals) - 20} more" if len(inp.missing_vitals) > 20 else ""))
     notes += [n for n in inp.notes if not (method not in NEEDS_VITALS and n.startswith(("births", "births and")))]
+    if inp.sex != "_T" and (method in NEEDS_VITALS or method == "migration_rates_dennett"):
+        options["vitals_by_sex"] = (f"assumed: births x sex ratio at birth {SEX_RATIO_AT_BIRTH}, deaths like the "
+                                    "population by sex")
     lower, upper, how = _interval(inp, method, od, options, replicates, level, seed, allow_missing_vitals)
     small = np.isfinite(od) & (np.abs(od) < ROUND_BELOW) & (od != 0) & ~np.eye(len(od), dtype=bool)
     if small.any():

@@ -40,6 +40,7 @@ def test_every_method_runs_for_both_sexes(estimates):
     assert closed.options["allow_missing_vitals"] is False
     assert by["demographic_accounting_closed", "M"].options["allow_missing_vitals"] is False
     assert any("sex ratio at birth" in n for n in by["demographic_accounting_closed", "M"].notes)
+    assert "sex ratio at birth 1.05" in by["demographic_accounting_closed", "M"].definition()
     # men move less than both sexes together, now that their births and deaths are not zero
     assert by["demographic_accounting_closed", "M"].total < closed.total
     # the default method, Azose & Raftery: between minimum migration and independence
