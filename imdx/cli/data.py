@@ -124,7 +124,7 @@ def _print_issues(console, issues, limit: int = 40):
     for r in shown.itertuples(index=False):
         file, sheet, column = (_text(v) for v in (r.file, r.sheet, r.column))
         where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
-                                      r.row == r.row and r.row is not None and f"row {int(r.row)}",
+                                      pd.notna(r.row) and f"row {int(r.row)}",  # NaN or <NA> when unknown
                                       column and f"column {column}"] if x)
         detail.add_row(r.severity, r.type, _text(r.source) or "", where, r.message)
     console.print(detail)
