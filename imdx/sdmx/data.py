@@ -28,7 +28,7 @@ from imdx.sdmx.structure import AGENCY, AGENCY_ID, VERSION, Structures, dim_id, 
 
 #: observation attributes: SDMX id → column of the selected table
 ATTRIBUTE_COLUMNS = {"OBS_STATUS": "obs_status", "UNIT": "unit", "DEFINITION": "definition", "NOTE": "note",
-                     "SOURCE": "source", "LOWER_BOUND": "lower", "UPPER_BOUND": "upper"}
+                     "SOURCE": "source"}
 
 
 @dataclass

@@ -47,8 +47,6 @@ ATTRIBUTE_CONCEPTS = {
     "OBS_STATUS": "Observation status", "UNIT": "Unit of measure",
     "DEFINITION": "Definition used for the observation", "NOTE": "Footnote marks and notes as published",
     "SOURCE": "imdx source (data provider) the value comes from: wpp, undesa_ims, wdi, sdmx, ...",
-    "LOWER_BOUND": "Lower bound of the value's interval (estimates; see the definition)",
-    "UPPER_BOUND": "Upper bound of the value's interval (estimates; see the definition)",
 }
 _ID = re.compile(r"[A-Za-z0-9_@$\-]+")
 MAX_FREE_CODES = 5000
