@@ -3,7 +3,7 @@
 Every dataflow shares one tidy observation model: one row per observation, one column per
 dimension (areas as area codes, the other dimensions as codes of a code list, time as ``year``),
 ``value`` in the dataflow's unit (and, for estimates, the ``measures`` ``lower`` and ``upper``: the bounds
-of the value's interval, SDMX's LOWER_BOUND and UPPER_BOUND), and the attributes ``obs_status`` (SDMX OBS_STATUS),
+of the value's interval, what SDMX calls LOWER_BOUND and UPPER_BOUND), and the attributes ``obs_status`` (SDMX OBS_STATUS),
 ``definition`` (e.g. a migrant stock's B/C/I/R type of data), ``note`` (footnote marks as
 published) and the source cell (``cell_file``, ``cell_sheet``, ``cell_row``, ``cell_column``).
 Which release an observation belongs to is recorded by the store.
