@@ -188,5 +188,6 @@ def test_edition_pins_and_as_of(http):
     assert one(as_of="2021-01-15")["edition"] == "2020"  # published that day
     germany = {**world, "destination": "DEU"}
     assert http.get(STOCK, params={**germany, "as_of": "2016-01-01"}).json()["data"][0]["value"] == 12_005_690
-    assert http.get(STOCK, params=germany).json()["data"][0]["value"] == 10_220_418
+    assert http.get(STOCK, params=germany).json()["data"][0]["value"] == 12_646_813  # the 2024 edition's revision
+    assert http.get(STOCK, params={**germany, "edition": "2020"}).json()["data"][0]["value"] == 10_220_418
     assert http.get(STOCK, params={**world, "as_of": "2000-01-01"}).json()["total"] == 0
