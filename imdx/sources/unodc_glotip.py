@@ -32,7 +32,7 @@ import pandas as pd
 
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
-from imdx.sources.undesa_ims._common import label, read_sheets
+from imdx.sources.undesa_ims._common import label
 
 FILE = "data_glotip.xlsx"
 SHEET = "data_glotip_1"
@@ -60,14 +60,33 @@ _QUESTIONNAIRE = re.compile(r"Q\d+(\.\d+)*_\w+")
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The rows as published, every cell as text, with ``row`` = the Excel row."""
-    grid = read_sheets(path, [SHEET])[SHEET]
-    header = [label(v) for v in grid[HEADER_ROW - 1]] if grid.shape[0] >= HEADER_ROW else []
+    """The rows as published, every cell as text, with ``row`` = the Excel row (calamine's cells go into one
+    frame at once; only cells that are not already text, such as the float years, are converted one by one)."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        if SHEET not in book.sheet_names:
+            raise SourceFileError(str(path), f"sheet {SHEET!r} is missing (the workbook has "
+                                  f"{', '.join(book.sheet_names)})", sheet=SHEET, expected=f"the sheet {SHEET!r}")
+        rows = book.get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
+    except SourceFileError:
+        raise
+    except Exception as err:  # calamine's own errors for broken zips and XML
+        raise SourceFileError(str(path), f"cannot be read as an xlsx workbook ({type(err).__name__}: {err})",
+                              expected="the data_glotip.xlsx workbook as published by UNODC") from err
+    header = [label(v) for v in rows[HEADER_ROW - 1]] if len(rows) >= HEADER_ROW else []
     if header[:len(COLUMNS)] != COLUMNS:
         raise SourceFileError(str(path), f"row {HEADER_ROW} reads {header[:len(COLUMNS)]}", sheet=SHEET,
                               row=HEADER_ROW, expected=f"the header {COLUMNS}")
-    body = grid[HEADER_ROW:, :len(COLUMNS)]
-    frame = pd.DataFrame({c: [label(v) for v in body[:, i]] for i, c in enumerate(COLUMNS)})
+    body = [r[:len(COLUMNS)] + [""] * (len(COLUMNS) - len(r)) for r in rows[HEADER_ROW:]]
+    frame = pd.DataFrame(body, columns=COLUMNS, dtype=object)
+    for column in COLUMNS:
+        values = frame[column]
+        odd = ~values.map(type).eq(str)
+        if odd.any():
+            frame.loc[odd, column] = [label(v) for v in values[odd]]
+    frame = frame.astype(str)
     frame.insert(0, "row", np.arange(len(frame)) + HEADER_ROW + 1)
     frame = frame[(frame[COLUMNS] != "").any(axis=1)]
     bad = ~frame["Year"].str.fullmatch(r"(19|20)\d\d")
