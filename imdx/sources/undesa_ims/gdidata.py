@@ -12,7 +12,8 @@ foreign citizens, refugees added, imputed).
 * **Totals are derived, and say so.** The file has no totals, so imdx adds, from the published cells:
   both sexes (``_T`` = female + male, where both are published), each destination's total over its
   origins (origin ``_T``) and the world (destination ``001``) by origin and in all. Their ``note`` reads
-  :data:`DERIVED_NOTE` and their source cell is empty. These sums reproduce UN DESA's published totals
+  "sum by imdx" (:data:`DERIVED_NOTE`: the sum of the published cells; the file has no totals) and their
+  source cell is empty. A published 0 has the note "0: absent" (a definite absence, unlike a missing cell). These sums reproduce UN DESA's published totals
   (world 2024 = 304,021,813; DEU 2024 = 16,750,084).
 * **The edition revises history.** World 2020 is 275,284,032 here against 280,598,105 in the 2020
   edition; both editions live side by side (``imdx diff migrant_stock --from 2020 --to 2024``).
@@ -36,8 +37,9 @@ SEX = {"female": "F", "male": "M"}
 #: the package's own codes, registered by the sidecar as the system "gdidata": OOO = UN DESA's "Other"
 SYSTEMS = ("gdidata", "iso3", "code")
 WORLD = "001"
-DERIVED_NOTE = "derived by imdx: sum of the published cells (the gdidata long form has no totals)"
-ZERO_NOTE = "0: a definite absence (absent combinations, 'insufficient data', are not stored)"
+#: short, as footnote marks are (the portal shows a note beside its number): see the module docstring
+DERIVED_NOTE = "sum by imdx"
+ZERO_NOTE = "0: absent"
 
 
 def read_rda(path: Path) -> pd.DataFrame:
