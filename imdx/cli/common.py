@@ -113,7 +113,7 @@ def print_issues(out: Console, issues: pd.DataFrame, limit: int = 40) -> None:
     for r in shown.itertuples(index=False):
         file, sheet, column = (_text(v) for v in (r.file, r.sheet, r.column))
         where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
-                                      pd.notna(r.row) and f"row {int(r.row)}",
+                                      pd.notna(r.row) and f"row {int(r.row)}",  # NaN or <NA> when unknown
                                       column and f"column {column}"] if x)
         detail.add_row(r.severity, r.type, _text(r.source) or "", escape(where), escape(str(r.message)))
     out.print(detail)

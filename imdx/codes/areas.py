@@ -37,7 +37,7 @@ KINDS = ("country", "aggregate", "residual", "total")
 
 #: residual categories shared by all sources
 RESIDUALS = [("_O", "Other"), ("_ON", "Other North"), ("_OS", "Other South"), ("_U", "Unknown"),
-             ("_S", "Stateless")]
+             ("_S", "Stateless"), ("_M", "Several countries (a list, given in the note)")]
 
 
 @dataclass(frozen=True)

@@ -120,11 +120,13 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     if area_dims:
         out = out.dropna(subset=area_dims)
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
+    for col in flow.measures:
+        out[col] = pd.to_numeric(out[col], errors="raise").astype("float64") if col in out else np.nan
     out["year"] = out["year"].astype("Int16" if out["year"].isna().any() else "int16")  # none: no time dimension
     out["cell_row"] = pd.to_numeric(out["cell_row"]).astype("Int32")
     for col in dims[:-1] + TEXT_ATTRIBUTES:
         out[col] = _categorical(out[col])
-    return out[dims + ["value"] + ATTRIBUTES].reset_index(drop=True)
+    return out[dims + ["value", *flow.measures] + ATTRIBUTES].reset_index(drop=True)
 
 
 def _categorical(column: pd.Series) -> pd.Series:

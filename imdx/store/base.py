@@ -109,7 +109,7 @@ def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str
     """The columns :meth:`Store.select` returns for ``flow``: all, or those of ``columns`` (checked) in
     the store's order. The dimensions always come back: they are the key of an observation."""
     names = [f"{d.name}_name" for d in flow.dimensions if d.is_area]
-    everything = flow.dimension_names + names + RESULT_COLUMNS
+    everything = flow.dimension_names + names + ["value", *flow.measures] + RESULT_COLUMNS[1:]
     if columns is None:
         return everything
     unknown = [c for c in columns if c not in everything]

@@ -1,7 +1,8 @@
 """The default backend: one embedded DuckDB file (``imdx.duckdb``).
 
-One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value`` and
-the attributes, text stored as the ids of :mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
+One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value``, the
+dataflow's measures (``lower``, ``upper``) and the attributes, text stored as the ids of
+:mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
 that reads it as text (for people and tools exploring the file; imdx's own queries read the coded
 table), and the tables ``label``, ``release``, ``release_file``, ``release_dataflow``, ``area``,
 ``area_alias`` and ``issue``; the research library's and the registry's tables are those of
@@ -158,6 +159,8 @@ class DuckDBStore(DocumentTables, Store):
             "year SMALLINT, value DOUBLE, obs_status INTEGER, definition INTEGER, note INTEGER, "
             "cell_file INTEGER, cell_sheet INTEGER, cell_row INTEGER, cell_column INTEGER, "
             "current BOOLEAN DEFAULT FALSE)")
+        for measure in flow.measures:  # an interval beside the value (estimates); added to older stores too
+            self.con.execute(f'ALTER TABLE {coded_table(flow.id)} ADD COLUMN IF NOT EXISTS "{measure}" DOUBLE')
         self.con.execute(f"CREATE VIEW IF NOT EXISTS obs_{flow.id} AS "
                          + decoded(f"SELECT * FROM {coded_table(flow.id)}", text_columns(flow)))
 
@@ -215,7 +218,8 @@ class DuckDBStore(DocumentTables, Store):
                 "WHERE starts_with(table_name, 'coded_') GROUP BY table_name").fetchall()
             tables = {t: set(c) for t, c in rows}
             return [f for f in self.dataflow_ids()
-                    if set(self.dataflow(f).dimension_names) <= tables.get(coded_table(f), set())]
+                    if set(self.dataflow(f).dimension_names + list(self.dataflow(f).measures))
+                    <= tables.get(coded_table(f), set())]
         return self._kept("servable", read)
 
     def close(self) -> None:
@@ -240,6 +244,11 @@ class DuckDBStore(DocumentTables, Store):
                     raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
                 if not _SAFE_ID.fullmatch(flow.id):
                     raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+                taken = {*flow.dimension_names, "release_id", "value", "current", *ATTRIBUTES}
+                bad = [m for m in flow.measures if not _SAFE_ID.fullmatch(m) or m in taken]
+                if bad:
+                    raise StoreError(f"dataflow {flow.id!r}: measure(s) {bad} must be lower-case letters, digits and "
+                                     "'_', and not the name of a dimension or attribute")
                 con.execute("INSERT OR REPLACE INTO dataflow_definition VALUES (?, ?)",
                             [flow.id, json.dumps(dataflows.to_dict(flow))])
                 self._create_obs_table(flow)
@@ -255,7 +264,8 @@ class DuckDBStore(DocumentTables, Store):
             brought = {flow.id: flow for flow in definitions}
             for flow_id, frame in observations.items():
                 flow = brought.get(flow_id) or self.dataflow(flow_id)
-                cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
+                cols = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES
+                text = set(text_columns(flow))
                 table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
                 con.register("_incoming", table)
                 quoted = ", ".join(f'"{c}"' for c in cols)
@@ -390,7 +400,7 @@ class DuckDBStore(DocumentTables, Store):
         else:
             latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
                       "ORDER BY r.rank DESC) = 1")
-        stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
+        stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
         picks = [f'o."{c}"' for c in dims + stored] + ["r.source", "r.edition", "o.release_id"]
         coded = self._reader().sql(f"""
             SELECT {', '.join(picks)} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id)
