@@ -29,6 +29,7 @@ import pandas as pd
 
 from imdx.errors import ImdxError
 from imdx.estimates import SOURCE
+from imdx.ingest import ingest
 from imdx.methods import MethodInputError
 from imdx.methods.mirror import MirrorResult, harmonise_mirror_flows
 from imdx.methods.uncertainty import LEVEL, covering_interval
@@ -177,14 +178,16 @@ def _num(v) -> str:
 
 def store_harmonised(store: Store, harmonised: list[Harmonised], pairs: pd.DataFrame, report: Report,
                      replicates: int, *, today: date | None = None) -> int | None:
-    """Write one ``imdx-estimates`` release of ``harmonised_flows``; None when the same is stored already."""
+    """Write one ``imdx-estimates`` release of ``harmonised_flows`` through :func:`imdx.ingest.ingest` (the
+    checks run on it like on any release); None when the same is stored already. Its files are the input
+    releases (name ``release:<source>/<key>``, checksum = the release's fingerprint), as for
+    :func:`imdx.estimates.run.store_estimates`."""
     if not harmonised:
         raise MirrorError("nothing was harmonised (see the report)")
     today = today or date.today()
     loaded = store.releases().set_index("release_id")
     used = sorted({int(r) for r in pairs["release_id"]})
-    fingerprints = {r: store.con.execute("SELECT fingerprint FROM release WHERE release_id = ?", [r]).fetchall()[0][0]
-                    if hasattr(store, "con") else "" for r in used}
+    fingerprints = {r: str(loaded.loc[r, "fingerprint"]) for r in used}
     files = [FileRecord(name=f"release:{loaded.loc[r, 'source']}/{loaded.loc[r, 'key']}",
                         url=f"imdx-store://release/{r}", sha256=fingerprints[r], size=int(loaded.loc[r, "n_obs"] or 0),
                         retrieved_from="store", retrieved_at=pd.Timestamp(loaded.loc[r, "loaded_at"]).to_pydatetime()
@@ -199,7 +202,7 @@ def store_harmonised(store: Store, harmonised: list[Harmonised], pairs: pd.DataF
                                    "method)", files=files)
     if store.has_release(record):
         return None
-    return store.write_release(record, {DATAFLOW: to_frame(harmonised, replicates)}, report, store.areas())
+    return ingest(store, record, {DATAFLOW: to_frame(harmonised, replicates)}, report=report)
 
 
 def totals_side_by_side(store: Store) -> pd.DataFrame:

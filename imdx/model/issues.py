@@ -45,6 +45,15 @@ _TYPES = [
               "none needed"),
     IssueType("dataflow-renamed", "reading", "the store already has a dataflow of that id with other "
               "dimensions; this one is stored under a new id", "query the new id the message names"),
+    IssueType("corrupt-value", "reading", "cells hold values that cannot be what the column means (date-like "
+              "numbers or questionnaire ids where a count is expected); their rows were not loaded",
+              "ask the publisher for the right values"),
+    IssueType("damaged-text", "reading", "cells hold replacement characters (U+FFFD): the text was damaged before "
+              "publication; kept as published", "none needed; read the names with care"),
+    IssueType("missing-category", "reading", "rows broken down by a category (a country, a form) name none; they "
+              "were not loaded", "check the rows in the published file"),
+    IssueType("implausible-value", "reading", "values are outside what the quantity can plausibly be (a negative or "
+              "above-100 % cost); kept as published", "check the published records before using them"),
     IssueType("year-not-stored", "reading", "numbers whose year was generalised to a period or withheld were not "
               "stored (the store's time dimension is a year)", "read them from the release files"),
     # -- areas -----------------------------------------------------------------------------------
@@ -81,6 +90,9 @@ _TYPES = [
               "and is left out of it", "none needed"),
     IssueType("population-by-sex-imputed", "estimates", "a population by sex was imputed (half of both sexes)",
               "treat the estimates for that area and sex with care"),
+    IssueType("not-harmonised", "estimates", "a year or a country's corridors could not be harmonised: no pair is "
+              "reported by both sides, so the correction factors cannot be estimated", "none needed; the message "
+              "says which were left out"),
     IssueType("negative-native-born", "estimates", "more foreign-born than population: the native-born count is "
               "negative", "check the stocks and the population of the area"),
     # -- case records (imdx.cases) ---------------------------------------------------------------
@@ -89,8 +101,9 @@ _TYPES = [
     IssueType("missing-recommended", "cases", "a recommended field is empty", "fill it when known"),
     IssueType("unknown-column", "cases", "a column is not a variable of the standard; it was ignored",
               "rename it to the standard's name, or leave it out"),
-    IssueType("unknown-code", "cases", "a value is not a code of the variable's code list",
-              "use a code of the list (docs/cases.md)"),
+    IssueType("unknown-code", "cases", "a value is not a code of the variable's code list (a case record's "
+              "field, or a publisher's category imdx does not know: its rows were not loaded)",
+              "use a code of the list (docs/cases.md); for a published file, tell imdx's maintainers"),
     IssueType("bad-flag", "cases", "a yes/no field holds something else than 1 or empty", "use 1 or leave empty"),
     IssueType("bad-year", "cases", "a year is not a four-digit year, or is before 1990", "correct the year"),
     IssueType("bad-date", "cases", "a date is not an ISO date (YYYY-MM-DD)", "correct the date"),
