@@ -62,7 +62,8 @@ def read_plain(path: Path, engine: str | None) -> None:
     elif path.name.startswith("API_"):
         pd.read_csv(path, skiprows=4)
     else:
-        pd.read_csv(path, encoding=ENCODINGS.get(path.name, "utf-8"), header=None if path.name in NO_HEADER else "infer")
+        pd.read_csv(path, encoding=ENCODINGS.get(path.name, "utf-8"),
+                    header=None if path.name in NO_HEADER else "infer")
 
 
 def cpu_seconds() -> float:

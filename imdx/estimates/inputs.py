@@ -348,8 +348,8 @@ class StoreInputs:
                          "death rates for men and women)")
         cv = self.stock_cv(start, regions)
         notes.append(f"precision assumed: foreign-born stocks CV {STOCK_CV['measured']:.0%} (census/register, "
-                     f"type B or C) or {STOCK_CV['imputed']:.0%} (imputed, type I: {int((cv > STOCK_CV['measured']).sum())} "
-                     f"residences), births and deaths CV {VITAL_CV:.0%}")
+                     f"type B or C) or {STOCK_CV['imputed']:.0%} (imputed, type I: "
+                     f"{int((cv > STOCK_CV['measured']).sum())} residences), births and deaths CV {VITAL_CV:.0%}")
         out = FlowInputs(start, end, sex, regions, s0, s1, births, deaths, p0, p1, o0, o1, releases,
                          tuple(extra + i0 + i1), tuple(notes), cv)
         self._cache[key] = out

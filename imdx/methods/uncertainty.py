@@ -11,9 +11,10 @@ estimate falls outside it (a method can be biased under noise: minimum migration
     lower = min(f, q_0.05),   upper = max(f, q_0.95).
 
 So every interval contains its point estimate, and it shrinks to the point as the inputs' precision rises
-(``cv -> 0``): both are property tests (``tests/methods/test_uncertainty.py``). The native-born (the diagonal, derived from the population) are held fixed: populations are
-far more precise than bilateral stocks. The draws are seeded, so an interval is reproducible, and the same
-draws (scaled) serve every precision: comparing two precisions compares like with like.
+(``cv -> 0``): both are property tests (``tests/methods/test_uncertainty.py``). The native-born (the
+diagonal, derived from the population) are held fixed: populations are far more precise than bilateral
+stocks. The draws are seeded, so an interval is reproducible, and the same draws (scaled) serve every
+precision: comparing two precisions compares like with like.
 """
 
 from __future__ import annotations

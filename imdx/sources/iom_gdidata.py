@@ -60,7 +60,8 @@ class Table:
 
 
 MMP = Table("iom_mmp", ("t", "type", "route", "geo", "dead", "cause", "nat"), "missing_migrants",
-            "ecebde065c1b183cfa97f5d2828b7baf31afe434", "bc891364180318712108e7aef91f8eccedd982f1d065ec1afd34b80cdaf9c49d")
+            "ecebde065c1b183cfa97f5d2828b7baf31afe434",
+            "bc891364180318712108e7aef91f8eccedd982f1d065ec1afd34b80cdaf9c49d")
 FRONTEX = Table("frontex", ("route", "type", "nat", "t", "n"), "border_crossing_detections",
                 "f41c56c70ca95db8a8f2930550f8fcc3a6b184e3",
                 "a4fc9a3a1e13f61ba8f65553a8d517aab9378592a904a6ee3473b8e7814e35e1")
@@ -126,7 +127,8 @@ def _annual(frame: pd.DataFrame, keys: list[str], value: str, table: Table, mont
     grouped = frame.assign(_n=1).groupby(keys + ["year"], dropna=False, sort=True, observed=True)
     out = grouped.agg(value=(value, "sum"), records=("_n", "sum"), cell_row=("row", "min")).reset_index()
     text = out["records"].astype(str) + " records"
-    if note is not None and note.notna().any():  # only the few groups with a note are joined (a lambda per group is slow)
+    if note is not None and note.notna().any():  # only the few groups with a note are joined (a lambda per group
+        # is slow)
         noted = frame.assign(_note=note)[note.notna().to_numpy()]
         listed = (noted.groupby(keys + ["year"], dropna=False, observed=True)["_note"]
                   .agg(lambda s: "; ".join(sorted(set(s)))).rename("_listed").reset_index())
@@ -224,7 +226,8 @@ SOURCE = Source(
               "January 2009 - April 2025 (monthly, summed by year)", "2025-06-03", date(2025, 6, 3),
               "Frontex: reuse with acknowledgement"),
         _spec("cbp-2025-06", CBP, "U.S. CBP nationwide encounters at the southwest border, October 2017 - May 2025 "
-              "(monthly, summed by calendar year)", "2025-06", date(2025, 6, 19), "U.S. government work (public domain)"),
+              "(monthly, summed by calendar year)", "2025-06", date(2025, 6, 19),
+              "U.S. government work (public domain)"),
         _spec("eu-asyapp-2025-05-26", ASYLUM, "Eurostat first-time asylum applicants by citizenship and sex "
               "(migr_asyappctza), 2011-2024", "2025-05-26", date(2025, 5, 26),
               "Eurostat reuse policy (Commission Decision 2011/833/EU), reuse with acknowledgement"),

@@ -52,7 +52,9 @@ OUTFLOWS = Table("Outflows of foreign population.xlsx", "A2_EN_2023", "Table A.2
 def read_table(path: Path, table: Table) -> tuple[pd.DataFrame, list[int]]:
     """The table as published: ``row`` (Excel row), ``name`` and one column per year (cells untouched)."""
     grid = read_sheets(path, [table.sheet])[table.sheet]
-    cell = lambda r, c: label(grid[r - 1, c]) if r - 1 < grid.shape[0] and c < grid.shape[1] else ""
+
+    def cell(r, c):
+        return label(grid[r - 1, c]) if r - 1 < grid.shape[0] and c < grid.shape[1] else ""
     if not cell(1, 0).replace("\u00a0", " ").startswith(table.title.replace("\u00a0", " ")):
         raise SourceFileError(str(path), f"the title is {cell(1, 0)!r}", sheet=table.sheet, row=1, column="A",
                               expected=f"a title starting {table.title!r}")

@@ -45,7 +45,9 @@ def test_intervals_contain_the_estimate_and_narrow_with_precision(method, seed, 
     point = fn(s0, s1, b, d)
     for i in (wide, narrow):
         assert np.all(i.lower <= point) and np.all(point <= i.upper)
-    width = lambda i: float(np.sum(i.upper - i.lower))
+
+    def width(i):
+        return float(np.sum(i.upper - i.lower))
     assert width(narrow) < width(wide)
     exact = perturbation_interval(fn, s0, s1, b, d, InputPrecision(0.0, 0.0), replicates=3, seed=seed)
     assert np.allclose(exact.lower, point, atol=1e-6 * (1 + np.abs(point).max())) and np.allclose(

@@ -22,8 +22,9 @@ Published dates: the 2020 edition was released on 15 January 2021 (UN DESA's "In
 Stock 2020" launch, with the International Migration 2020 Highlights); the 2019 edition on 17 September
 2019 (UN DESA press release of that day); the 2015 revision in December 2015 (its workbooks say
 "December 2015"; the 1st stands for the month); the 2024 edition in January 2025 (the gdidata copy was
-made on 5 February 2025; the 1st stands for the month), the 2017 revision on 18 December 2017. A derived table has the date of the edition it derives
-from, and its own download location (the repository commit it was taken from: see PROVENANCE.md).
+made on 5 February 2025; the 1st stands for the month), the 2017 revision on 18 December 2017. A derived
+table has the date of the edition it derives from, and its own download location (the repository commit
+it was taken from: see PROVENANCE.md).
 """
 
 from __future__ import annotations
@@ -189,8 +190,8 @@ SOURCE = Source(
             title="Trends in International Migrant Stock: Migrants by Age and Sex (POP/DB/MIG/Stock/Rev.2015), "
                   "Table 1 (1990), as the uploader's CSV of that sheet",
             licence="Copyright © 2015 by United Nations. All rights reserved",
-            files=(SourceFile(FILE_AGE_2015, _GITHUB + "brian-cuny/migrantdata/b1f9a591f72c540bd77bcdae19c7b13e6c408a18/"
-                              "UN_MigrantStockByAge_2015.csv",
+            files=(SourceFile(FILE_AGE_2015, _GITHUB + "brian-cuny/migrantdata/"
+                              "b1f9a591f72c540bd77bcdae19c7b13e6c408a18/UN_MigrantStockByAge_2015.csv",
                               "b9626b6525f42276352a0120bd12f2ded9cc77a2d4bd6d2ebeeb7bdc0cc6eaf0"),),
             dataflows=("migrant_stock",), build=_build_age_2015),
         ReleaseSpec(

@@ -13,8 +13,8 @@ foreign citizens, refugees added, imputed).
   both sexes (``_T`` = female + male, where both are published), each destination's total over its
   origins (origin ``_T``) and the world (destination ``001``) by origin and in all. Their ``note`` reads
   "sum by imdx" (:data:`DERIVED_NOTE`: the sum of the published cells; the file has no totals) and their
-  source cell is empty. A published 0 has the note "0: absent" (a definite absence, unlike a missing cell). These sums reproduce UN DESA's published totals
-  (world 2024 = 304,021,813; DEU 2024 = 16,750,084).
+  source cell is empty. A published 0 has the note "0: absent" (a definite absence, unlike a missing
+  cell). These sums reproduce UN DESA's published totals (world 2024 = 304,021,813; DEU 2024 = 16,750,084).
 * **The edition revises history.** World 2020 is 275,284,032 here against 280,598,105 in the 2020
   edition; both editions live side by side (``imdx diff migrant_stock --from 2020 --to 2024``).
 """
