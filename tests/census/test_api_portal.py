@@ -15,7 +15,7 @@ import pytest
 from imdx.census.mapping import load_mapping
 from imdx.census.tabulate import store_tabulation, tabulate
 from tests.api.conftest import assert_envelope, free_port
-from tests.portal.conftest import browser, vendor  # noqa: F401  (fixtures)
+from tests.portal.conftest import CHROMIUM, CHROMIUM_ARGS, vendor  # noqa: F401  (vendor: a fixture)
 
 FILES = {"uci_adult/adult.data": "uci_adult",
          "eph_argentina_toybase/toybase_individual_2016_04.rda": "eph_toybase_individual",
@@ -32,6 +32,21 @@ def census_db(tmp_path_factory, microdata, areas, duckdb_engine):
             tab = tabulate(microdata / name, load_mapping(mapping), areas, engine=duckdb_engine)
             assert store_tabulation(store, tab, areas) is not None
     return db
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A browser for this module only (as tests/library has): the portal's is session-wide, and imported here it
+    would keep Playwright's loop running while the library's and the portal's browser tests start their own."""
+    from pathlib import Path
+
+    from playwright import sync_api
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never download a browser)"
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +147,7 @@ def test_country_profile_shows_census_tables(http, census_db):
     assert 'id="census"' not in deu
 
 
-def test_census_section_is_accessible(browser, vendor, census_url):  # noqa: F811
+def test_census_section_is_accessible(browser, vendor, census_url):  # noqa: F811 (vendor)
     """axe-core finds no serious or critical problem in a profile with census tables (as tests/portal does for
     the other pages)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # to inject axe
