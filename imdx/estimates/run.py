@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from imdx.errors import ImdxError
-from imdx.estimates import SOURCE
+from imdx.estimates import SOURCE, regions
 from imdx.estimates.inputs import PERIODS, SEXES, FlowInputs, StoreInputs
 from imdx.methods import flows_from_stocks as ffs
 from imdx.model.report import Issue, Report
@@ -258,7 +258,7 @@ def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
 
 
 def _key(estimates: list[Estimate], releases) -> str:
-    spec = {"methods": sorted({e.method for e in estimates}),
+    spec = {"dataflows": [DATAFLOW, regions.DATAFLOW], "methods": sorted({e.method for e in estimates}),
             "runs": sorted({(e.method, e.start, e.end, e.sex, e.definition()) for e in estimates}),
             "inputs": sorted(f"{r.source}/{r.key}:{r.fingerprint}" for r in releases)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -309,4 +309,5 @@ def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs
                            edition=today.isoformat(), published=today, licence=LICENCE, files=files)
     if store.has_release(record):
         return None
-    return store.write_release(record, {DATAFLOW: to_frame(estimates)}, _report(estimates, inputs), store.areas())
+    observations = {DATAFLOW: to_frame(estimates), regions.DATAFLOW: regions.regional_frame(estimates, store.areas())}
+    return store.write_release(record, observations, _report(estimates, inputs), store.areas())

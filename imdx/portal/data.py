@@ -127,6 +127,14 @@ class Reader:
             cur.close()
         return table.to_pandas()
 
+    def select(self, flow_id: str, filters: dict[str, list], **kw) -> pa.Table:
+        """:meth:`Store.select` through a cursor of its own (one query at a time per cursor)."""
+        cur = self.con.cursor()
+        try:
+            return self.store.with_cursor(cur).select(flow_id, filters, **kw)
+        finally:
+            cur.close()
+
     def dataflow_ids(self) -> list[str]:
         if self._ids is None:
             self._ids = self.store.dataflow_ids()

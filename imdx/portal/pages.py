@@ -9,7 +9,7 @@ from itertools import pairwise
 import pandas as pd
 
 from imdx.codes.names import normalise
-from imdx.portal.data import ESTIMATED_FLOWS, Num, Reader, num_one, num_sum, one
+from imdx.portal.data import Num, Reader, num_one, num_sum, one
 from imdx.portal.profile import source_line
 from imdx.store.duckdb_store import RANKED_RELEASES
 from imdx.store.labels import decoded
@@ -129,46 +129,6 @@ def headlines(reader: Reader) -> list[dict]:
                                        {"area": "001", "flow": "received", "year": str(y)})})
         return out
     return reader.cached(("headlines",), compute)
-
-
-# -- flows -------------------------------------------------------------------------------------------
-def flows_page(reader: Reader, period: str | None, method: str | None, level: str) -> dict:
-    if not reader.has(ESTIMATED_FLOWS):
-        return {"loaded": False}
-    flow = reader.flow(ESTIMATED_FLOWS)
-    frame = reader.current(ESTIMATED_FLOWS, {}, source="")
-    if frame.empty:
-        return {"loaded": False}
-    has_method = "method" in flow.dimension_names
-    methods = sorted(frame["method"].dropna().unique()) if has_method else []
-    years = sorted(int(y) for y in frame["year"].unique())
-    year = int(period) if period and period.isdigit() and int(period) in years else years[-1]
-    method = method if method in methods else (methods[0] if methods else None)
-    part = frame[frame["year"] == year]
-    if has_method and method:
-        part = part[part["method"] == method]
-    areas = reader.area_table().set_index("code")
-    names = reader.names()
-    if level == "region":
-        def group(code):
-            region = areas["region"].get(code)
-            return region if isinstance(region, str) and region else code
-        part = part.assign(o=part["origin"].map(group), d=part["destination"].map(group))
-    else:
-        part = part.assign(o=part["origin"], d=part["destination"])
-    part = part[part["o"] != part["d"]]
-    sums = part.groupby(["o", "d"])["value"].sum().reset_index()
-    keys = sorted(set(sums["o"]) | set(sums["d"]), key=lambda c: -sums.loc[(sums["o"] == c) | (sums["d"] == c),
-                                                                              "value"].sum())[:12]
-    sums = sums[sums["o"].isin(keys) & sums["d"].isin(keys)]
-    index = {k: i for i, k in enumerate(keys)}
-    matrix = [[0.0] * len(keys) for _ in keys]
-    for r in sums.itertuples(index=False):
-        matrix[index[r.o]][index[r.d]] = float(r.value)
-    rows = [{"origin": names.get(r.o, r.o), "destination": names.get(r.d, r.d), "value": r.value}
-            for r in sums.sort_values("value", ascending=False).itertuples(index=False)]
-    return {"loaded": True, "years": years, "year": year, "methods": methods, "method": method, "level": level,
-            "names": [names.get(k, k) for k in keys], "matrix": matrix, "rows": rows}
 
 
 # -- search ------------------------------------------------------------------------------------------

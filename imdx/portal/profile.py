@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pandas as pd
 
 from imdx.model import codelists as cl
+from imdx.portal import flows
 from imdx.portal.data import (
-    ESTIMATED_FLOWS,
     PREFERRED_SOURCE,
     Num,
     Reader,
@@ -236,37 +236,6 @@ def _economy(reader: Reader, code: str) -> dict:
 
 
 # -- estimates, issues ---------------------------------------------------------------------------
-def estimated_flows(reader: Reader, *, origin: str | None = None, destination: str | None = None,
-                    either: str | None = None) -> dict:
-    """Estimated flows (issue 4) when the store holds them, else ``{"loaded": False}``: the largest
-    flows of the latest period, per method (both sexes where the dataflow has a sex dimension)."""
-    if not reader.has(ESTIMATED_FLOWS):
-        return {"loaded": False}
-    flow = reader.flow(ESTIMATED_FLOWS)
-    dims = flow.dimension_names
-    where = {k: v for k, v in (("origin", origin), ("destination", destination)) if v}
-    if "sex" in dims:
-        where["sex"] = "_T"
-    extra, params = "", []
-    if either:
-        extra, params = "(o.origin = code(?) OR o.destination = code(?))", [either, either]
-    frame = reader.current(ESTIMATED_FLOWS, where, source="", extra=extra, extra_params=params)
-    if frame.empty:
-        return {"loaded": True, "rows": []}
-    names = reader.names()
-    frame = frame[frame["year"] == frame["year"].max()].sort_values("value", ascending=False).head(30)
-    rows = []
-    for _, r in frame.iterrows():
-        filters = {d: str(int(r[d])) if d == "year" else r[d] for d in dims if d in r and pd.notna(r[d])}
-        rows.append({"origin": r["origin"], "origin_name": names.get(r["origin"], r["origin"]),
-                     "destination": r["destination"], "destination_name": names.get(r["destination"], r["destination"]),
-                     "method": r.get("method"), "period": f"{r['period_start']}–{int(r['year'])}"
-                     if "period_start" in r else str(int(r["year"])),
-                     "value": num_one(r, "persons", ESTIMATED_FLOWS, r["source"], filters)})
-    return {"loaded": True, "rows": rows,
-            "download": api_csv(ESTIMATED_FLOWS, origin=origin or either, destination=destination)}
-
-
 def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
     rows = reader.grouped("issues", "SELECT type, severity, source, dataflow, file, sheet, \"row\", area, message, n_obs "
                                     "FROM issue WHERE area IS NOT NULL ORDER BY CASE severity WHEN 'error' THEN 0 "
@@ -281,7 +250,7 @@ def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
 def country_profile(reader: Reader, code: str) -> dict:
     return reader.cached(("profile", code), lambda: {
         "stock": _stock(reader, code), "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
-        "economy": _economy(reader, code), "estimates": estimated_flows(reader, either=code),
+        "economy": _economy(reader, code), "estimates": {**flows.for_area(reader, code), "code": code},
         "issues": issues_for(reader, code),
         "sources": [source_line(reader, f) for f in ("migrant_stock", "migrant_stock_share", "refugees",
                                                      "asylum_decisions", "remittances", "fdi_inflows",
@@ -332,8 +301,7 @@ def corridor(reader: Reader, origin: str, destination: str) -> dict:
                                        "year": str(int(y))})
                 refugees.append(row)
         return {"stock": rows, "knomad": knomad, "remittances": remit, "refugees": refugees,
-                "estimates_there": estimated_flows(reader, origin=origin, destination=destination),
-                "estimates_back": estimated_flows(reader, origin=destination, destination=origin),
+                "estimates": flows.for_corridor(reader, origin, destination),
                 "downloads": {"Migrant stock": api_csv("migrant_stock", origin=origin, destination=destination),
                               "Refugees": api_csv("refugees", origin=origin, asylum=destination),
                               "Bilateral remittances (both directions)":

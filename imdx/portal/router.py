@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import mimetypes
+import re
 import threading
 import time
 import weakref
@@ -23,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from imdx.errors import ImdxError
-from imdx.portal import charts, chord, explore, pages, profile
+from imdx.portal import charts, chord, explore, flows, pages, profile
 from imdx.portal.data import Reader, fmt
 from imdx.store.base import Store
 
@@ -55,7 +56,7 @@ def render_num(n, tag: str = "td") -> Markup:
     """A number cell: the formatted value, its flags (estimated, footnote mark as published) and, on
     ``?checks=1`` pages, the check that reproduces it from the store (``data-check``, ``data-value``)."""
     parts = [f'<{tag} class="num{" missing" if n.missing else ""}"']
-    if getattr(_CHECKS, "on", False):
+    if getattr(_CHECKS, "on", False) and n.check:  # (a number folded from many has no check of its own)
         parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if n.missing else repr(n.value)}"')
     parts.append(">")
     parts.append('<span class="v" aria-label="no data">–</span>' if n.missing else f'<span class="v">{n.text()}</span>')
@@ -78,10 +79,25 @@ def reader_for(store: Store) -> Reader:
     return reader
 
 
+_TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_CAPTION = re.compile(r"<caption\b[^>]*>(.*?)</caption>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def wrap_tables(html: str) -> str:
+    """Put every table in a box that scrolls sideways when the table is wider than the screen (the page
+    itself never does), focusable and named after the table's caption so that a keyboard can scroll it."""
+    def wrap(match: re.Match) -> str:
+        caption = _CAPTION.search(match.group(0))
+        label = " ".join(_TAG.sub("", caption.group(1)).split()) if caption else "Table"
+        return f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">{match.group(0)}</div>'
+    return _TABLE.sub(wrap, html)
+
+
 def render(name: str, status: int = 200, checks: bool = False, **context) -> HTMLResponse:
     _CHECKS.on = checks
     try:
-        html = ENV.get_template(name).render(**context)
+        html = wrap_tables(ENV.get_template(name).render(**context))
     finally:
         _CHECKS.on = False
     return HTMLResponse(html, status_code=status, headers=HEADERS)
@@ -195,12 +211,12 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/flows", response_class=HTMLResponse)
     @timed
-    def flows(year: str | None = None, method: str | None = None, level: str = "region"):
-        r = reader()
-        level = level if level in ("region", "country") else "region"
-        data = pages.flows_page(r, year, method, level)
-        svg = chord.svg(data["names"], data["matrix"], title="Estimated flows") if data.get("loaded") else ""
-        return render("flows.html", title="Estimated migration flows", f=data, svg=svg)
+    def flows_page(year: str | None = None, method: str | None = None, sex: str | None = None,
+                   level: str | None = None, incomplete: str = "", checks: str = ""):
+        data = flows.flows_page(reader(), year=year, method=method, sex=sex, level=level, incomplete=incomplete == "1")
+        svg = chord.svg(data["names"], data["matrix"], title="Estimated flows") if data.get("matrix") else ""
+        return render("flows.html", checks=checks == "1", title="Estimated migration flows", f=data, svg=svg,
+                      palette=chord.PALETTE)
 
     @router.get("/explore", response_class=HTMLResponse)
     @timed

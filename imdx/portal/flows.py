@@ -1,0 +1,298 @@
+"""What the flows page shows: estimated flows between regions (the sums stored with the estimates,
+dataflow ``estimated_region_flows``) or between the largest countries, for one method, period and sex,
+with the spread across the other methods.
+
+Only estimates whose inputs are complete are offered, unless the reader asks (``incomplete=1``) for
+those made with births or deaths taken as 0, and the page then says which. Every read goes through
+:meth:`imdx.store.base.Store.select`; a page reads a few thousand rows, never the millions of country
+pairs of ``estimated_flows`` (except the one method, period and sex of the country view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from imdx.model import codelists as cl
+from imdx.portal import explain
+from imdx.portal.data import ESTIMATED_FLOWS, Num, Reader, num_one, num_sum
+
+REGIONAL = "estimated_region_flows"
+LEVELS = {"geographic": "Regions (6)", "sdg": "SDG regions (8)", "subregion": "Subregions (22)",
+          "country": "Countries (the 11 largest, and the rest)"}
+MAX_ARCS = 12
+OTHER = "_O"
+INCOMPLETE = "births or deaths missing for some areas were taken as 0"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored estimate: a method for a period and sex, and whether its inputs were complete."""
+
+    method: str
+    start: str
+    year: int
+    sex: str
+    definition: str
+    note: str
+    total: float
+    incomplete: str | None = None  # why not, in a few words
+
+
+def _why_incomplete(definition: str, note: str) -> str | None:
+    if "allow_missing_vitals=True" in definition or "taken as 0" in note:
+        return INCOMPLETE
+    return None
+
+
+def catalogue(reader: Reader) -> list[Stored]:
+    """Every stored estimate (from the geographic sums: a few thousand rows), each with its world total."""
+    def compute():
+        rows = reader.select(REGIONAL, {"grouping": ["geographic"]}).to_pandas()
+        out = {}
+        for (method, start, year, sex), part in rows.groupby(["method", "period_start", "year", "sex"], sort=True):
+            definition, note = str(part["definition"].iloc[0] or ""), str(part["note"].iloc[0] or "")
+            out[(method, start, sex)] = Stored(method, start, int(year), sex, definition, note,
+                                               float(part["value"].sum()), _why_incomplete(definition, note))
+        # Dennett's total is the closed account's: incomplete when that one is
+        for key, est in out.items():
+            closed = out.get(("demographic_accounting_closed", est.start, est.sex))
+            if est.method == "migration_rates_dennett" and "total_flow_from=world total of demographic_accounting_closed" \
+                    in est.definition and closed is not None and closed.incomplete and not est.incomplete:
+                out[key] = Stored(**{**est.__dict__, "incomplete": f"its world total is the closed account's, where {INCOMPLETE}"})
+        return list(out.values())
+    return reader.cached(("flows-catalogue",), compute)
+
+
+def _pick(options: list, wanted, default):
+    return wanted if wanted in options else default
+
+
+def _names(reader: Reader) -> tuple[dict, dict]:
+    names = reader.names()
+    short = explain.load("regions")["short"]
+    return names, short
+
+
+def flows_page(reader: Reader, *, year: str | None = None, method: str | None = None, sex: str | None = None,
+               level: str | None = None, incomplete: bool = False) -> dict:
+    """Everything the flows page shows, for the parameters as given (each replaced by its default when
+    it is not one the store holds)."""
+    if not reader.has(ESTIMATED_FLOWS):
+        return {"loaded": False}
+    if not reader.has(REGIONAL):
+        return {"loaded": True, "no_regions": True}
+    stored = catalogue(reader)
+    sexes = [s for s in cl.SEX if any(e.sex == s for e in stored)]
+    sex = _pick(sexes, sex, sexes[0] if sexes else "_T")
+    years = sorted({e.year for e in stored if e.sex == sex})
+    year_i = int(year) if year and year.isdigit() else None
+    year_i = _pick(years, year_i, years[-1])
+    here = [e for e in stored if e.sex == sex and e.year == year_i]
+    order = explain.method_order([e.method for e in here])
+    here.sort(key=lambda e: order.index(e.method))
+    usable = [e for e in here if incomplete or not e.incomplete]
+    hidden = [e for e in here if e not in usable]
+    recommended, why = explain.recommended_method()
+    codes = [e.method for e in usable]
+    default = codes[0] if codes else None  # the recommended one when it is offered
+    refused = method if method and method not in codes and method in [e.method for e in hidden] else None
+    method = _pick(codes, method, default)
+    level = _pick(list(LEVELS), level, "geographic")
+    chosen = next((e for e in usable if e.method == method), None)
+    page = {"loaded": True, "sexes": {s: cl.SEX[s] for s in sexes}, "sex": sex, "years": years, "year": year_i,
+            "start": chosen.start if chosen else None, "levels": LEVELS, "level": level, "incomplete": incomplete,
+            "methods": [{**explain.method(e.method), "incomplete": e.incomplete, "total": e.total} for e in usable],
+            "hidden": [{**explain.method(e.method), "incomplete": e.incomplete} for e in hidden],
+            "refused": explain.method(refused) if refused else None,
+            "method": explain.method(method) if method else None, "recommended": recommended, "why": why,
+            "chosen": chosen}
+    if chosen is None:
+        return page | {"rows": [], "arcs": [], "names": [], "matrix": []}
+    ranged = [m for m in codes if explain.method(m)["in_range"]]
+    page["ranged"] = [explain.method(m)["label"] for m in ranged]
+    page["unranged"] = [explain.method(m)["label"] for m in codes if m not in ranged]
+    key = ("flows", level, sex, year_i, method, tuple(codes))
+    return page | reader.cached(key, lambda: (_countries if level == "country" else _regions)(
+        reader, chosen, level, ranged))
+
+
+def _range(values, methods: list[str]) -> tuple[float, float, int] | None:
+    """(lowest, highest, number of methods) of one flow's estimates by ``methods``; a method without a stored
+    value estimated it as 0 (zeros are not stored). None when fewer than two methods are compared."""
+    values = [float(v) for v in values] + [0.0] * (len(methods) - len(values))
+    return (min(values), max(values), len(methods)) if len(methods) > 1 and values else None
+
+
+def _spread(frame: pd.DataFrame, methods: list[str], by=("origin", "destination")) -> dict:
+    """flow key -> :func:`_range` over ``methods``."""
+    part = frame[frame["method"].isin(methods)]
+    return {key: _range(group["value"], methods) for key, group in part.groupby(list(by))}
+
+
+def _regions(reader: Reader, est: Stored, level: str, methods: list[str]) -> dict:
+    frame = reader.select(REGIONAL, {"grouping": [level], "sex": [est.sex], "year": [est.year],
+                                     "period_start": [est.start]}).to_pandas()
+    mine = frame[frame["method"] == est.method]
+    spread = _spread(frame, methods)
+    filters = {"grouping": level, "sex": est.sex, "method": est.method, "period_start": est.start,
+               "year": str(est.year)}
+    source = mine["source"].iloc[0] if len(mine) else "imdx-estimates"
+    rows = []
+    mine = mine.assign(within=mine["origin"] == mine["destination"]).sort_values(["within", "value"],
+                                                                                 ascending=[True, False])
+    for r in mine.itertuples(index=False):
+        rows.append({"origin": r.origin, "destination": r.destination, "within": r.origin == r.destination,
+                     "value": num_one({"value": r.value, "note": None}, "persons", REGIONAL, source,
+                                      {**filters, "origin": r.origin, "destination": r.destination}),
+                     "spread": spread.get((r.origin, r.destination))})
+    between = mine[mine["origin"] != mine["destination"]]
+    totals = {"world": num_sum(mine["value"].sum() if len(mine) else None, "persons", REGIONAL, source, filters),
+              "between": float(between["value"].sum()), "within": float(mine["value"].sum() - between["value"].sum())}
+    download = f"/api/v1/data/{REGIONAL}?{urlencode({**filters, 'format': 'csv'})}"
+    return _drawn(reader, rows, totals, download, other_label="Other regions")
+
+
+def _countries(reader: Reader, est: Stored, level: str, methods: list[str]) -> dict:
+    frame = reader.select(ESTIMATED_FLOWS, {"method": [est.method], "sex": [est.sex], "year": [est.year],
+                                            "period_start": [est.start]}).to_pandas()
+    frame = frame[frame["origin"] != frame["destination"]]
+    size = frame.groupby("origin")["value"].sum().add(frame.groupby("destination")["value"].sum(), fill_value=0)
+    top = list(size.sort_values(ascending=False).index[: MAX_ARCS - 1])
+    inner = frame[frame["origin"].isin(top) & frame["destination"].isin(top)]
+    both = reader.select(ESTIMATED_FLOWS, {"origin": top, "destination": top, "sex": [est.sex], "year": [est.year],
+                                           "period_start": [est.start]}).to_pandas() if top else inner
+    spread = _spread(both, methods)
+    source = frame["source"].iloc[0] if len(frame) else "imdx-estimates"
+    filters = {"sex": est.sex, "method": est.method, "period_start": est.start, "year": str(est.year)}
+    rows = [{"origin": r.origin, "destination": r.destination, "within": False,
+             "value": num_one({"value": r.value, "note": None}, "persons", ESTIMATED_FLOWS, source,
+                              {**filters, "origin": r.origin, "destination": r.destination}),
+             "spread": spread.get((r.origin, r.destination))}
+            for r in inner.sort_values("value", ascending=False).itertuples(index=False)]
+    # the rest of the world, so that the diagram's flows add up to the world total
+    rest = frame[~(frame["origin"].isin(top) & frame["destination"].isin(top))]
+    fold = rest.assign(origin=rest["origin"].where(rest["origin"].isin(top), OTHER),
+                       destination=rest["destination"].where(rest["destination"].isin(top), OTHER))
+    for (o, d), value in fold.groupby(["origin", "destination"])["value"].sum().sort_values(ascending=False).items():
+        rows.append({"origin": o, "destination": d, "within": o == d == OTHER, "folded": True,
+                     "value": Num(float(value), "persons"), "spread": None})
+    total = float(frame["value"].sum()) if len(frame) else None
+    totals = {"world": num_sum(total, "persons", ESTIMATED_FLOWS, source, filters), "between": total or 0.0,
+              "within": 0.0}
+    download = f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({**filters, 'format': 'csv'})}"
+    return _drawn(reader, rows, totals, download, other_label="All other countries")
+
+
+def _drawn(reader: Reader, rows: list[dict], totals: dict, download: str, other_label: str) -> dict:
+    """The chord (at most ``MAX_ARCS`` arcs: the smallest areas folded into one), the legend and the table."""
+    names, short = _names(reader)
+    size: dict[str, float] = {}
+    for r in rows:
+        if r["origin"] != r["destination"]:
+            for code in (r["origin"], r["destination"]):
+                size[code] = size.get(code, 0.0) + r["value"].value
+    keep = sorted(size, key=lambda c: (c == OTHER, -size[c]))
+    if len(keep) > MAX_ARCS:
+        keep = keep[: MAX_ARCS - 1]
+    fold = {c: (c if c in keep else OTHER) for c in size}
+    keys = [c for c in keep if c != OTHER] + ([OTHER] if OTHER in fold.values() else [])
+    index = {k: i for i, k in enumerate(keys)}
+    matrix = [[0.0] * len(keys) for _ in keys]
+    out_, in_ = dict.fromkeys(keys, 0.0), dict.fromkeys(keys, 0.0)
+    for r in rows:
+        o, d = fold.get(r["origin"], OTHER), fold.get(r["destination"], OTHER)
+        if r["origin"] == r["destination"] or o == d:
+            continue
+        matrix[index[o]][index[d]] += r["value"].value
+        out_[o] += r["value"].value
+        in_[d] += r["value"].value
+
+    def label(code: str) -> str:
+        return other_label if code == OTHER else names.get(code, code)
+
+    legend = [{"code": k, "name": label(k), "short": other_label if k == OTHER else short.get(k, label(k)),
+               "out": out_[k], "in": in_[k], "net": in_[k] - out_[k]} for k in keys]
+    for r in rows:
+        r["origin_name"], r["destination_name"] = label(r["origin"]), label(r["destination"])
+    negative = sum(1 for r in rows if r["value"].value < 0)
+    return {"rows": rows, "names": [x["short"] for x in legend], "full_names": [x["name"] for x in legend],
+            "matrix": matrix, "legend": legend, "totals": totals, "download": download, "negative": negative}
+
+
+# -- the panels of the country and corridor pages ------------------------------------------------------
+def _panel_method(reader: Reader, sex: str = "_T") -> tuple[str | None, list[str]]:
+    """The method the panels show (the recommended one, or the best offered) and the methods whose range they
+    give: estimates of ``sex`` with complete inputs, in every stored period."""
+    stored = [e for e in catalogue(reader) if e.sex == sex]
+    periods = {e.year for e in stored}
+    complete = [m for m in explain.method_order({e.method for e in stored})
+                if all(any(e.method == m and e.year == y and not e.incomplete for e in stored) for y in periods)]
+    ranged = [m for m in complete if explain.method(m)["in_range"]]
+    return (complete[0] if complete else None), ranged
+
+
+def _partner_rows(frame: pd.DataFrame, method: str, ranged: list[str], side: str, year: int, names: dict,
+                  top: int) -> list[dict]:
+    part = frame[frame["year"] == year]
+    mine = part[part["method"] == method].sort_values("value", ascending=False).head(top)
+    spread = _spread(part[part[side].isin(mine[side])], ranged, by=(side,))
+    return [{"code": code, "name": names.get(code, code), "value": value, "spread": spread.get((code,))}
+            for code, value in zip(mine[side], mine["value"])]
+
+
+def for_area(reader: Reader, code: str, top: int = 5) -> dict:
+    """The estimated flows a country profile shows: arrivals, departures and net by period for one method
+    (both sexes), and the largest flows of the latest period with their range across methods."""
+    if not reader.has(ESTIMATED_FLOWS):
+        return {"loaded": False}
+    if not reader.has(REGIONAL):
+        return {"loaded": True, "no_regions": True}
+    method, ranged = _panel_method(reader)
+    if method is None:
+        return {"loaded": True, "rows": []}
+    arriving = reader.select(ESTIMATED_FLOWS, {"destination": [code], "sex": ["_T"]}).to_pandas()
+    leaving = reader.select(ESTIMATED_FLOWS, {"origin": [code], "sex": ["_T"]}).to_pandas()
+    if arriving.empty and leaving.empty:
+        return {"loaded": True, "rows": []}
+    names = reader.names()
+    periods = []
+    years = sorted(set(arriving["year"]) | set(leaving["year"]))
+    for year in years:
+        a = arriving[(arriving["year"] == year) & (arriving["method"] == method)]["value"].sum()
+        b = leaving[(leaving["year"] == year) & (leaving["method"] == method)]["value"].sum()
+        periods.append({"period": f"{int(year) - 5}–{int(year)}", "in": float(a), "out": float(b),
+                        "net": float(a - b)})
+    latest = int(years[-1])
+    return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "periods": periods,
+            "period": f"{latest - 5}–{latest}",
+            "arriving": _partner_rows(arriving, method, ranged, "origin", latest, names, top),
+            "leaving": _partner_rows(leaving, method, ranged, "destination", latest, names, top),
+            "rows": periods,
+            "download": f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({'origin': code, 'sex': '_T', 'method': method, 'format': 'csv'})}"}
+
+
+def for_corridor(reader: Reader, origin: str, destination: str) -> dict:
+    """The estimated flows of a corridor, both directions, by period (both sexes), with the range across methods."""
+    if not reader.has(ESTIMATED_FLOWS):
+        return {"loaded": False}
+    if not reader.has(REGIONAL):
+        return {"loaded": True, "no_regions": True}
+    method, ranged = _panel_method(reader)
+    if method is None:
+        return {"loaded": True, "rows": []}
+    frame = reader.select(ESTIMATED_FLOWS, {"origin": [origin, destination], "destination": [origin, destination],
+                                            "sex": ["_T"]}).to_pandas()
+    rows = []
+    for year in sorted(set(frame["year"])):
+        row = {"period": f"{int(year) - 5}–{int(year)}"}
+        for key, (o, d) in (("there", (origin, destination)), ("back", (destination, origin))):
+            part = frame[(frame["year"] == year) & (frame["origin"] == o) & (frame["destination"] == d)]
+            mine = part[part["method"] == method]["value"]
+            row[key] = float(mine.iloc[0]) if len(mine) else 0.0  # cells estimated as exactly 0 are not stored
+            row[f"{key}_spread"] = _range(part[part["method"].isin(ranged)]["value"], ranged)
+        rows.append(row)
+    return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "rows": rows,
+            "download": f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({'origin': f'{origin},{destination}', 'destination': f'{origin},{destination}', 'sex': '_T', 'format': 'csv'})}"}
