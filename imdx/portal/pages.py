@@ -135,13 +135,26 @@ def headlines(reader: Reader) -> list[dict]:
 _CORRIDOR = re.compile(r"^\s*(?:from\s+)?(.+?)\s*(?:\bto\b|→|->|>|–|—|\s-\s|-|/)\s*(.+?)\s*$", re.IGNORECASE)
 
 
+#: what a person may type for one area: a code of these systems, or a name (UNHCR's own codes last: they
+#: collide with ISO's, UNHCR's AUS is Austria)
+EXACT = ("code", "iso3", "m49", "iso2", "undesa", "wb", "name", "unhcr")
+
+
+def exact_area(reader: Reader, text: str) -> str | None:
+    """The area ``text`` names exactly (a code, a name in any source's spelling, a known abbreviation), if any."""
+    areas = reader.store.areas()
+    text = (text or "").strip()
+    return areas.resolve(text, EXACT).code if areas is not None and text else None
+
+
 def resolve_area(reader: Reader, text: str) -> str | None:
+    """The area ``text`` names exactly, or the one country whose name it begins."""
     areas = reader.store.areas()
     if areas is None:
         return None
-    match = areas.resolve(text, ("code", "iso3", "m49", "iso2", "undesa", "wb", "unhcr", "name"))
-    if match.code:
-        return match.code
+    code = exact_area(reader, text)
+    if code:
+        return code
     hits = areas.search(text, limit=50)
     countries = hits[hits["kind"] == "country"]
     if len(countries) == 1:
@@ -153,10 +166,14 @@ def resolve_area(reader: Reader, text: str) -> str | None:
 def search(reader: Reader, q: str) -> dict:
     q = (q or "").strip()[:200]
     if not q:
-        return {"q": q, "corridors": [], "areas": [], "dataflows": []}
+        return {"q": q, "corridors": [], "areas": [], "dataflows": [], "exact": None}
     names = reader.names()
+    kinds = reader.area_table().set_index("code")["kind"]
     corridors = []
-    m = _CORRIDOR.match(q)
+    exact = exact_area(reader, q)
+    if exact and kinds.get(exact) not in ("country", "aggregate"):
+        exact = None  # "Unknown", "Total": listed, not a page to go to
+    m = None if exact else _CORRIDOR.match(q)  # "Guinea-Bissau" is a country, not a corridor
     if m:
         a, b = resolve_area(reader, m.group(1)), resolve_area(reader, m.group(2))
         if a and b and a != b:
@@ -164,10 +181,8 @@ def search(reader: Reader, q: str) -> dict:
     areas = reader.store.areas()
     found = []
     if areas is not None and len(q) >= 2:
-        hits = areas.search(q, limit=60)
-        exact = resolve_area(reader, q)
+        hits = areas.search(q, limit=60)  # ranked: exact names and abbreviations first
         codes = ([exact] if exact else []) + [c for c in hits["code"] if c != exact]
-        kinds = reader.area_table().set_index("code")["kind"]
         for code in codes[:40]:
             found.append({"code": code, "name": names.get(code, code), "kind": kinds.get(code)})
     needle = normalise(q)
@@ -178,7 +193,7 @@ def search(reader: Reader, q: str) -> dict:
         words = needle.split()
         if words and all(w in text for w in words):
             flows.append({"id": fid, "name": flow.name, "unit": flow.unit})
-    return {"q": q, "corridors": corridors, "areas": found, "dataflows": flows}
+    return {"q": q, "corridors": corridors, "areas": found, "dataflows": flows, "exact": exact}
 
 
 # -- sources -----------------------------------------------------------------------------------------

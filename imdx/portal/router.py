@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -175,7 +176,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/country/{code}", response_class=HTMLResponse)
     @timed
-    def country(code: str, checks: str = ""):
+    def country(code: str, checks: str = "", q: str = ""):
         r = reader()
         area = r.area(code) or r.area(code.upper())
         if area is None:
@@ -188,6 +189,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         region = names.get(area.get("region")) if isinstance(area.get("region"), str) else None
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
         return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region, subregion=sub, p=data,
+                      searched=q.strip()[:200],
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
@@ -251,8 +253,12 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/search", response_class=HTMLResponse)
     @timed
-    def search(q: str = ""):
-        return render("search.html", title=f"Search: {q}" if q else "Search", res=pages.search(reader(), q), q=q)
+    def search(q: str = "", all: str = ""):
+        """Search; a text that names one area exactly goes straight to its page (``all=1``: list the results)."""
+        res = pages.search(reader(), q)
+        if res["exact"] and all != "1" and not res["corridors"]:
+            return RedirectResponse(f"/country/{res['exact']}?{urlencode({'q': res['q']})}", status_code=303)
+        return render("search.html", title=f"Search: {q}" if q else "Search", res=res, q=q)
 
     @router.get("/static/{path:path}")
     def static(path: str, request: Request):

@@ -53,9 +53,23 @@ def test_static_assets_are_served_locally(http):
     ("migrant stock", "/explore?dataflow=migrant_stock"),
 ])
 def test_search_finds_countries_corridors_and_dataflows_in_any_spelling(http, q, href):
-    r = http.get("/search", params={"q": q})
+    r = http.get("/search", params={"q": q, "all": "1"})
     assert r.status_code == 200
     assert f'href="{href}"' in r.text, f"{q!r} does not find {href}"
+
+
+@pytest.mark.parametrize("q, code", [("UK", "GBR"), ("USA", "USA"), ("UAE", "ARE"), ("DRC", "COD"),
+                                     ("Germany", "DEU"), ("Turkey", "TUR"), ("Guinea-Bissau", "GNB")])
+def test_search_ranks_exact_names_and_abbreviations_first_and_jumps_to_them(http, q, code):
+    listed = http.get("/search", params={"q": q, "all": "1"}).text
+    first = re.search(r'<h2>Countries and areas</h2><ul class="results"><li><a href="/country/([^"]+)"', listed)
+    assert first and first.group(1) == code, (q, first and first.group(1))
+    jump = http.get("/search", params={"q": q})
+    assert jump.status_code == 303 and jump.headers["location"].startswith(f"/country/{code}?q=")
+    page = http.get(jump.headers["location"]).text
+    assert "Every result for" in page and "all=1" in page
+    # a text that names no area exactly lists its results
+    assert http.get("/search", params={"q": "Guin"}).status_code == 200
 
 
 def test_search_for_nothing_says_so(http):
