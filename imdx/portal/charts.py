@@ -60,11 +60,16 @@ def bars(title: str, items: list[dict], *, unit: str, description: str, href: st
     return spec
 
 
-def world_map(values: list[dict], *, title: str, unit: str, description: str) -> dict:
-    """A choropleth of ``values`` (``id`` = zero-padded M49, ``name``, ``value``, ``href``) on world-atlas."""
+def world_map(values: list[dict], *, title: str, unit: str, description: str, scale: dict) -> dict:
+    """A choropleth of ``values`` (``id`` = zero-padded M49, ``name``, ``value``, ``href``) on world-atlas, coloured
+    by ``scale`` (:func:`imdx.portal.home.colour_scale`); its legend is drawn in HTML below the map."""
     spec = _base(title, description)
+    if scale["type"] == "threshold":
+        color_scale = {"type": "threshold", "domain": scale["breaks"], "range": scale["colors"]}
+    else:
+        color_scale = {"type": "linear", "domain": [scale["min"], scale["max"]], "range": [scale["colors"][0], scale["colors"][-1]]}
     spec.update({
-        "height": 380, "projection": {"type": "equalEarth"},
+        "height": "container", "autosize": {"type": "fit", "contains": "padding"}, "projection": {"type": "equalEarth"},
         "data": {"url": MAP_URL, "format": {"type": "topojson", "feature": "countries"}},
         "transform": [{"lookup": "id", "from": {"data": {"values": values}, "key": "id",
                                                 "fields": ["name", "value", "href", "text"]}}],
@@ -72,13 +77,13 @@ def world_map(values: list[dict], *, title: str, unit: str, description: str) ->
             {"mark": {"type": "geoshape", "fill": "#e6e6e6", "stroke": "#fff", "strokeWidth": 0.5, "aria": False}},
             {"transform": [{"filter": "isValid(datum.value)"}],
              "mark": {"type": "geoshape", "stroke": "#fff", "strokeWidth": 0.5, "cursor": "pointer"},
-             "encoding": {"color": {"field": "value", "type": "quantitative", "title": unit,
-                                    "scale": {"type": "quantile", "scheme": "blues"},
-                                    "legend": {"orient": "bottom-left", "format": ",.1f"}},
+             "encoding": {"color": {"field": "value", "type": "quantitative", "title": unit, "scale": color_scale,
+                                    "legend": None},
                           "href": {"field": "href"},
                           "description": {"field": "text"},
                           "tooltip": [{"field": "name", "title": "Country"},
                                       {"field": "value", "title": unit, "format": ",.1f"}]}}]})
+    spec["title"] = None  # the page's heading says it; the map keeps all its room
     return spec
 
 

@@ -71,13 +71,14 @@ def settle() -> None:
 
 def warm(reader: Reader) -> None:
     """Build the indexes the country profiles read (a few seconds on the full store), e.g. at start-up."""
-    from imdx.portal import pages, profile
+    from imdx.portal import home, profile
     from imdx.portal.router import ENV
 
     for name in ENV.list_templates(extensions=["html"]):
         ENV.get_template(name)
     profile.country_profile(reader, "DEU")
-    pages.headlines(reader)
+    home.headlines(reader)
+    home.map_page(reader, None, None)
     settle()
 
 
@@ -89,6 +90,8 @@ def fmt(value, kind: str) -> str:
         return f"{value:,.1f}"
     if kind == "usd":  # shown in US$ million
         return f"{value / 1e6:,.1f}"
+    if kind == "rate":  # per 1,000 or per 100,000 people
+        return f"{value:,.1f}"
     return f"{value:,.0f}"
 
 
@@ -228,7 +231,8 @@ class Reader:
     def area(self, code: str) -> dict | None:
         table = self.area_table()
         row = table[table["code"] == code]
-        return None if row.empty else row.iloc[0].to_dict()
+        return None if row.empty else {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v)
+                                        for k, v in row.iloc[0].to_dict().items()}  # no "nan" on a page
 
     def country_codes(self) -> set[str]:
         return self.cached(("countries",), lambda: set(
@@ -244,14 +248,19 @@ class Reader:
         return self.cached(("release_files",), lambda: self.sql(
             "SELECT * FROM release_file ORDER BY release_id, name"))
 
-    def release_of(self, source: str | None, flow_id: str) -> dict | None:
-        """The latest release of ``source`` holding ``flow_id`` (for 'source, edition' lines)."""
+    def release_of(self, source: str | None, flow_id: str, edition: str | None = None) -> dict | None:
+        """The latest release of ``source`` holding ``flow_id`` (of ``edition`` if given), for 'source, edition'
+        lines."""
         def compute():
-            rows = self.sql(f"SELECT r.* EXCLUDE (rank) FROM {RANKED_RELEASES} r JOIN release_dataflow d "
-                            "USING (release_id) WHERE d.dataflow = ? AND (? IS NULL OR r.source = ?) "
-                            "ORDER BY r.rank DESC LIMIT 1", [flow_id, source, source])
-            return None if rows.empty else rows.iloc[0].to_dict()
-        return self.cached(("release_of", source, flow_id), compute)
+            rel = self.releases()
+            rel = rel[rel["dataflows"].fillna("").str.contains(f"{flow_id} (", regex=False)]
+            if source is not None:
+                rel = rel[rel["source"] == source]
+            if edition is not None:
+                rel = rel[rel["edition"] == edition]
+            rel = rel.sort_values(["published", "edition", "release_id"])
+            return None if rel.empty else rel.iloc[-1].to_dict()
+        return self.cached(("release_of", source, flow_id, edition), compute)
 
     def editions_of(self, flow_id: str) -> list[tuple[str, str]]:
         return self.cached(("editions", flow_id), lambda: [tuple(r) for r in self.sql(
@@ -278,9 +287,12 @@ def one(frame: pd.DataFrame, **eq) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def num_one(row, kind: str, flow: str, source: str, filters: dict) -> Num:
-    """A single observation (``row``: a Series or dict with value, note, obs_status; or None)."""
+def num_one(row, kind: str, flow: str, source: str, filters: dict, edition: str | None = None) -> Num:
+    """A single observation (``row``: a Series or dict with value, note, obs_status; or None); ``edition``
+    when the number is read from one edition rather than the current values."""
     check = {"flow": flow, "source": source, "filters": filters, "agg": "one"}
+    if edition:
+        check["edition"] = edition
     if row is None:
         return Num(None, kind, check)
     note = row.get("note")
@@ -296,10 +308,12 @@ def total(values) -> float | None:
 
 
 def num_sum(value, kind: str, flow: str, source: str, filters: dict, countries_only: list[str] | None = None,
-            exclude: dict | None = None) -> Num:
+            exclude: dict | None = None, edition: str | None = None) -> Num:
     """A sum; ``exclude`` names dimension values left out of it (e.g. a country's own IDPs from the
-    refugees it originates)."""
+    refugees it originates); ``edition`` when it sums one edition rather than the current values."""
     check = {"flow": flow, "source": source, "filters": filters, "agg": "sum"}
+    if edition:
+        check["edition"] = edition
     if countries_only:
         check["countries_only"] = countries_only
     if exclude:

@@ -37,3 +37,10 @@ def recommended_method() -> tuple[str, str]:
     """The method the flows pages show by default, and why."""
     rec = load("methods")["recommended"]
     return rec["method"], " ".join(rec["why"].split())
+
+
+def indicator(code: str) -> dict:
+    """``definition``, ``source``, ``coverage``, ``caveats`` of an indicator (empty strings when unknown),
+    each on one line."""
+    known = load("indicators").get(code, {})
+    return {k: " ".join(known.get(k, "").split()) for k in ("definition", "source", "coverage", "caveats")}

@@ -1,135 +1,14 @@
-"""What the home, flows, sources and search pages show."""
+"""What the search and sources pages show."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import pairwise
 
 import pandas as pd
 
 from imdx.codes.names import normalise
-from imdx.portal.data import Num, Reader, num_one, num_sum, one
-from imdx.portal.profile import source_line
-from imdx.store.duckdb_store import RANKED_RELEASES
-from imdx.store.labels import decoded
-
-
-@dataclass(frozen=True)
-class Indicator:
-    id: str
-    label: str
-    unit: str
-    flows: tuple[str, ...]
-    definition: str
-
-
-INDICATORS = {
-    "migrant_share": Indicator("migrant_share", "International migrants as a share of the population",
-                               "% of population", ("migrant_stock_share",),
-                               "International migrant stock (both sexes) as a percentage of the total population, "
-                               "at mid-year (UN DESA)."),
-    "refugees": Indicator("refugees", "Refugees hosted", "persons", ("refugees",),
-                          "Refugees under UNHCR's mandate living in the country at the end of the year, summed "
-                          "over every country of origin (UNHCR)."),
-    "remittances_gdp": Indicator("remittances_gdp", "Remittances received as a share of GDP", "% of GDP",
-                                 ("remittances", "gdp"),
-                                 "Personal remittances received divided by GDP, both in current US$ (World Bank WDI)."),
-}
-
-
-def map_years(reader: Reader, indicator: str) -> list[int]:
-    def compute():
-        if indicator == "migrant_share":
-            return reader.years("migrant_stock_share")
-        if indicator == "refugees":
-            return [y for y in reader.years("refugees") if y >= 1990]
-        rem = set(reader.years("remittances"))
-        return [y for y in reader.years("gdp") if y in rem and y >= 1990]
-    return reader.cached(("map_years", indicator), compute)
-
-
-def map_values(reader: Reader, indicator: str, year: int) -> list[dict]:
-    """One row per country with a value: code, m49 id, name, Num."""
-    def compute():
-        countries = reader.area_table().query("kind == 'country'")
-        out = []
-        if indicator == "migrant_share":
-            f = reader.current("migrant_stock_share", {"sex": "_T", "year": year})
-            f = f.merge(countries, left_on="destination", right_on="code")
-            for _, r in f.iterrows():
-                out.append((r, num_one(r, "percent", "migrant_stock_share", "undesa_ims",
-                                       {"destination": r["code"], "sex": "_T", "year": str(year)})))
-        elif indicator == "refugees":
-            f = reader.sql(decoded(f"WITH c AS ({_current_refugees('o.asylum, o.value')}) "
-                                   "SELECT asylum, sum(value) AS value FROM c GROUP BY 1", ["asylum"]), [year])
-            f = f.merge(countries, left_on="asylum", right_on="code")
-            for _, r in f.iterrows():
-                out.append((r, num_sum(r["value"], "persons", "refugees", "unhcr",
-                                       {"asylum": r["code"], "population_type": "REF", "year": str(year)})))
-        else:
-            rem = reader.current("remittances", {"flow": "received", "year": year})
-            gdp = reader.current("gdp", {"year": year})
-            f = rem.merge(gdp[["area", "value"]], on="area", suffixes=("", "_gdp")).merge(
-                countries, left_on="area", right_on="code")
-            for _, r in f.iterrows():
-                if pd.isna(r["value"]) or pd.isna(r["value_gdp"]) or not r["value_gdp"]:
-                    continue
-                num = {"flow": "remittances", "source": "wdi", "agg": "one",
-                       "filters": {"area": r["code"], "flow": "received", "year": str(year)}}
-                den = {"flow": "gdp", "source": "wdi", "agg": "one", "filters": {"area": r["code"], "year": str(year)}}
-                out.append((r, Num(r["value"] / r["value_gdp"] * 100, "percent",
-                                   {"agg": "ratio", "num": num, "den": den, "scale": 100})))
-        rows = [{"code": r["code"], "id": str(r["m49"]).zfill(3) if isinstance(r["m49"], str) and r["m49"] else None,
-                 "name": r["name_y"] if "name_y" in r else r["name"], "num": n} for r, n in out if not n.missing]
-        return sorted(rows, key=lambda x: -x["num"].value)
-    return reader.cached(("map", indicator, year), compute)
-
-
-def _current_refugees(columns: str) -> str:
-    """SQL: ``columns`` of UNHCR's current refugee numbers (population type REF) of the year given as parameter."""
-    return (f"SELECT {columns} FROM coded_refugees o JOIN {RANKED_RELEASES} r USING (release_id) "
-            "WHERE o.population_type = code('REF') AND o.year = ? AND r.source = 'unhcr' QUALIFY row_number() OVER "
-            "(PARTITION BY r.source, o.origin, o.asylum, o.population_type, o.year ORDER BY r.rank DESC) = 1")
-
-
-def headlines(reader: Reader) -> list[dict]:
-    """World figures for the home page, each with its source and edition."""
-    def compute():
-        out = []
-        ms = reader.current("migrant_stock", {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T"})
-        if len(ms):
-            y = int(ms["year"].max())
-            out.append({"label": f"International migrants in the world, {y}", "line": source_line(reader, "migrant_stock"),
-                        "num": num_one(one(ms, year=y), "persons", "migrant_stock", "undesa_ims",
-                                       {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T", "year": str(y)})})
-        sh = reader.current("migrant_stock_share", {"destination": "001", "sex": "_T"})
-        if len(sh):
-            y = int(sh["year"].max())
-            out.append({"label": f"Migrants as a share of the world's population, {y} (%)",
-                        "line": source_line(reader, "migrant_stock_share"),
-                        "num": num_one(one(sh, year=y), "percent", "migrant_stock_share", "undesa_ims",
-                                       {"destination": "001", "sex": "_T", "year": str(y)})})
-        if reader.has("refugees"):
-            years = reader.years("refugees")
-            if years:
-                y = years[-1]
-                total = reader.sql(f"WITH c AS ({_current_refugees('o.value')}) SELECT sum(value) FROM c",
-                                   [y]).iloc[0, 0]
-                out.append({"label": f"Refugees under UNHCR's mandate, {y}", "line": source_line(reader, "refugees"),
-                            "num": num_sum(total, "persons", "refugees", "unhcr",
-                                           {"population_type": "REF", "year": str(y)})})
-        rem = reader.current("remittances", {"area": "001", "flow": "received"})
-        rem = rem[rem["value"].notna()]
-        if len(rem):
-            y = int(rem["year"].max())
-            out.append({"label": f"Remittances received worldwide, {y} (US$ million)",
-                        "line": source_line(reader, "remittances"),
-                        "num": num_one(one(rem, year=y), "usd", "remittances", "wdi",
-                                       {"area": "001", "flow": "received", "year": str(y)})})
-        return out
-    return reader.cached(("headlines",), compute)
-
+from imdx.portal.data import Reader
 
 # -- search ------------------------------------------------------------------------------------------
 _CORRIDOR = re.compile(r"^\s*(?:from\s+)?(.+?)\s*(?:\bto\b|→|->|>|–|—|\s-\s|-|/)\s*(.+?)\s*$", re.IGNORECASE)

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from imdx.errors import ImdxError
-from imdx.portal import charts, chord, explore, flows, pages, profile
+from imdx.portal import charts, chord, explain, explore, flows, home, pages, profile
 from imdx.portal.data import Reader, fmt
 from imdx.store.base import Store
 
@@ -155,28 +155,16 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     @timed
-    def home(indicator: str = "migrant_share", year: str | None = None, checks: str = ""):
+    def home_page(indicator: str = "", year: str | None = None, checks: str = ""):
         r = reader()
-        indicator = indicator if indicator in pages.INDICATORS else "migrant_share"
-        ind = pages.INDICATORS[indicator]
-        years = pages.map_years(r, indicator)
-        chosen = int(year) if year and year.isdigit() else (years[-1] if years else None)
-        if years and chosen not in years:
-            chosen = min(years, key=lambda y: abs(y - chosen))
-        values = pages.map_values(r, indicator, chosen) if chosen else []
-        map_rows = [{"id": v["id"], "name": v["name"], "value": v["num"].value, "href": f"/country/{v['code']}",
-                     "text": f"{v['name']}: {v['num'].text()}"} for v in values if v["id"]]
-        spec = charts.world_map(map_rows, title=f"{ind.label}, {chosen}", unit=ind.unit,
-                                description=f"World map of {ind.label.lower()} in {chosen}; the table below lists "
-                                            "every country's value") if values else None
-        lines = [profile.source_line(r, f) for f in ind.flows if r.has(f)]
-        return render("home.html", checks=checks == "1", title="International migration data", indicators=pages.INDICATORS,
-                      indicator=ind, years=years, year=chosen, values=values, spec=spec, lines=lines,
-                      headlines=pages.headlines(r), unmapped=[v for v in values if not v["id"]])
+        page = home.map_page(r, indicator, year)
+        return render("home.html", checks=checks == "1", title="International migration data", m=page,
+                      spec=home.map_spec(page) if page["rows"] else None, headlines=home.headlines(r),
+                      about=explain.indicator(page["indicator"].id) if page["indicator"] else None)
 
     @router.get("/country/{code}", response_class=HTMLResponse)
     @timed
-    def country(code: str, checks: str = "", q: str = ""):
+    def country(code: str, checks: str = "", q: str = "", edition: str = ""):
         r = reader()
         area = r.area(code) or r.area(code.upper())
         if area is None:
@@ -184,7 +172,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
             if found:
                 return RedirectResponse(f"/country/{found}", status_code=307)
             return not_found(f"No country or area is called {code!r}.", code)
-        data = profile.country_profile(r, area["code"])
+        data = profile.country_profile(r, area["code"], edition.strip()[:40] or None)
         names = r.names()
         region = names.get(area.get("region")) if isinstance(area.get("region"), str) else None
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
@@ -195,7 +183,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/corridor/{origin}/{destination}", response_class=HTMLResponse)
     @timed
-    def corridor(origin: str, destination: str, checks: str = ""):
+    def corridor(origin: str, destination: str, checks: str = "", edition: str = ""):
         r = reader()
         o, d = pages.resolve_area(r, origin), pages.resolve_area(r, destination)
         if o is None or d is None:
@@ -204,7 +192,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         if (o, d) != (origin, destination):
             return RedirectResponse(f"/corridor/{o}/{d}", status_code=307)
         names = r.names()
-        c = profile.corridor(r, o, d)
+        c = profile.corridor(r, o, d, edition.strip()[:40] or None)
         spec = charts.line(f"{names.get(o, o)} → {names.get(d, d)}", c["stock"],
                            {"_T": "Both sexes", "M": "Men", "F": "Women"}, unit="persons",
                            description="Migrant stock of the corridor by year and sex")

@@ -155,6 +155,8 @@ def test_every_download_and_api_link_answers(http, server, url):
     assert server["with_api"]
     links = [html_lib.unescape(x) for x in re.findall(r'href="(/(?:api|sdmx|explore\.xlsx)[^"]*)"', http.get(url).text)]
     assert links
+    diffs = {}  # one revision diff per dataflow: the others are the same route with other editions (and slow)
+    links = [x for x in links if not x.startswith("/api/v1/diff/") or diffs.setdefault(x.split("?")[0], x) == x]
     for link in links:
         r = http.get(link)
         assert r.status_code == 200, (link, r.text[:300])
