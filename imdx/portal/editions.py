@@ -86,8 +86,10 @@ def for_area(reader: Reader, code: str, wanted: str | None = None) -> tuple[Edit
 
 def for_corridor(reader: Reader, origin: str, destination: str,
                  wanted: str | None = None) -> tuple[Edition | None, list[Edition]]:
-    holding = [e for e in stock_editions(reader)
-               if any(r["destination"] == destination for r in index(reader, e.edition).get(origin, {}).get("emigrants", []))]
+    def holds(edition: str) -> bool:
+        rows = index(reader, edition).get(origin, {}).get("emigrants", [])
+        return any(r["destination"] == destination for r in rows)
+    holding = [e for e in stock_editions(reader) if holds(e.edition)]
     chosen = next((e for e in holding if e.edition == wanted), holding[0] if holding else None)
     return chosen, holding
 

@@ -57,11 +57,13 @@ def catalogue(reader: Reader) -> list[Stored]:
             out[(method, start, sex)] = Stored(method, start, int(year), sex, definition, note,
                                                float(part["value"].sum()), _why_incomplete(definition, note))
         # Dennett's total is the closed account's: incomplete when that one is
+        chained = "total_flow_from=world total of demographic_accounting_closed"
         for key, est in out.items():
             closed = out.get(("demographic_accounting_closed", est.start, est.sex))
-            if est.method == "migration_rates_dennett" and "total_flow_from=world total of demographic_accounting_closed" \
-                    in est.definition and closed is not None and closed.incomplete and not est.incomplete:
-                out[key] = Stored(**{**est.__dict__, "incomplete": f"its world total is the closed account's, where {INCOMPLETE}"})
+            if est.method == "migration_rates_dennett" and chained in est.definition and closed is not None \
+                    and closed.incomplete and not est.incomplete:
+                why = f"its world total is the closed account's, where {INCOMPLETE}"
+                out[key] = Stored(**{**est.__dict__, "incomplete": why})
         return list(out.values())
     return reader.cached(("flows-catalogue",), compute)
 
@@ -223,6 +225,11 @@ def _drawn(reader: Reader, rows: list[dict], totals: dict, download: str, other_
 
 
 # -- the panels of the country and corridor pages ------------------------------------------------------
+def api(**filters) -> str:
+    """The API request of the country flows with ``filters``, as CSV."""
+    return f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({**filters, 'format': 'csv'})}"
+
+
 def _panel_method(reader: Reader, sex: str = "_T") -> tuple[str | None, list[str]]:
     """The method the panels show (the recommended one, or the best offered) and the methods whose range they
     give: estimates of ``sex`` with complete inputs, in every stored period."""
@@ -271,7 +278,7 @@ def for_area(reader: Reader, code: str, top: int = 5) -> dict:
             "arriving": _partner_rows(arriving, method, ranged, "origin", latest, names, top),
             "leaving": _partner_rows(leaving, method, ranged, "destination", latest, names, top),
             "rows": periods,
-            "download": f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({'origin': code, 'sex': '_T', 'method': method, 'format': 'csv'})}"}
+            "download": api(origin=code, sex="_T", method=method)}
 
 
 def for_corridor(reader: Reader, origin: str, destination: str) -> dict:
@@ -295,4 +302,4 @@ def for_corridor(reader: Reader, origin: str, destination: str) -> dict:
             row[f"{key}_spread"] = _range(part[part["method"].isin(ranged)]["value"], ranged)
         rows.append(row)
     return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "rows": rows,
-            "download": f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({'origin': f'{origin},{destination}', 'destination': f'{origin},{destination}', 'sex': '_T', 'format': 'csv'})}"}
+            "download": api(origin=f"{origin},{destination}", destination=f"{origin},{destination}", sex="_T")}

@@ -61,10 +61,10 @@ def legend(scale: dict, kind: str) -> list[dict]:
     return out
 
 
-def map_page(reader: Reader, indicator: str | None, year: str | None) -> dict:
+def map_page(reader: Reader, indicator: str | None, year: str | None, every_indicator: bool = False) -> dict:
     """The map's indicator, years (with their coverage), year (the latest complete one by default), values,
-    colour scale and the releases drawn."""
-    choices = {k: i for k, i in ind_.available(reader).items() if i.on_map}
+    colour scale and the releases drawn (the home page offers the ``on_map`` indicators, the chart page all)."""
+    choices = {k: i for k, i in ind_.available(reader).items() if i.on_map or every_indicator}
     if not choices:
         return {"indicators": {}, "indicator": None, "years": [], "year": None, "rows": []}
     ind = choices.get(indicator or "") or next(iter(choices.values()))
@@ -106,9 +106,10 @@ def headlines(reader: Reader) -> list[dict]:
             part = part[part["rank"] == part["rank"].max()]
             check = {"flow": "refugees", "source": "unhcr", "agg": "sum", "edition": part["edition"].iloc[0],
                      "filters": {"population_type": "REF", "year": str(year)}}
+            part = part.assign(releases=[(int(r),) for r in part["release_id"]])
             out.append({"label": f"Refugees under UNHCR's mandate, {year}",
                         "num": Num(float(part["value"].sum()), "persons", check),
-                        "drawn": ind_.releases_drawn(reader, part.assign(releases=[(int(r),) for r in part["release_id"]]))})
+                        "drawn": ind_.releases_drawn(reader, part)})
         if "remittances_received" in have:
             rem = have["remittances_received"]
             cover = ind_.coverage(reader, rem)

@@ -108,7 +108,8 @@ class Ratio:
         return pd.DataFrame({
             on: j[on], "value": j["value"] / j["value_d"] * self.scale, "note": None,
             "edition": j["edition"] + " / " + j["edition_d"],
-            "check": [{"agg": "ratio", "num": n, "den": d, "scale": self.scale} for n, d in zip(j["check"], j["check_d"])],
+            "check": [{"agg": "ratio", "num": n, "den": d, "scale": self.scale}
+                      for n, d in zip(j["check"], j["check_d"])],
             "releases": [x + y for x, y in zip(j["releases"], j["releases_d"])]})
 
     def cross(self, reader: Reader, year: int) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import mimetypes
 import re
 import threading
@@ -25,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from imdx.errors import ImdxError
-from imdx.portal import charts, chord, explain, explore, flows, home, pages, profile
+from imdx.portal import charts, chord, explain, explore, flows, grapher, home, pages, profile
 from imdx.portal.data import Reader, fmt
 from imdx.store.base import Store
 
@@ -207,6 +208,47 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         svg = chord.svg(data["names"], data["matrix"], title="Estimated flows") if data.get("matrix") else ""
         return render("flows.html", checks=checks == "1", title="Estimated migration flows", f=data, svg=svg,
                       palette=chord.PALETTE)
+
+    @router.get("/chart", response_class=HTMLResponse)
+    @timed
+    def chart_page(request: Request, checks: str = "", embed: str = ""):
+        r = reader()
+        try:
+            st = grapher.state_from(r, request.query_params)
+        except grapher.ChartError as err:
+            return render("error.html", 404, title="No chart", message=str(err), q="")
+        c = grapher.page(r, st)
+        if embed == "1":  # for an iframe on another site: no site header, and any site may frame it
+            response = render("chart_embed.html", checks=checks == "1", s=st, c=c, query=grapher.query)
+            response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
+            return response
+        return render("chart.html", 400 if st["problems"] else 200, checks=checks == "1", title=st["indicator"].label,
+                      s=st, c=c, tabs=grapher.TABS, query=grapher.query, base_url=str(request.base_url))
+
+    @router.get("/chart.{kind}")
+    @timed
+    def chart_file(request: Request, kind: str):
+        r = reader()
+        if kind not in ("csv", "json", "svg", "png"):
+            return not_found(f"no chart file of type {kind!r}: csv, json, svg or png")
+        try:
+            st = grapher.state_from(r, request.query_params)
+            if st["problems"]:
+                raise grapher.ChartError("; ".join(st["problems"]))
+            name = f"{st['indicator'].id}-{'-'.join(st['areas']) or 'none'}-{st['from']}-{st['to']}"
+            if kind == "csv":
+                return Response(grapher.csv_text(r, st), media_type="text/csv; charset=utf-8",
+                                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+            if kind == "json":
+                return Response(json.dumps(grapher.metadata(r, st, str(request.base_url)), indent=1, default=str),
+                                media_type="application/json",
+                                headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
+            body = grapher.image(r, st, kind)
+        except grapher.ChartError as err:
+            return render("error.html", 400, title="Bad request", message=str(err), q="")
+        media = "image/svg+xml" if kind == "svg" else "image/png"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"',
+                                                          "Cache-Control": "public, max-age=300"})
 
     @router.get("/explore", response_class=HTMLResponse)
     @timed
