@@ -130,13 +130,30 @@ class Reader:
             cur.close()
         return table.to_pandas()
 
-    def select(self, flow_id: str, filters: dict[str, list], **kw) -> pa.Table:
-        """:meth:`Store.select` through a cursor of its own (one query at a time per cursor)."""
+    def select(self, flow_id: str, filters: dict[str, list], *, source: str | None = None,
+               edition: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """:meth:`Store.select` (through a cursor of its own: one query at a time per cursor). ``source``
+        defaults to the page's :data:`PREFERRED_SOURCE`, ``""`` means every source; ``edition`` pins one;
+        ``columns`` keeps the dimensions and those named."""
+        source = source if source is not None else PREFERRED_SOURCE.get(flow_id)
         cur = self.con.cursor()
         try:
-            return self.store.with_cursor(cur).select(flow_id, filters, **kw)
+            table = self.store.with_cursor(cur).select(flow_id, filters, source=source or None, edition=edition)
         finally:
             cur.close()
+        if columns is not None:
+            table = table.select([c for c in table.column_names if c in self.flow(flow_id).dimension_names
+                                  or c in columns])
+        return table
+
+    def index(self, name: str, build):
+        """``build()``, computed once and kept outside the bounded cache: the portal's index of a whole
+        dataflow, from which a page takes its country's rows without a query."""
+        if name not in self._index:
+            with self._build_lock(name):
+                if name not in self._index:
+                    self._index[name] = build()
+        return self._index[name]
 
     def dataflow_ids(self) -> list[str]:
         if self._ids is None:

@@ -45,7 +45,7 @@ def stock_editions(reader: Reader) -> list[Edition]:
 
 
 def _rows(reader: Reader, flow: str, filters: dict, edition: str) -> list[dict]:
-    table = reader.select(flow, filters, edition=edition, source=SOURCE)
+    table = reader.select(flow, filters, edition=edition, source=SOURCE, columns=list(_KEEP))
     keep = [c for c in _KEEP if c in table.column_names]
     return [{**r, "edition": edition} for r in table.select(keep).to_pylist()]
 
@@ -54,26 +54,22 @@ def index(reader: Reader, edition: str) -> dict[str, dict[str, list[dict]]]:
     """One edition of UN DESA's migrant stock by country, split once into what the pages read: ``totals``
     (all origins, by sex), ``share`` (migrants as % of the population, both sexes), ``origins`` (both sexes,
     by country of origin) and ``emigrants`` (by sex and country of destination, keyed by the origin)."""
-    name = f"stock-{edition}"
-    if name in reader._index:
-        return reader._index[name]
-    with reader._build_lock(name):
-        if name not in reader._index:
-            countries = reader.country_codes()
-            out: dict[str, dict[str, list[dict]]] = {}
-            for r in _rows(reader, STOCK, {"age": ["_T"]}, edition):
-                if r["origin"] == "_T":
-                    out.setdefault(r["destination"], {}).setdefault("totals", []).append(r)
-                elif r["origin"] in countries:
-                    if r["sex"] == "_T":
-                        out.setdefault(r["destination"], {}).setdefault("origins", []).append(r)
-                    if r["destination"] in countries:
-                        out.setdefault(r["origin"], {}).setdefault("emigrants", []).append(r)
-            if reader.has(SHARE):
-                for r in _rows(reader, SHARE, {"sex": ["_T"]}, edition):
-                    out.setdefault(r["destination"], {}).setdefault("share", []).append(r)
-            reader._index[name] = out
-    return reader._index[name]
+    def build():
+        countries = reader.country_codes()
+        out: dict[str, dict[str, list[dict]]] = {}
+        for r in _rows(reader, STOCK, {"age": ["_T"]}, edition):
+            if r["origin"] == "_T":
+                out.setdefault(r["destination"], {}).setdefault("totals", []).append(r)
+            elif r["origin"] in countries:
+                if r["sex"] == "_T":
+                    out.setdefault(r["destination"], {}).setdefault("origins", []).append(r)
+                if r["destination"] in countries:
+                    out.setdefault(r["origin"], {}).setdefault("emigrants", []).append(r)
+        if reader.has(SHARE):
+            for r in _rows(reader, SHARE, {"sex": ["_T"]}, edition):
+                out.setdefault(r["destination"], {}).setdefault("share", []).append(r)
+        return out
+    return reader.index(f"stock-{edition}", build)
 
 
 def for_area(reader: Reader, code: str, wanted: str | None = None) -> tuple[Edition | None, list[Edition]]:
