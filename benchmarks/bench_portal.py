@@ -1,4 +1,4 @@
-"""The web portal: server time of a country profile, and the weight of each page type.
+"""The web portal: server time of a country profile and of the flows page, and the weight of each page type.
 
 1. Server time of ``/country/{code}`` on the full store, for every country with data (each profile
    requested once, so each is built from the store, not served from the portal's page cache; the
@@ -6,11 +6,17 @@
    warm-up is reported on its own). The time is the server's own (``Server-Timing: app;dur=``),
    measured over HTTP against a uvicorn server on loopback; the client's wall time is shown too.
    Target: median and p95 under 100 ms.
-2. Page weight of each page type: bytes of the HTML, the scripts and styles it loads and the data
+2. Server time of ``/flows`` for every sex, period and grouping (regions, SDG regions, subregions, the
+   largest countries) and the methods with complete inputs, each combination requested once (never from
+   the page cache). Needs a store with estimates (``imdx estimate flows --all``). Target: p95 under
+   200 ms. Baseline, in the same run and in a process of its own (its time and peak memory): the flows
+   page as it was, which read every current row of ``estimated_flows`` (every method, period and sex)
+   into pandas and summed the one asked for to regions on each request.
+3. Page weight of each page type: bytes of the HTML, the scripts and styles it loads and the data
    its charts fetch (the world map), raw and gzip-compressed as sent, against the budget stated in
    docs/portal.md.
 
-    python benchmarks/bench_portal.py --db imdx.duckdb [--countries 0]   # 0: every country
+    python benchmarks/bench_portal.py --db imdx.duckdb [--countries 0] [--no-baseline]   # 0: every country
 """
 
 from __future__ import annotations
@@ -30,10 +36,12 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 100.0
+FLOWS_TARGET_MS = 200.0
 #: budget per page type (bytes): HTML alone, and everything the page loads, compressed as sent
 BUDGET = {"html_raw": 150_000, "total_gzip": 400_000}
 PAGE_TYPES = {"home": "/", "country": "/country/DEU", "corridor": "/corridor/MEX/USA", "flows": "/flows",
-              "explore": "/explore", "sources": "/sources", "search": "/search?q=Mexico+to+United+States"}
+              "chart": "/chart", "explore": "/explore", "sources": "/sources",
+              "search": "/search?q=Mexico+to+United+States&all=1"}
 
 
 def free_port() -> int:
@@ -89,6 +97,49 @@ def profile_times(client: httpx.Client, store, limit: int) -> dict:
     return {"n": len(codes), "server": server, "wall": wall, "slowest": sorted(slowest, reverse=True)[:3]}
 
 
+def flows_times(client: httpx.Client, store) -> dict:
+    """Every combination of sex, period, grouping and complete method, each requested once."""
+    from imdx.portal import flows
+    from imdx.portal.router import reader_for
+
+    first = client.get("/flows")
+    assert first.status_code == 200, first.status_code
+    stored = [e for e in flows.catalogue(reader_for(store)) if not e.incomplete]
+    combos = sorted({(e.sex, e.year, level, e.method) for e in stored for level in flows.LEVELS})
+    server, slowest = [float(first.headers["server-timing"].split("dur=")[1])], []
+    for sex, year, level, method in combos:
+        r = client.get("/flows", params={"sex": sex, "year": year, "level": level, "method": method})
+        assert r.status_code == 200 and "data-world-total" in r.text, (sex, year, level, method, r.status_code)
+        server.append(float(r.headers["server-timing"].split("dur=")[1]))
+        slowest.append((server[-1], f"{sex} {year} {level} {method}"))
+    return {"n": len(server), "server": server, "slowest": sorted(slowest, reverse=True)[:3]}
+
+
+_BASELINE = """
+import resource, sys, time
+from imdx.store.duckdb_store import DuckDBStore
+store = DuckDBStore(sys.argv[1], read_only=True)
+areas = store.areas().frame
+t = time.perf_counter()
+frame = store.select("estimated_flows", {}).to_pandas()          # every current row, as the page did
+part = frame[(frame["year"] == frame["year"].max()) & (frame["method"] == "demographic_accounting_closed")]
+region = areas["region"].where(areas["region"].notna() & (areas["region"] != ""), areas.index.to_series())
+part = part.assign(o=part["origin"].map(region), d=part["destination"].map(region))
+sums = part[part["o"] != part["d"]].groupby(["o", "d"])["value"].sum()
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(frame), len(sums))
+"""
+
+
+def flows_baseline(db: Path) -> tuple[float, float, int]:
+    """The old flows page's work for one request, in a fresh process: (seconds, peak MiB, rows read)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _BASELINE, str(db)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    seconds, peak, rows, _ = out.stdout.split()
+    return float(seconds), float(peak), int(rows)
+
+
 def page_weight(client: httpx.Client) -> dict:
     out = {}
     for name, url in PAGE_TYPES.items():
@@ -110,6 +161,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("imdx.duckdb"))
     parser.add_argument("--countries", type=int, default=0, help="how many countries (0: all)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the old flows page's baseline")
     args = parser.parse_args(argv)
     server, base, store, warmup = start(args.db)
     ok = True
@@ -123,6 +175,24 @@ def main(argv=None) -> int:
               + ", ".join(f"{c} {ms:.0f} ms" for ms, c in t["slowest"])
               + f"; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ok &= p95 < TARGET_MS
+        from imdx.portal.router import reader_for
+
+        if reader_for(store).has("estimated_region_flows"):
+            f = flows_times(client, store)
+            fmed, fp95, fmax = statistics.median(f["server"]), pct(f["server"], 0.95), max(f["server"])
+            print(f"flows page, server time over {f['n']} combinations of sex, period, grouping and method (each "
+                  f"once, the first request included): median {fmed:.1f} ms, p95 {fp95:.1f} ms, max {fmax:.1f} ms; "
+                  f"target < {FLOWS_TARGET_MS:.0f} ms: {'OK' if fp95 < FLOWS_TARGET_MS else 'MISSED'}; slowest: "
+                  + ", ".join(f"{c} {ms:.0f} ms" for ms, c in f["slowest"]))
+            ok &= fp95 < FLOWS_TARGET_MS
+            if not args.no_baseline:
+                seconds, peak, rows = flows_baseline(args.db)
+                print(f"  baseline (the old page: every current row of estimated_flows, {rows:,}, read into pandas "
+                      f"and summed on each request): {seconds * 1000:,.0f} ms, peak {peak:,.0f} MiB in its own "
+                      f"process; ratio {seconds * 1000 / fmed:,.0f}x the new median")
+        else:
+            print("flows page: the store holds no regional sums of estimates (run `imdx estimate flows --all`); "
+                  "not measured")
         weights = page_weight(client)
     print(f"\npage weight (budget: HTML <= {BUDGET['html_raw'] // 1000} kB raw; everything a page loads "
           f"<= {BUDGET['total_gzip'] // 1000} kB gzip)")

@@ -71,7 +71,7 @@ def settle() -> None:
 
 def warm(reader: Reader) -> None:
     """Build the indexes the country profiles read (a few seconds on the full store), e.g. at start-up."""
-    from imdx.portal import home, profile
+    from imdx.portal import flows, home, profile
     from imdx.portal.router import ENV
 
     for name in ENV.list_templates(extensions=["html"]):
@@ -79,6 +79,8 @@ def warm(reader: Reader) -> None:
     profile.country_profile(reader, "DEU")
     home.headlines(reader)
     home.map_page(reader, None, None)
+    if reader.has(flows.REGIONAL):
+        flows.catalogue(reader)
     settle()
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 
 from imdx.model import codelists as cl
-from imdx.portal import explain
+from imdx.portal import explain, flowdata
 from imdx.portal.data import ESTIMATED_FLOWS, Num, Reader, num_one, num_sum
 
-REGIONAL = "estimated_region_flows"
+REGIONAL = flowdata.REGIONAL
 LEVELS = {"geographic": "Regions (6)", "sdg": "SDG regions (8)", "subregion": "Subregions (22)",
           "country": "Countries (the 11 largest, and the rest)"}
 MAX_ARCS = 12
@@ -50,7 +51,7 @@ def _why_incomplete(definition: str, note: str) -> str | None:
 def catalogue(reader: Reader) -> list[Stored]:
     """Every stored estimate (from the geographic sums: a few thousand rows), each with its world total."""
     def compute():
-        rows = reader.select(REGIONAL, {"grouping": ["geographic"]}).to_pandas()
+        rows = pd.concat([f for (grouping, _, _), f in flowdata.regional(reader).items() if grouping == "geographic"])
         out = {}
         for (method, start, year, sex), part in rows.groupby(["method", "period_start", "year", "sex"], sort=True):
             definition, note = str(part["definition"].iloc[0] or ""), str(part["note"].iloc[0] or "")
@@ -135,8 +136,8 @@ def _spread(frame: pd.DataFrame, methods: list[str], by=("origin", "destination"
 
 
 def _regions(reader: Reader, est: Stored, level: str, methods: list[str]) -> dict:
-    frame = reader.select(REGIONAL, {"grouping": [level], "sex": [est.sex], "year": [est.year],
-                                     "period_start": [est.start]}).to_pandas()
+    frame = flowdata.regional(reader).get((level, est.sex, est.year), pd.DataFrame(columns=["period_start"]))
+    frame = frame[frame["period_start"] == est.start]
     mine = frame[frame["method"] == est.method]
     spread = _spread(frame, methods)
     filters = {"grouping": level, "sex": est.sex, "method": est.method, "period_start": est.start,
@@ -158,34 +159,39 @@ def _regions(reader: Reader, est: Stored, level: str, methods: list[str]) -> dic
 
 
 def _countries(reader: Reader, est: Stored, level: str, methods: list[str]) -> dict:
-    frame = reader.select(ESTIMATED_FLOWS, {"method": [est.method], "sex": [est.sex], "year": [est.year],
-                                            "period_start": [est.start]}).to_pandas()
-    frame = frame[frame["origin"] != frame["destination"]]
-    size = frame.groupby("origin")["value"].sum().add(frame.groupby("destination")["value"].sum(), fill_value=0)
-    top = list(size.sort_values(ascending=False).index[: MAX_ARCS - 1])
-    inner = frame[frame["origin"].isin(top) & frame["destination"].isin(top)]
-    both = reader.select(ESTIMATED_FLOWS, {"origin": top, "destination": top, "sex": [est.sex], "year": [est.year],
-                                           "period_start": [est.start]}).to_pandas() if top else inner
-    spread = _spread(both, methods)
-    source = frame["source"].iloc[0] if len(frame) else "imdx-estimates"
+    c = flowdata.cube(reader, est.sex, est.year, est.start)
+    od = c.od.get(est.method)
+    if od is None:
+        return _drawn(reader, [], {"world": Num(None, "persons"), "between": 0.0, "within": 0.0}, "", "")
+    size = od.sum(axis=1) + od.sum(axis=0)
+    top = [int(i) for i in np.argsort(-size, kind="stable")[: MAX_ARCS - 1]]
     filters = {"sex": est.sex, "method": est.method, "period_start": est.start, "year": str(est.year)}
-    rows = [{"origin": r.origin, "destination": r.destination, "within": False,
-             "value": num_one({"value": r.value, "note": None}, "persons", ESTIMATED_FLOWS, source,
-                              {**filters, "origin": r.origin, "destination": r.destination}),
-             "spread": spread.get((r.origin, r.destination))}
-            for r in inner.sort_values("value", ascending=False).itertuples(index=False)]
+    others = [c.od[m] for m in methods if m in c.od]
+    rows = []
+    for i in top:
+        for j in top:
+            if i != j and od[i, j] != 0:
+                o, d = c.codes[i], c.codes[j]
+                rows.append({"origin": o, "destination": d, "within": False,
+                             "value": num_one({"value": float(od[i, j]), "note": None}, "persons", ESTIMATED_FLOWS,
+                                              c.source, {**filters, "origin": o, "destination": d}),
+                             "spread": _range([x[i, j] for x in others if x[i, j] != 0], methods)})
+    rows.sort(key=lambda r: -r["value"].value)
     # the rest of the world, so that the diagram's flows add up to the world total
-    rest = frame[~(frame["origin"].isin(top) & frame["destination"].isin(top))]
-    fold = rest.assign(origin=rest["origin"].where(rest["origin"].isin(top), OTHER),
-                       destination=rest["destination"].where(rest["destination"].isin(top), OTHER))
-    for (o, d), value in fold.groupby(["origin", "destination"])["value"].sum().sort_values(ascending=False).items():
-        rows.append({"origin": o, "destination": d, "within": o == d == OTHER, "folded": True,
-                     "value": Num(float(value), "persons"), "spread": None})
-    total = float(frame["value"].sum()) if len(frame) else None
-    totals = {"world": num_sum(total, "persons", ESTIMATED_FLOWS, source, filters), "between": total or 0.0,
-              "within": 0.0}
-    download = f"/api/v1/data/{ESTIMATED_FLOWS}?{urlencode({**filters, 'format': 'csv'})}"
-    return _drawn(reader, rows, totals, download, other_label="All other countries")
+    inner = np.zeros(len(c.codes), bool)
+    inner[top] = True
+    folded = []
+    for i in top:
+        folded.append((c.codes[i], OTHER, float(od[i, ~inner].sum())))
+        folded.append((OTHER, c.codes[i], float(od[~inner, i].sum())))
+    folded.append((OTHER, OTHER, float(od[np.ix_(~inner, ~inner)].sum())))
+    for o, d, value in sorted(folded, key=lambda f: -f[2]):
+        if value:
+            rows.append({"origin": o, "destination": d, "within": o == d, "folded": True,
+                         "value": Num(value, "persons"), "spread": None})
+    total = float(od.sum())
+    totals = {"world": num_sum(total, "persons", ESTIMATED_FLOWS, c.source, filters), "between": total, "within": 0.0}
+    return _drawn(reader, rows, totals, api(**filters), other_label="All other countries")
 
 
 def _drawn(reader: Reader, rows: list[dict], totals: dict, download: str, other_label: str) -> dict:
@@ -241,13 +247,23 @@ def _panel_method(reader: Reader, sex: str = "_T") -> tuple[str | None, list[str
     return (complete[0] if complete else None), ranged
 
 
-def _partner_rows(frame: pd.DataFrame, method: str, ranged: list[str], side: str, year: int, names: dict,
-                  top: int) -> list[dict]:
-    part = frame[frame["year"] == year]
-    mine = part[part["method"] == method].sort_values("value", ascending=False).head(top)
-    spread = _spread(part[part[side].isin(mine[side])], ranged, by=(side,))
-    return [{"code": code, "name": names.get(code, code), "value": value, "spread": spread.get((code,))}
-            for code, value in zip(mine[side], mine["value"])]
+def _cubes(reader: Reader, sex: str = "_T") -> list:
+    """The cubes of every stored period of ``sex``, oldest first."""
+    periods = sorted({(e.year, e.start) for e in catalogue(reader) if e.sex == sex})
+    return [flowdata.cube(reader, sex, year, start) for year, start in periods]
+
+
+def _partners(c, method: str, ranged: list[str], i: int, arriving: bool, names: dict, top: int) -> list[dict]:
+    line = c.od[method][:, i] if arriving else c.od[method][i, :]
+    out = []
+    for j in np.argsort(-line, kind="stable")[:top]:
+        if line[j] <= 0:
+            break
+        others = [c.od[m][j, i] if arriving else c.od[m][i, j] for m in ranged if m in c.od]
+        code = c.codes[int(j)]
+        out.append({"code": code, "name": names.get(code, code), "value": float(line[j]),
+                    "spread": _range([v for v in others if v != 0], ranged)})
+    return out
 
 
 def for_area(reader: Reader, code: str, top: int = 5) -> dict:
@@ -258,26 +274,20 @@ def for_area(reader: Reader, code: str, top: int = 5) -> dict:
     if not reader.has(REGIONAL):
         return {"loaded": True, "no_regions": True}
     method, ranged = _panel_method(reader)
-    if method is None:
+    cubes = [c for c in _cubes(reader) if c.at(code) is not None and method in c.od]
+    if method is None or not cubes:
         return {"loaded": True, "rows": []}
-    arriving = reader.select(ESTIMATED_FLOWS, {"destination": [code], "sex": ["_T"]}).to_pandas()
-    leaving = reader.select(ESTIMATED_FLOWS, {"origin": [code], "sex": ["_T"]}).to_pandas()
-    if arriving.empty and leaving.empty:
-        return {"loaded": True, "rows": []}
-    names = reader.names()
     periods = []
-    years = sorted(set(arriving["year"]) | set(leaving["year"]))
-    for year in years:
-        a = arriving[(arriving["year"] == year) & (arriving["method"] == method)]["value"].sum()
-        b = leaving[(leaving["year"] == year) & (leaving["method"] == method)]["value"].sum()
-        periods.append({"period": f"{int(year) - 5}–{int(year)}", "in": float(a), "out": float(b),
-                        "net": float(a - b)})
-    latest = int(years[-1])
+    for c in cubes:
+        i, od = c.at(code), c.od[method]
+        arrived, left = float(od[:, i].sum()), float(od[i, :].sum())
+        periods.append({"period": f"{c.year - 5}–{c.year}", "in": arrived, "out": left, "net": arrived - left})
+    last, names = cubes[-1], reader.names()
+    i = last.at(code)
     return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "periods": periods,
-            "period": f"{latest - 5}–{latest}",
-            "arriving": _partner_rows(arriving, method, ranged, "origin", latest, names, top),
-            "leaving": _partner_rows(leaving, method, ranged, "destination", latest, names, top),
-            "rows": periods,
+            "period": f"{last.year - 5}–{last.year}", "rows": periods,
+            "arriving": _partners(last, method, ranged, i, True, names, top),
+            "leaving": _partners(last, method, ranged, i, False, names, top),
             "download": api(origin=code, sex="_T", method=method)}
 
 
@@ -288,18 +298,17 @@ def for_corridor(reader: Reader, origin: str, destination: str) -> dict:
     if not reader.has(REGIONAL):
         return {"loaded": True, "no_regions": True}
     method, ranged = _panel_method(reader)
-    if method is None:
+    cubes = [c for c in _cubes(reader) if c.at(origin) is not None and c.at(destination) is not None
+             and method in c.od]
+    if method is None or not cubes:
         return {"loaded": True, "rows": []}
-    frame = reader.select(ESTIMATED_FLOWS, {"origin": [origin, destination], "destination": [origin, destination],
-                                            "sex": ["_T"]}).to_pandas()
     rows = []
-    for year in sorted(set(frame["year"])):
-        row = {"period": f"{int(year) - 5}–{int(year)}"}
+    for c in cubes:
+        row = {"period": f"{c.year - 5}–{c.year}"}
         for key, (o, d) in (("there", (origin, destination)), ("back", (destination, origin))):
-            part = frame[(frame["year"] == year) & (frame["origin"] == o) & (frame["destination"] == d)]
-            mine = part[part["method"] == method]["value"]
-            row[key] = float(mine.iloc[0]) if len(mine) else 0.0  # cells estimated as exactly 0 are not stored
-            row[f"{key}_spread"] = _range(part[part["method"].isin(ranged)]["value"], ranged)
+            i, j = c.at(o), c.at(d)
+            row[key] = float(c.od[method][i, j])
+            row[f"{key}_spread"] = _range([c.od[m][i, j] for m in ranged if m in c.od and c.od[m][i, j] != 0], ranged)
         rows.append(row)
     return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "rows": rows,
             "download": api(origin=f"{origin},{destination}", destination=f"{origin},{destination}", sex="_T")}
