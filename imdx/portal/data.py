@@ -49,6 +49,7 @@ class Num:
     check: dict = field(default_factory=dict)
     note: str | None = None
     status: str | None = None
+    release_id: int | None = None  # the release whose footnotes explain ``note``
 
     @property
     def missing(self) -> bool:
@@ -263,6 +264,18 @@ class Reader:
     def releases(self) -> pd.DataFrame:
         return self.cached(("releases",), self.store.releases)
 
+    def footnotes(self) -> dict:
+        """The releases' footnotes: ``{(release_id, mark): text}``, and ``{release_id: title}`` of every release
+        (to say whose mark a footnote is, and that a release kept none)."""
+        def compute():
+            notes = self.store.notes()
+            rel = self.releases()
+            titles = {int(i): t or f"{s} {k}" for i, t, s, k in zip(rel["release_id"], rel["title"], rel["source"],
+                                                                     rel["key"])}
+            return ({(int(r), m): t for r, m, t in zip(notes["release_id"], notes["mark"], notes["text"])}, titles,
+                    {int(r) for r in notes["release_id"]})
+        return self.cached(("footnotes",), compute)
+
     def release_files(self) -> pd.DataFrame:
         return self.cached(("release_files",), lambda: self.sql(
             "SELECT * FROM release_file ORDER BY release_id, name"))
@@ -316,8 +329,10 @@ def num_one(row, kind: str, flow: str, source: str, filters: dict, edition: str 
         return Num(None, kind, check)
     note = row.get("note")
     value = row["value"]
+    release = row.get("release_id")
     return Num(None if value is None or pd.isna(value) else float(value), kind, check,
-               note=note if isinstance(note, str) and note.strip() else None, status=row.get("obs_status"))
+               note=note if isinstance(note, str) and note.strip() else None, status=row.get("obs_status"),
+               release_id=int(release) if release is not None and not pd.isna(release) else None)
 
 
 def total(values) -> float | None:

@@ -137,7 +137,9 @@ class Indicator:
 
     def num(self, row) -> Num:
         note = row.get("note") if isinstance(row.get("note"), str) and row.get("note").strip() else None
-        return Num(float(row["value"]), self.kind, row["check"], note=note)
+        releases = row.get("releases") or ()
+        return Num(float(row["value"]), self.kind, row["check"], note=note,
+                   release_id=int(releases[0]) if len(releases) == 1 else None)
 
 
 def editions(reader: Reader, flow: str, source: str) -> list[tuple[str, tuple[int, ...]]]:

@@ -40,9 +40,16 @@ def source_line(reader: Reader, flow_id: str, edition: str | None = None, source
     source = source or PREFERRED_SOURCE.get(flow_id)
     rel = reader.release_of(source, flow_id, edition)
     flow = reader.flow(flow_id)
+    every = []
+    if rel is not None:  # every release of that edition holding the dataflow (UN DESA's edition has two)
+        table = reader.releases()
+        table = table[(table["source"] == rel["source"]) & (table["edition"] == rel["edition"])
+                      & table["dataflows"].fillna("").str.contains(f"{flow_id} (", regex=False)]
+        every = [{"release_id": int(i), "title": t} for i, t in zip(table["release_id"], table["title"])]
     return {"flow": flow_id, "name": flow.name, "definition": flow.description, "unit": flow.unit,
             "source": rel["source"] if rel else source, "edition": rel["edition"] if rel else None,
-            "title": rel["title"] if rel else None, "release_id": rel["release_id"] if rel else None}
+            "title": rel["title"] if rel else None, "release_id": rel["release_id"] if rel else None,
+            "releases": every}
 
 
 # -- immigrants and emigrants ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from imdx.errors import ImdxError
+from imdx.model.notes import marks as footnote_marks
 from imdx.portal import charts, chord, explain, explore, flows, grapher, home, pages, profile
 from imdx.portal.data import Reader, fmt
 from imdx.store.base import Store
@@ -46,17 +47,23 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
     env.globals["num"] = render_num
+    env.globals["footnotes"] = render_footnotes
     env.globals["embed"] = charts.embed
     env.globals["value_text"] = explore.value_text
     return env
 
 
-_CHECKS = threading.local()
+_CHECKS = threading.local()  # what the page being rendered needs: checks on?, the footnotes it cites
+
+
+def _note_id(release_id: int | None, mark: str) -> str:
+    return f"fn-{release_id or 0}-{'star' if mark == '*' else mark}"
 
 
 def render_num(n, tag: str = "td") -> Markup:
-    """A number cell: the formatted value, its flags (estimated, footnote mark as published) and, on
-    ``?checks=1`` pages, the check that reproduces it from the store (``data-check``, ``data-value``)."""
+    """A number cell: the formatted value, its flags (estimated; footnote marks as published, each a link to
+    its text in the page's notes) and, on ``?checks=1`` pages, the check that reproduces it from the store
+    (``data-check``, ``data-value``)."""
     parts = [f'<{tag} class="num{" missing" if n.missing else ""}"']
     if getattr(_CHECKS, "on", False) and n.check:  # (a number folded from many has no check of its own)
         parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if n.missing else repr(n.value)}"')
@@ -65,9 +72,39 @@ def render_num(n, tag: str = "td") -> Markup:
     if n.status == "E":
         parts.append('<abbr class="flag" title="estimated value">e</abbr>')
     if n.note:
-        parts.append(f'<sup class="fn" title="Footnote mark as published: {escape(n.note)}">{escape(n.note)}</sup>')
+        cited = getattr(_CHECKS, "notes", None)
+        tokens = []
+        for token in n.note.split():
+            mark = footnote_marks(token)
+            if mark and cited is not None:
+                cited.setdefault((n.release_id, mark[0]), None)
+                tokens.append(f'<a href="#{_note_id(n.release_id, mark[0])}" aria-label="note {escape(token)}">'
+                              f'{escape(token)}</a>')
+            else:
+                tokens.append(escape(token))
+        parts.append(f'<sup class="fn">{" ".join(tokens)}</sup>')
     parts.append(f"</{tag}>")
     return Markup("".join(parts))
+
+
+def render_footnotes() -> Markup:
+    """The notes the page's numbers cited, each with its text as the release publishes it (or why there is none)."""
+    cited, reader = getattr(_CHECKS, "notes", None), getattr(_CHECKS, "reader", None)
+    if not cited or reader is None:
+        return Markup("")
+    texts, titles, kept = reader.footnotes()
+    items = []
+    for release_id, mark in sorted(cited, key=lambda k: (k[0] or 0, k[1] != "*", int(k[1]) if k[1].isdigit() else 0,
+                                                         k[1])):
+        text = texts.get((release_id, mark))
+        if text is None:
+            text = ("the release gives this mark, but the file imdx read holds no notes that explain it"
+                    if release_id not in kept else "the release's notes do not explain this mark")
+        source = titles.get(release_id, "the release")
+        items.append(f'<li id="{_note_id(release_id, mark)}"><span class="mark">{escape(mark)}</span> {escape(text)} '
+                     f'<span class="kind">({escape(source)})</span></li>')
+    return Markup('<section class="footnotes" aria-labelledby="footnotes-h"><h2 id="footnotes-h">Notes</h2>'
+                  f'<ul>{"".join(items)}</ul></section>')
 
 
 ENV = environment()
@@ -96,12 +133,14 @@ def wrap_tables(html: str) -> str:
     return _TABLE.sub(wrap, html)
 
 
-def render(name: str, status: int = 200, checks: bool = False, **context) -> HTMLResponse:
-    _CHECKS.on = checks
+def render(name: str, status: int = 200, checks: bool = False, reader: Reader | None = None,
+           **context) -> HTMLResponse:
+    """A page; ``reader`` gives the texts of the footnote marks its numbers cite."""
+    _CHECKS.on, _CHECKS.notes, _CHECKS.reader = checks, {}, reader
     try:
         html = wrap_tables(ENV.get_template(name).render(**context))
     finally:
-        _CHECKS.on = False
+        _CHECKS.on, _CHECKS.notes, _CHECKS.reader = False, None, None
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
@@ -159,7 +198,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
     def home_page(indicator: str = "", year: str | None = None, checks: str = ""):
         r = reader()
         page = home.map_page(r, indicator, year)
-        return render("home.html", checks=checks == "1", title="International migration data", m=page,
+        return render("home.html", checks=checks == "1", reader=r, title="International migration data", m=page,
                       spec=home.map_spec(page) if page["rows"] else None, headlines=home.headlines(r),
                       about=explain.indicator(page["indicator"].id) if page["indicator"] else None)
 
@@ -177,7 +216,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         names = r.names()
         region = names.get(area.get("region")) if isinstance(area.get("region"), str) else None
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
-        return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region, subregion=sub, p=data,
+        return render("country.html", checks=checks == "1", reader=r, title=area["name"], area=area, region=region, subregion=sub, p=data,
                       searched=q.strip()[:200],
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
@@ -197,7 +236,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         spec = charts.line(f"{names.get(o, o)} → {names.get(d, d)}", c["stock"],
                            {"_T": "Both sexes", "M": "Men", "F": "Women"}, unit="persons",
                            description="Migrant stock of the corridor by year and sex")
-        return render("corridor.html", checks=checks == "1", spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
+        return render("corridor.html", checks=checks == "1", reader=r, spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
                       origin_name=names.get(o, o), destination_name=names.get(d, d), c=c)
 
     @router.get("/flows", response_class=HTMLResponse)
@@ -219,10 +258,10 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
             return render("error.html", 404, title="No chart", message=str(err), q="")
         c = grapher.page(r, st)
         if embed == "1":  # for an iframe on another site: no site header, and any site may frame it
-            response = render("chart_embed.html", checks=checks == "1", s=st, c=c, query=grapher.query)
+            response = render("chart_embed.html", checks=checks == "1", reader=r, s=st, c=c, query=grapher.query)
             response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
             return response
-        return render("chart.html", 400 if st["problems"] else 200, checks=checks == "1", title=st["indicator"].label,
+        return render("chart.html", 400 if st["problems"] else 200, checks=checks == "1", reader=r, title=st["indicator"].label,
                       s=st, c=c, tabs=grapher.TABS, query=grapher.query, base_url=str(request.base_url))
 
     @router.get("/chart.{kind}")

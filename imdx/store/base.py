@@ -40,6 +40,8 @@ class ReleaseRecord:
     published: date
     licence: str
     files: list[FileRecord] = field(default_factory=list)
+    #: the release's footnotes as published (mark without brackets -> text): what a value's ``note`` marks mean
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -103,6 +105,10 @@ class Store(ABC):
     @abstractmethod
     def distinct(self, dataflow: str, dimension: str) -> list:
         """The codes a dimension takes in the stored observations."""
+
+    @abstractmethod
+    def notes(self) -> pd.DataFrame:
+        """The footnotes of every release: ``release_id``, ``mark`` (without brackets), ``text``."""
 
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS release_file (
   release_id INTEGER, name VARCHAR, url VARCHAR, sha256 VARCHAR, size BIGINT, retrieved_from VARCHAR,
   retrieved_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS release_dataflow (release_id INTEGER, dataflow VARCHAR, n_obs BIGINT);
+CREATE TABLE IF NOT EXISTS release_note (release_id INTEGER, mark VARCHAR, text VARCHAR);
 CREATE TABLE IF NOT EXISTS area (code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, m49 VARCHAR,
   iso3 VARCHAR, iso2 VARCHAR, region VARCHAR, subregion VARCHAR, intermediate_region VARCHAR,
   sdg_region VARCHAR, wb_income VARCHAR, un_development VARCHAR, ldc BOOLEAN, lldc BOOLEAN, sids BOOLEAN);
@@ -178,6 +179,9 @@ class DuckDBStore(Store):
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+            if release.notes:
+                con.executemany("INSERT INTO release_note VALUES (?, ?, ?)",
+                                [[release_id, mark, text] for mark, text in release.notes.items()])
             labels = self.labels()  # as this transaction sees it
             for flow_id, frame in observations.items():
                 flow = self.dataflow(flow_id)
@@ -345,6 +349,13 @@ class DuckDBStore(Store):
         view.path, view.con, view._merged = self.path, cursor if cursor is not None else self.con.cursor(), None
         view._areas, view._labels = self._areas, self._labels
         return view
+
+    def notes(self) -> pd.DataFrame:
+        exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'release_note'")
+        if not exists.fetchall()[0][0]:  # a store written before footnotes were kept
+            return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
+                                 "text": pd.Series(dtype="object")})
+        return self.con.execute("SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df()
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
