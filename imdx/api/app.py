@@ -18,11 +18,13 @@ from imdx.api.state import ApiState
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
 
 
-def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True) -> FastAPI:
+def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
+               cases=None) -> FastAPI:
     """A FastAPI app over the store at ``db_path`` (opened read-only: one connection per process,
     one cursor per request), keeping up to ``cache_mb`` MiB of encoded answers and twice that of query
     results in memory (0: none; every request is queried and encoded). ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``."""
+    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``;
+    ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database under ``/api/v1/cases``."""
     state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20)
 
     @asynccontextmanager
@@ -49,6 +51,10 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
+    if cases is not None:
+        from imdx.cases.routes import cases_router
+
+        app.include_router(cases_router(cases))
     if sdmx:
         from imdx.sdmx.routes import sdmx_router
 

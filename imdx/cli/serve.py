@@ -14,11 +14,12 @@ from imdx.errors import StoreError
 DB_ENV, CACHE_ENV = "IMDX_API_DB", "IMDX_API_CACHE_MB"
 
 
-def app_from_env():
-    """The app factory uvicorn's worker processes call (``imdx.cli.serve:app_from_env``)."""
+def app_from_env(cases=None):
+    """The app factory uvicorn's worker processes call (``imdx.cli.serve:app_from_env``); ``cases``: the case
+    database's service, served by a single worker."""
     from imdx.api import create_app
 
-    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")))
+    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")), cases=cases)
 
 
 def _has_data(path) -> bool:
@@ -43,11 +44,16 @@ def _has_data(path) -> bool:
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve_cmd(db, host, port, workers, cache_mb, log_level):
     """Serve the store read-only over HTTP: the web portal at /, the REST API under /api/v1 (OpenAPI at
-    /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set)."""
+    /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set).
+    With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API under /api/v1/cases."""
     import uvicorn
+
+    from imdx.cases.serving import case_service
 
     cfg = settings(db=db)
     path = cfg.db.resolve()
+    cases, cases_note = case_service(workers)  # refused here, before any loading, when it cannot be served
+    click.echo(cases_note, err=True)
     if not _has_data(path):
         click.echo(f"the store {path} is empty: loading every source first", err=True)
         ctx = click.get_current_context()
@@ -62,7 +68,7 @@ def serve_cmd(db, host, port, workers, cache_mb, log_level):
     os.environ[DB_ENV], os.environ[CACHE_ENV] = str(path), str(cache_mb)
     # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
     # several: each worker process opens its own read-only connection through the factory
-    app = app_from_env() if workers == 1 else "imdx.cli.serve:app_from_env"
+    app = app_from_env(cases) if workers == 1 else "imdx.cli.serve:app_from_env"
     click.echo(f"imdx on http://{host}:{port}/ (portal), /api/v1 and /sdmx (store {path}, {workers} worker(s)); "
                "Ctrl+C stops it",
                err=True)
