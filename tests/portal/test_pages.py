@@ -160,3 +160,38 @@ def test_every_download_and_api_link_answers(http, server, url):
     for link in links:
         r = http.get(link)
         assert r.status_code == 200, (link, r.text[:300])
+
+
+def test_the_map_names_the_release_it_draws_and_marks_incomplete_years(http):
+    """At 2019 the migrant share comes from the 2019 edition, at 2020 from the 2020 edition, and the map's
+    source line says which; the world remittance card keeps to the last complete year and says why."""
+    for year, edition, other in (("2019", "2019", "2020"), ("2020", "2020", "2019")):
+        html = http.get("/", params={"indicator": "migrant_share", "year": year}).text
+        drawn = re.search(r'<p class="source">Drawn from (.*?)</p>', html, re.DOTALL).group(1)
+        assert f"edition {edition}" in drawn and f"edition {other}" not in drawn, (year, drawn)
+    home = http.get("/").text
+    card = re.search(r"Remittances received worldwide, (\d{4})", home)
+    assert card and int(card.group(1)) < 2024
+    assert re.search(r"2024: only \d+ of \d+ countries have reported so far", home)
+    chart = http.get("/chart", params={"indicator": "remittances_received", "countries": "IND,MEX",
+                                       "from": "2020", "tab": "table"}).text
+    assert re.search(r'<th scope="row">2024 <abbr class="flag" title="incomplete year[^"]*">incomplete</abbr>', chart)
+    assert '<th scope="row">2023</th>' in chart
+
+
+def test_colour_classes_follow_the_distribution():
+    import math
+    import random
+
+    from imdx.portal.home import colour_scale
+
+    skewed = [0.5] * 50 + [1, 2, 3, 5, 8, 13, 21, 40, 70, 100] * 3
+    scale = colour_scale(skewed)
+    assert scale["type"] == "threshold" and scale["breaks"] == sorted(set(scale["breaks"]))
+    assert all(round(b / 10 ** math.floor(math.log10(b)), 9) in (1, 2, 5) for b in scale["breaks"])  # 1, 2, 5 x 10^n
+    assert sum(scale["counts"]) == len(skewed) and max(scale["counts"]) < len(skewed)
+    random.seed(1)
+    lognormal = colour_scale([random.lognormvariate(1, 1.5) for _ in range(200)])
+    assert len(lognormal["breaks"]) >= 4 and max(lognormal["counts"]) < 0.3 * 200  # no class holds most countries
+    even = list(range(100))
+    assert colour_scale(even)["type"] == "linear"
