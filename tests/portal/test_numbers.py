@@ -86,7 +86,7 @@ class Oracle:
         if year is not None:
             frame = frame[frame["year"] == int(year)]
         for dim in check.get("countries_only", []):
-            frame = frame[frame[dim].map(lambda c: self.areas.kind(c) == "country")]
+            frame = frame[frame[dim].map(lambda c: self.areas.kind(c) == "country").astype(bool)]
         for dim, value in check.get("exclude", {}).items():
             frame = frame[frame[dim] != value]
         return frame
@@ -193,3 +193,20 @@ def test_a_profile_is_complete(http):
         assert heading in html, heading
     assert re.search(r'href="/api/v1/data/remittances\?area=MEX&amp;format=csv"', html)
     assert "People who moved to and from Mexico, by five-year period" in html
+
+
+@pytest.mark.parametrize(("url", "edition", "years"), [
+    ("/country/DEU", "2020", [1990, 1995, 2000, 2005, 2010, 2015, 2020]),
+    ("/country/DEU?edition=2019", "2019", [1990, 1995, 2000, 2005, 2010, 2015, 2019]),
+    ("/corridor/TUR/DEU", "2020", [1990, 1995, 2000, 2005, 2010, 2015, 2020])])
+def test_a_profile_series_has_one_edition(http, oracle, url, edition, years):
+    """Every UN DESA number of the immigrants and emigrants sections (the corridor's stock) is from one edition,
+    with the other editions' values apart, as revisions."""
+    html = http.get(url + ("&" if "?" in url else "?") + "checks=1").text
+    stock = [json.loads(c["check"]) for c in cells_of(html) if c["check"] and '"undesa_ims"' in c["check"]]
+    assert stock and {c.get("edition") for c in stock} == {edition}, {c.get("edition") for c in stock}
+    first = html.index('id="immigrants-table"' if "country" in url else "<tbody>")
+    shown = [int(y) for y in re.findall(r'<tr><th scope="row">(\d{4})</th>', html[first:first + 20000])]
+    assert shown[:len(years)] == years
+    assert "Revisions:" in html and ">2019 edition<" in html and ">2020 edition<" in html
+    verify(html, oracle)
