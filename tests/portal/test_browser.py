@@ -19,7 +19,8 @@ PAGE_TYPES = {"home": "/", "home-refugees": "/?indicator=refugees_per_100k&year=
               "country-sparse": "/country/TUV", "corridor": "/corridor/TUR/DEU", "flows": "/flows",
               "flows-countries": "/flows?level=country", "chart": "/chart?countries=DEU,TUR,USA,IND,CHN,MEX,ARE",
               "chart-map": "/chart?indicator=remittances_gdp&tab=map", "explore": "/explore", "sources": "/sources",
-              "search": "/search?q=Mexico+to+United+States", "not-found": "/country/ZZZ"}
+              "search": "/search?q=Mexico+to+United+States", "library": "/library", "registry": "/registry/gaps",
+              "not-found": "/country/ZZZ"}
 
 
 def open_page(page, url: str, charts: bool = True):
