@@ -29,14 +29,21 @@ def method(code: str) -> dict:
 def method_order(codes) -> list[str]:
     """``codes`` in the order the pages offer methods: the recommended one first, then the others by how
     well they estimate moves (``order`` in texts/methods.toml), unknown codes last."""
-    order = load("methods")["recommended"]["order"]
+    first = recommended_method()[0]
+    order = [first] + [c for c in load("methods")["recommended"]["order"] if c != first]
     return sorted(codes, key=lambda c: (order.index(c) if c in order else len(order), c))
 
 
 def recommended_method() -> tuple[str, str]:
-    """The method the flows pages show by default, and why."""
-    rec = load("methods")["recommended"]
-    return rec["method"], " ".join(rec["why"].split())
+    """The method the flows pages show by default, and why: the estimates' own default
+    (``imdx.estimates.run.DEFAULT_METHOD``) when imdx defines one, else the one texts/methods.toml names."""
+    from imdx.estimates import run
+
+    texts = load("methods")
+    code = getattr(run, "DEFAULT_METHOD", None) or texts["recommended"]["method"]
+    why = texts["methods"].get(code, {}).get("why") or (texts["recommended"]["why"]
+                                                         if code == texts["recommended"]["method"] else "")
+    return code, " ".join(why.split())
 
 
 def indicator(code: str) -> dict:
