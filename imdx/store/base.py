@@ -108,9 +108,11 @@ class Store(ABC):
     def distinct(self, dataflow: str, dimension: str) -> list:
         """The codes a dimension takes in the stored observations."""
 
-    @abstractmethod
     def notes(self) -> pd.DataFrame:
-        """The footnotes of every release: ``release_id``, ``mark`` (without brackets), ``text``."""
+        """The footnotes of every release: ``release_id``, ``mark`` (without brackets), ``text``. (A backend
+        that keeps none answers an empty table: pages then say a mark's text is not available.)"""
+        return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
+                             "text": pd.Series(dtype="object")})
 
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:

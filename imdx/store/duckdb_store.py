@@ -355,8 +355,7 @@ class DuckDBStore(DocumentTables, Store):
     def notes(self) -> pd.DataFrame:
         exists = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'release_note'")
         if not exists.fetchall()[0][0]:  # a store written before footnotes were kept
-            return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
-                                 "text": pd.Series(dtype="object")})
+            return super().notes()
         return self.con.execute("SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df()
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
