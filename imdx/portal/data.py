@@ -80,8 +80,9 @@ def warm(reader: Reader) -> None:
     profile.country_profile(reader, "DEU")
     home.headlines(reader)
     home.map_page(reader, None, None)
-    if reader.has(flows.REGIONAL):
-        flows.catalogue(reader)
+    if reader.has(flows.REGIONAL):  # every sex and period: the flows pages then never wait for the store
+        for sex in {e.sex for e in flows.catalogue(reader)}:
+            flows.cubes(reader, sex)
     settle()
 
 

@@ -53,11 +53,17 @@ class Cube:
             return None
 
 
-def cube(reader: Reader, sex: str, year: int, start: str) -> Cube:
-    """The flows of ``sex`` in the period ``start``-``year`` (read once per portal)."""
+def cube(reader: Reader, sex: str, year: int, start: str, methods: list[str]) -> Cube:
+    """The flows of ``sex`` in the period ``start``-``year`` by ``methods`` (read once per portal, one method at
+    a time: a method's flows are 40,000 rows or so, and reading them together would hold them all at once)."""
     def build():
-        t = reader.select(ESTIMATED_FLOWS, {"sex": [sex], "year": [year], "period_start": [start]}, source="",
-                          columns=["value", "source"]).to_pandas()
+        parts = []
+        for method in methods:
+            t = reader.select(ESTIMATED_FLOWS, {"sex": [sex], "year": [year], "period_start": [start],
+                                                "method": [method]}, source="", columns=["value", "source"])
+            parts.append(t.select(["origin", "destination", "method", "value", "source"]).to_pandas())
+        t = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["origin", "destination", "method", "value", "source"])
         codes = tuple(sorted(set(t["origin"]) | set(t["destination"])))
         pos = {c: i for i, c in enumerate(codes)}
         o = t["origin"].map(pos).to_numpy()

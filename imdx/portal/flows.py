@@ -164,7 +164,7 @@ def _regions(reader: Reader, est: Stored, level: str, methods: list[str]) -> dic
 
 
 def _countries(reader: Reader, est: Stored, level: str, methods: list[str]) -> dict:
-    c = flowdata.cube(reader, est.sex, est.year, est.start)
+    c = _cube(reader, est.sex, est.year, est.start)
     od = c.od.get(est.method)
     if od is None:
         return _drawn(reader, [], {"world": Num(None, "persons"), "between": 0.0, "within": 0.0}, "", "")
@@ -252,10 +252,16 @@ def _panel_method(reader: Reader, sex: str = "_T") -> tuple[str | None, list[str
     return (complete[0] if complete else None), ranged
 
 
-def _cubes(reader: Reader, sex: str = "_T") -> list:
+def _cube(reader: Reader, sex: str, year: int, start: str):
+    """The flows of one sex and period, by every method stored for them."""
+    methods = sorted({e.method for e in catalogue(reader) if (e.sex, e.year, e.start) == (sex, year, start)})
+    return flowdata.cube(reader, sex, year, start, methods)
+
+
+def cubes(reader: Reader, sex: str = "_T") -> list:
     """The cubes of every stored period of ``sex``, oldest first."""
     periods = sorted({(e.year, e.start) for e in catalogue(reader) if e.sex == sex})
-    return [flowdata.cube(reader, sex, year, start) for year, start in periods]
+    return [_cube(reader, sex, year, start) for year, start in periods]
 
 
 def _partners(c, method: str, ranged: list[str], i: int, arriving: bool, names: dict, top: int) -> list[dict]:
@@ -279,15 +285,15 @@ def for_area(reader: Reader, code: str, top: int = 5) -> dict:
     if not reader.has(REGIONAL):
         return {"loaded": True, "no_regions": True}
     method, ranged = _panel_method(reader)
-    cubes = [c for c in _cubes(reader) if c.at(code) is not None and method in c.od]
-    if method is None or not cubes:
+    found = [c for c in cubes(reader) if c.at(code) is not None and method in c.od]
+    if method is None or not found:
         return {"loaded": True, "rows": []}
     periods = []
-    for c in cubes:
+    for c in found:
         i, od = c.at(code), c.od[method]
         arrived, left = float(od[:, i].sum()), float(od[i, :].sum())
         periods.append({"period": f"{c.year - 5}–{c.year}", "in": arrived, "out": left, "net": arrived - left})
-    last, names = cubes[-1], reader.names()
+    last, names = found[-1], reader.names()
     i = last.at(code)
     return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "periods": periods,
             "period": f"{last.year - 5}–{last.year}", "rows": periods,
@@ -303,12 +309,12 @@ def for_corridor(reader: Reader, origin: str, destination: str) -> dict:
     if not reader.has(REGIONAL):
         return {"loaded": True, "no_regions": True}
     method, ranged = _panel_method(reader)
-    cubes = [c for c in _cubes(reader) if c.at(origin) is not None and c.at(destination) is not None
+    found = [c for c in cubes(reader) if c.at(origin) is not None and c.at(destination) is not None
              and method in c.od]
-    if method is None or not cubes:
+    if method is None or not found:
         return {"loaded": True, "rows": []}
     rows = []
-    for c in cubes:
+    for c in found:
         row = {"period": f"{c.year - 5}–{c.year}"}
         for key, (o, d) in (("there", (origin, destination)), ("back", (destination, origin))):
             i, j = c.at(o), c.at(d)
