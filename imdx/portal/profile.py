@@ -38,6 +38,11 @@ def source_line(reader: Reader, flow_id: str, edition: str | None = None, source
     """What a chart or table says about where its numbers come from: the release actually read (the latest of
     the dataflow's source, or the one of ``edition``)."""
     source = source or PREFERRED_SOURCE.get(flow_id)
+    return reader.cached(("source_line", flow_id, edition, source), lambda: _source_line(reader, flow_id, edition,
+                                                                                        source))
+
+
+def _source_line(reader: Reader, flow_id: str, edition: str | None, source: str | None) -> dict:
     rel = reader.release_of(source, flow_id, edition)
     flow = reader.flow(flow_id)
     every = []
