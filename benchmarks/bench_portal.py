@@ -209,7 +209,7 @@ def main(argv=None) -> int:
             if not args.no_baseline:
                 old, peak, seconds, rows = flows_baseline(args.db, args.old_page)
                 print(f"  baseline 1, the old page (every current row of estimated_flows read into pandas on each "
-                      f"request): {old}, peak {peak:,.0f} MiB in its own process")
+                      f"request): {old}" + (f", peak {peak:,.0f} MiB in its own process" if args.old_page else ""))
                 print(f"  baseline 2, a sum on request (the {rows:,} country flows of the one method, period and sex "
                       f"through Store.select, summed in pandas): {seconds * 1000:,.0f} ms; ratio "
                       f"{seconds * 1000 / fmed:,.1f}x the new median")
