@@ -45,7 +45,8 @@ def stock_editions(reader: Reader) -> list[Edition]:
 
 
 def _rows(reader: Reader, flow: str, filters: dict, edition: str) -> list[dict]:
-    table = reader.select(flow, filters, edition=edition, source=SOURCE, columns=list(_KEEP))
+    table = reader.select(flow, filters, edition=edition, source=SOURCE,
+                          columns=["value", "obs_status", "note", "release_id"])
     keep = [c for c in _KEEP if c in table.column_names]
     return [{**r, "edition": edition} for r in table.select(keep).to_pylist()]
 

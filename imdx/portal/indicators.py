@@ -47,7 +47,7 @@ class Term:
         """Every edition's values: area, year, value, edition, rank (later editions rank higher), release_id."""
         def compute():
             frames = []
-            for rank, (edition, release_ids) in enumerate(editions(reader, self.flow, self.source)):
+            for rank, (edition, _releases) in enumerate(editions(reader, self.flow, self.source)):
                 t = reader.select(self.flow, {k: [v] for k, v in self.filters.items()}, edition=edition,
                                   source=self.source).to_pandas()
                 if t.empty:
@@ -133,7 +133,8 @@ class Indicator:
     first_year: int = 1990
 
     def years(self, reader: Reader) -> list[int]:
-        return reader.cached(("ind-years", self.id), lambda: [y for y in self.expr.years(reader) if y >= self.first_year])
+        return reader.cached(("ind-years", self.id),
+                             lambda: [y for y in self.expr.years(reader) if y >= self.first_year])
 
     def num(self, row) -> Num:
         note = row.get("note") if isinstance(row.get("note"), str) and row.get("note").strip() else None

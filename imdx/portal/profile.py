@@ -279,7 +279,8 @@ def corridor(reader: Reader, origin: str, destination: str, edition: str | None 
             rows.append(row)
         by = {e.edition: {r["year"]: r["value"] for r in editions.index(reader, e.edition).get(origin, {}).get(
             "emigrants", []) if r["destination"] == destination and r["sex"] == "_T"} for e in holding}
-        revised = [{"year": y, "values": {e: by[e].get(y) for e in by}} for y in sorted({y for v in by.values() for y in v})
+        years = sorted({y for v in by.values() for y in v})
+        revised = [{"year": y, "values": {e: by[e].get(y) for e in by}} for y in years
                    if sum(by[e].get(y) is not None for e in by) > 1]
         knomad = []
         if reader.has("bilateral_migration"):

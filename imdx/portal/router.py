@@ -68,7 +68,8 @@ def render_num(n, tag: str = "td") -> Markup:
     if getattr(_CHECKS, "on", False) and n.check:  # (a number folded from many has no check of its own)
         parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if n.missing else repr(n.value)}"')
     parts.append(">")
-    parts.append('<span class="v" aria-label="no data">–</span>' if n.missing else f'<span class="v">{n.text()}</span>')
+    parts.append('<span class="v" aria-label="no data">–</span>' if n.missing
+                 else f'<span class="v">{n.text()}</span>')
     if n.status == "E":
         parts.append('<abbr class="flag" title="estimated value">e</abbr>')
     if n.note:
@@ -264,8 +265,9 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
             response = render("chart_embed.html", checks=checks == "1", reader=r, s=st, c=c, query=grapher.query)
             response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
             return response
-        return render("chart.html", 400 if st["problems"] else 200, checks=checks == "1", reader=r, title=st["indicator"].label,
-                      s=st, c=c, tabs=grapher.TABS, query=grapher.query, base_url=str(request.base_url))
+        return render("chart.html", 400 if st["problems"] else 200, checks=checks == "1", reader=r,
+                      title=st["indicator"].label, s=st, c=c, tabs=grapher.TABS, query=grapher.query,
+                      base_url=str(request.base_url))
 
     @router.get("/chart.{kind}")
     @timed
