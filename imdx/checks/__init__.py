@@ -11,7 +11,7 @@ from imdx.model import dataflows
 from imdx.model.report import Issue
 
 
-def run(flow_id: str, frame, areas: Areas, *, source: str, store=None, flow=None) -> list[Issue]:
+def run(flow_id: str, frame, areas: Areas, *, source: str, flow=None) -> list[Issue]:
     """Every rule on one harmonised table; ``flow`` defaults to imdx's own definition of ``flow_id``."""
     flow = flow or dataflows.get(flow_id)
     issues = []

@@ -33,13 +33,14 @@ class Edition:
 def stock_editions(reader: Reader) -> list[Edition]:
     """UN DESA's editions that hold migrant stock, the most recently published first."""
     def compute():
-        rel = reader.releases()
-        rel = rel[(rel["source"] == SOURCE) & rel["dataflows"].fillna("").str.contains(f"{STOCK} (", regex=False)]
+        rel = reader.editions()  # in the store's rank order
+        rel = rel[(rel["dataflow"] == STOCK) & (rel["source"] == SOURCE)].iloc[::-1]
+        titles = reader.releases().set_index("release_id")["title"]
         out = []
-        for edition, part in rel.sort_values(["published", "edition", "release_id"], ascending=False).groupby(
-                "edition", sort=False):
+        for edition, part in rel.groupby("edition", sort=False):
             out.append(Edition(str(edition), tuple(int(i) for i in part["release_id"]),
-                               "; ".join(str(t) for t in part["title"]), str(part["published"].max())[:10]))
+                               "; ".join(str(titles.get(i, "")) for i in part["release_id"]),
+                               str(part["published"].max())[:10]))
         return out
     return reader.cached(("stock-editions",), compute)
 

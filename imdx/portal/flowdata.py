@@ -26,9 +26,9 @@ def regional(reader: Reader) -> dict[tuple, pd.DataFrame]:
     """The stored regional sums by (grouping, sex, year): origin, destination, method, period_start, value,
     definition, note, source."""
     def build():
-        frame = reader.select(REGIONAL, {}, source="").to_pandas()
         keep = ["grouping", "origin", "destination", "sex", "method", "period_start", "year", "value", "definition",
                 "note", "source"]
+        frame = reader.select(REGIONAL, {}, source="", columns=keep[7:]).to_pandas()
         frame = frame[keep]
         return {key: part.reset_index(drop=True) for key, part in frame.groupby(["grouping", "sex", "year"])}
     return reader.index("regional-flows", build)

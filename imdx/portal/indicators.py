@@ -147,9 +147,8 @@ def editions(reader: Reader, flow: str, source: str) -> list[tuple[str, tuple[in
     """The editions of ``source`` that hold ``flow``, oldest first (the store's order: publication date,
     edition, load), each with its release ids."""
     def compute():
-        rel = reader.releases()
-        rel = rel[(rel["source"] == source) & rel["dataflows"].fillna("").str.contains(f"{flow} (", regex=False)]
-        rel = rel.sort_values(["published", "edition", "release_id"])
+        rel = reader.editions()  # in the store's rank order
+        rel = rel[(rel["dataflow"] == flow) & (rel["source"] == source)]
         groups: dict[str, list[int]] = {}
         last: dict[str, int] = {}
         for pos, (ed, rid) in enumerate(zip(rel["edition"], rel["release_id"])):

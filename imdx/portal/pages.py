@@ -8,7 +8,7 @@ from itertools import pairwise
 import pandas as pd
 
 from imdx.codes.names import normalise
-from imdx.portal.data import Reader
+from imdx.portal.data import SEVERITY_RANK, Reader
 
 # -- search ------------------------------------------------------------------------------------------
 _CORRIDOR = re.compile(r"^\s*(?:from\s+)?(.+?)\s*(?:\bto\b|→|->|>|–|—|\s-\s|-|/)\s*(.+?)\s*$", re.IGNORECASE)
@@ -89,22 +89,23 @@ def sources_page(reader: Reader) -> dict:
                              "dataflows": r.dataflows or "", "n_obs": int(r.n_obs) if pd.notna(r.n_obs) else 0,
                              "files": fs[["name", "url", "sha256", "size", "retrieved_from"]].to_dict("records")})
         diffs = []
-        ed = reader.sql("SELECT d.dataflow, r.source, r.edition, min(r.published) AS p FROM release r "
-                        "JOIN release_dataflow d USING (release_id) GROUP BY ALL ORDER BY 1, 2, 4, 3")
+        ed = reader.editions().groupby(["dataflow", "source", "edition"], as_index=False)["published"].min()
         for (flow, source), part in ed.groupby(["dataflow", "source"], sort=True):
             if not reader.servable(flow):
                 continue
-            eds = list(part["edition"])
+            eds = list(part.sort_values(["published", "edition"])["edition"])
             for a, b in pairwise(eds):
                 diffs.append({"flow": flow, "source": source, "from": a, "to": b,
                               "href": f"/api/v1/diff/{flow}?from={a}&to={b}&source={source}"})
-        issues = reader.sql("SELECT source, severity, type, count(*) AS n, sum(n_obs) AS n_obs FROM issue "
-                            "GROUP BY source, severity, type ORDER BY source, CASE severity WHEN 'error' THEN 0 WHEN 'warning' "
-                            "THEN 1 ELSE 2 END, type").to_dict("records")
-        serious = reader.sql("SELECT source, severity, type, dataflow, file, sheet, \"row\", area, message FROM issue "
-                             "WHERE severity IN ('error', 'warning') ORDER BY CASE severity WHEN 'error' THEN 0 "
-                             "ELSE 1 END, source, type, file, \"row\" LIMIT 100").to_dict("records")
-        return {"releases": releases, "diffs": diffs, "issues": issues, "serious": serious,
-                "n_serious": int(reader.sql("SELECT count(*) FROM issue WHERE severity IN ('error','warning')")
-                                 .iloc[0, 0])}
+        everything = reader.issues()
+        counts = everything.assign(n=1).groupby(["source", "severity", "type"], as_index=False, dropna=False).agg(
+            n=("n", "sum"), n_obs=("n_obs", "sum"))
+        counts = counts.assign(_rank=counts["severity"].map(SEVERITY_RANK)).sort_values(
+            ["source", "_rank", "type"], kind="stable").drop(columns="_rank")
+        serious = everything[everything["severity"].isin(["error", "warning"])]
+        shown = serious.sort_values(["source", "type", "file", "row"], kind="stable", na_position="last") \
+            .sort_values("severity", key=lambda s: s.map(SEVERITY_RANK), kind="stable").head(100)
+        columns = ["source", "severity", "type", "dataflow", "file", "sheet", "row", "area", "message"]
+        return {"releases": releases, "diffs": diffs, "issues": counts.to_dict("records"),
+                "serious": shown[columns].to_dict("records"), "n_serious": len(serious)}
     return reader.cached(("sources",), compute)

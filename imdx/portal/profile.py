@@ -9,6 +9,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from imdx.model import codelists as cl
 from imdx.portal import editions, flows
@@ -47,10 +49,11 @@ def _source_line(reader: Reader, flow_id: str, edition: str | None, source: str 
     flow = reader.flow(flow_id)
     every = []
     if rel is not None:  # every release of that edition holding the dataflow (UN DESA's edition has two)
-        table = reader.releases()
-        table = table[(table["source"] == rel["source"]) & (table["edition"] == rel["edition"])
-                      & table["dataflows"].fillna("").str.contains(f"{flow_id} (", regex=False)]
-        every = [{"release_id": int(i), "title": t} for i, t in zip(table["release_id"], table["title"])]
+        table = reader.editions()
+        table = table[(table["dataflow"] == flow_id) & (table["source"] == rel["source"])
+                      & (table["edition"] == rel["edition"])]
+        titles = reader.releases().set_index("release_id")["title"]
+        every = [{"release_id": int(i), "title": titles.get(i)} for i in table["release_id"]]
     return {"flow": flow_id, "name": flow.name, "definition": flow.description, "unit": flow.unit,
             "source": rel["source"] if rel else source, "edition": rel["edition"] if rel else None,
             "title": rel["title"] if rel else None, "release_id": rel["release_id"] if rel else None,
@@ -130,15 +133,25 @@ def _stock(reader: Reader, code: str, wanted: str | None = None) -> dict:
                                                                            destination=code, edition=ed)}}
 
 
+def _sums(table: pa.Table, by: list[str]) -> pa.Table:
+    """``value`` summed by the columns ``by`` (null where every value summed is: SQL's sum)."""
+    return table.group_by(by, use_threads=False).aggregate([("value", "sum")]).rename_columns(by + ["value"])
+
+
 # -- refugees and asylum -----------------------------------------------------------------------
 def refugee_index(reader: Reader) -> dict[str, pd.DataFrame]:
     """UNHCR populations summed over the other country: 'hosted' by the asylum country, 'originating'
     from the origin country (rows whose asylum country is the origin itself count as hosted only)."""
-    cur = reader.current_sql("refugees")
-    text = (f"WITH c AS (SELECT origin, asylum, population_type, year, value FROM ({cur})) SELECT asylum AS area, 'hosted' AS side, population_type, year, sum(value) AS value "
-            "FROM c GROUP BY ALL UNION ALL SELECT origin AS area, 'originating' AS side, population_type, year, "
-            "sum(value) AS value FROM c WHERE origin <> asylum GROUP BY ALL")
-    return reader.grouped("refugees", text, "area")
+    def rows():
+        c = reader.select("refugees", {}, columns=["value"])
+        hosted = _sums(c, ["asylum", "population_type", "year"]).rename_columns(["area", "population_type", "year",
+                                                                                 "value"])
+        elsewhere = c.filter(pc.not_equal(c["origin"], c["asylum"]))
+        originating = _sums(elsewhere, ["origin", "population_type", "year"]).rename_columns(
+            ["area", "population_type", "year", "value"])
+        return (hosted.append_column("side", pa.repeat(pa.scalar("hosted"), len(hosted))).to_pylist()
+                + originating.append_column("side", pa.repeat(pa.scalar("originating"), len(originating))).to_pylist())
+    return reader.grouped("refugees", rows, "area")
 
 
 def _refugees(reader: Reader, code: str) -> dict:
@@ -182,9 +195,13 @@ def _asylum(reader: Reader, code: str) -> dict:
     src = "unhcr"
     if not reader.has("asylum_decisions"):
         return {}
-    cur = reader.current_sql("asylum_decisions", where="o.year >= (SELECT max(year) - 9 FROM coded_asylum_decisions)")
-    rows = reader.grouped("asylum", f"WITH c AS ({cur}) SELECT asylum, year, count_unit, decision, sum(value) AS value "
-                                    "FROM c GROUP BY ALL ORDER BY year, count_unit", "asylum").get(code)
+    def rows():
+        years = reader.years("asylum_decisions")
+        recent = [y for y in years if y >= years[-1] - 9] if years else []
+        sums = _sums(reader.select("asylum_decisions", {"year": recent}, columns=["value"]),
+                     ["asylum", "year", "count_unit", "decision"])
+        return sums.sort_by([("year", "ascending"), ("count_unit", "ascending")]).to_pylist()
+    rows = reader.grouped("asylum", rows, "asylum").get(code)
     if rows is None:
         return {"rows": [], "download": api_csv("asylum_decisions", asylum=code)}
     out = []
@@ -206,8 +223,8 @@ def _economy(reader: Reader, code: str) -> dict:
     frames = {}
     for flow in ("remittances", "fdi_inflows", "oda_received", "gdp"):
         if reader.has(flow):
-            frames[flow] = reader.grouped(flow, reader.current_sql(flow, where=f"o.year >= {ECONOMY_FROM}"),
-                                          "area").get(code, [])
+            frames[flow] = reader.grouped(flow, lambda flow=flow: reader.select(flow, {"year": [
+                y for y in reader.years(flow) if y >= ECONOMY_FROM]}).to_pylist(), "area").get(code, [])
     years = sorted({r["year"] for f in frames.values() for r in f})
     keys = {flow: keyed(f, ("flow", "year") if flow == "remittances" else ("year",)) for flow, f in frames.items()}
     rows = []
@@ -234,9 +251,8 @@ def _economy(reader: Reader, code: str) -> dict:
 
 # -- estimates, issues ---------------------------------------------------------------------------
 def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
-    rows = reader.grouped("issues", "SELECT type, severity, source, dataflow, file, sheet, \"row\", area, message, n_obs "
-                                    "FROM issue WHERE area IS NOT NULL ORDER BY CASE severity WHEN 'error' THEN 0 "
-                                    "WHEN 'warning' THEN 1 ELSE 2 END, type, file, \"row\"", "area").get(code, [])
+    rows = reader.grouped("issues", lambda: reader.issues().dropna(subset=["area"]).astype(object).where(
+        lambda f: f.notna(), None).to_dict("records"), "area").get(code, [])
     counts: dict[tuple, int] = {}
     for r in rows:
         counts[(r["severity"], r["type"])] = counts.get((r["severity"], r["type"]), 0) + 1
@@ -302,7 +318,8 @@ def corridor(reader: Reader, origin: str, destination: str, edition: str | None 
                                                     "year": str(int(r["year"]))})})
         refugees = []
         if reader.has("refugees"):
-            rf = reader.current("refugees", {"origin": origin, "asylum": destination}, extra="o.year >= 2000")
+            rf = reader.current("refugees", {"origin": origin, "asylum": destination})
+            rf = rf[rf["year"] >= 2000]
             rk = keyed(rf, ("year", "population_type"))
             for y in sorted(set(rf["year"]), reverse=True):
                 row = {"year": int(y)}

@@ -8,6 +8,7 @@ map is served from ``/static`` (no CDN), and a Content-Security-Policy says so t
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import mimetypes
@@ -117,6 +118,23 @@ def reader_for(store: Store) -> Reader:
     if reader is None:
         reader = _readers[store] = Reader(store)
     return reader
+
+
+def warm(reader: Reader) -> None:
+    """Build the indexes the pages read (tens of seconds on the full store with estimates), e.g. at start-up:
+    the UN DESA editions, the map, the flows' regional sums and matrices; then move what is alive (those
+    indexes: many small objects that live as long as the server) out of the garbage collector's sight, so
+    that its full passes stay short."""
+    for name in ENV.list_templates(extensions=["html"]):
+        ENV.get_template(name)
+    profile.country_profile(reader, "DEU")
+    home.headlines(reader)
+    home.map_page(reader, None, None)
+    if reader.has(flows.REGIONAL):  # every sex and period: the flows pages then never wait for the store
+        for sex in {e.sex for e in flows.catalogue(reader)}:
+            flows.cubes(reader, sex)
+    gc.collect()
+    gc.freeze()
 
 
 _TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
@@ -240,7 +258,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         spec = charts.line(f"{names.get(o, o)} → {names.get(d, d)}", c["stock"],
                            {"_T": "Both sexes", "M": "Men", "F": "Women"}, unit="persons",
                            description="Migrant stock of the corridor by year and sex")
-        return render("corridor.html", checks=checks == "1", reader=r, spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
+        return render("corridor.html", checks=checks == "1", reader=r, spec=spec,
+                      title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
                       origin_name=names.get(o, o), destination_name=names.get(d, d), c=c)
 
     @router.get("/flows", response_class=HTMLResponse)

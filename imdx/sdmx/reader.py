@@ -81,7 +81,8 @@ def read_structure(structure) -> object | None:
     try:
         msg = _quiet_read(path if path is not None else io.BytesIO(structure))
     except Exception as err:  # sdmx1 raises many kinds
-        raise SdmxMessageError(str(path or "structure"), f"cannot be read as an SDMX structure message ({err})") from err
+        raise SdmxMessageError(str(path or "structure"),
+                               f"cannot be read as an SDMX structure message ({err})") from err
     if type(msg).__name__ != "StructureMessage":
         raise SdmxMessageError(str(path or "structure"), "is not an SDMX structure message",
                                hint="Give a structure message (with a DataStructureDefinition) as the structure.")

@@ -126,7 +126,8 @@ def read_api_csv(path: Path) -> ApiCsv:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             head = [fh.readline() for _ in range(5)]
     except UnicodeDecodeError as err:
-        raise SourceFileError(str(path), f"is not UTF-8 text ({err.reason})", expected="a World Bank API CSV")
+        raise SourceFileError(str(path), f"is not UTF-8 text ({err.reason})", expected="a World Bank API CSV") \
+            from err
     if not head[0].startswith('"Data Source"'):
         raise SourceFileError(str(path), "line 1 is not the World Bank preamble", row=1,
                               expected='"Data Source","World Development Indicators"')
@@ -143,7 +144,8 @@ def read_api_csv(path: Path) -> ApiCsv:
         frame = pd.read_csv(path, skiprows=4, dtype={c: str for c in API_COLUMNS}, keep_default_na=False,
                             na_values=[""], encoding="utf-8-sig")
     except (pd.errors.ParserError, ValueError) as err:
-        raise SourceFileError(str(path), f"cannot be parsed as CSV ({err})", expected="a World Bank API CSV")
+        raise SourceFileError(str(path), f"cannot be parsed as CSV ({err})", expected="a World Bank API CSV") \
+            from err
     missing = [c for c in API_COLUMNS if c not in frame.columns]
     if missing:
         raise SourceFileError(str(path), f"the header lacks the column {missing[0]!r}", row=5, column=missing[0],
@@ -166,7 +168,8 @@ def read_country_metadata(path: Path) -> pd.DataFrame:
     try:
         meta = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, ValueError) as err:
-        raise SourceFileError(str(path), f"cannot be parsed as CSV ({err})", expected="World Bank country metadata")
+        raise SourceFileError(str(path), f"cannot be parsed as CSV ({err})",
+                              expected="World Bank country metadata") from err
     missing = [c for c in META_COLUMNS if c not in meta.columns]
     if missing:
         raise SourceFileError(str(path), f"the header lacks the column {missing[0]!r}", row=1, column=missing[0],

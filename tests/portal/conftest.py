@@ -47,9 +47,9 @@ def store_test_estimates(db: Path) -> None:
 
     from imdx.estimates.inputs import StoreInputs
     from imdx.estimates.run import estimate, run_all, store_estimates
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
-    with DuckDBStore(db) as store:
+    with connect(db) as store:
         inputs = StoreInputs(store)
         estimates = run_all(inputs, methods=TEST_METHODS, periods=TEST_PERIODS, sexes=("_T", "M", "F"),
                             allow_missing_vitals=True)
@@ -153,8 +153,8 @@ def http(base_url):
 
 @pytest.fixture(scope="session")
 def store(server):
-    """A second read-only view of the served store (its own cursor)."""
-    return server["store"].with_cursor()
+    """The served store (its reads are safe from any thread)."""
+    return server["store"]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ import pytest
 from imdx.portal import chord
 
 PAGES = ["/", "/?indicator=refugees&year=2010", "/?indicator=remittances_gdp", "/country/DEU", "/country/MEX",
-         "/corridor/MEX/USA", "/flows", "/explore", "/explore?dataflow=remittances&area=IND&flow=received&year=2015:2020",
+         "/corridor/MEX/USA", "/flows", "/explore",
+         "/explore?dataflow=remittances&area=IND&flow=received&year=2015:2020",
          "/sources", "/search?q=Mexico+to+United+States"]
 
 
