@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Self
 
@@ -78,6 +78,7 @@ class Prepared:
     observations: dict[str, pd.DataFrame]
     report: Report
     areas: AreaChanges | None = None  # what the build added to its own copy of the areas
+    notes: dict[str, str] = field(default_factory=dict)  # the release's footnotes as published
 
 
 #: ``progress(event, spec)``: "fetch" when a release's files are being fetched, "start" when its turn to be
@@ -206,13 +207,15 @@ def prepare(spec: ReleaseSpec, paths: dict[str, Path], files, areas: Areas) -> P
     observations = {flow: finish(flow, frame) for flow, frame in tables.items()}
     for flow, frame in observations.items():
         report.extend(checks.run(flow, frame, areas, source=spec.source))
-    return Prepared(observations, report)
+    return Prepared(observations, report, notes=dict(ctx.notes))
 
 
 def write_release(store: Store, spec: ReleaseSpec, record: ReleaseRecord, prepared: Prepared,
                   areas: Areas) -> ReleaseOutcome:
     if prepared.areas is not None:
         areas.apply(prepared.areas)
+    if prepared.notes:
+        record = replace(record, notes=prepared.notes)
     release_id = ingest(store, record, prepared.observations, report=prepared.report, areas=areas, checked=True)
     return ReleaseOutcome(spec.source, spec.key, spec.edition, "loaded",
                           n_obs=sum(len(f) for f in prepared.observations.values()), release_id=release_id,

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from imdx.errors import ImdxError
-from imdx.estimates import SOURCE
+from imdx.estimates import SOURCE, regions
 from imdx.estimates.inputs import PERIODS, SEX_RATIO_AT_BIRTH, SEXES, FlowInputs, StoreInputs
 from imdx.ingest import ingest
 from imdx.methods import flows_from_stocks as ffs
@@ -365,7 +365,7 @@ def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
 
 
 def _key(estimates: list[Estimate], releases) -> str:
-    spec = {"methods": sorted({e.method for e in estimates}),
+    spec = {"dataflows": [DATAFLOW, regions.DATAFLOW], "methods": sorted({e.method for e in estimates}),
             "runs": sorted({(e.method, e.start, e.end, e.sex, e.definition()) for e in estimates}),
             "inputs": sorted(f"{r.source}/{r.key}:{r.fingerprint}" for r in releases)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -416,4 +416,5 @@ def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs
                            edition=today.isoformat(), published=today, licence=LICENCE, files=files)
     if store.has_release(record):
         return None
-    return ingest(store, record, {DATAFLOW: to_frame(estimates)}, report=_report(estimates, inputs))
+    observations = {DATAFLOW: to_frame(estimates), regions.DATAFLOW: regions.regional_frame(estimates, store.areas())}
+    return ingest(store, record, observations, report=_report(estimates, inputs))

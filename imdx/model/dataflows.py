@@ -229,6 +229,16 @@ DATAFLOWS: dict[str, Dataflow] = {f.id: f for f in [
           "flow reported by the origin country and the one reported by the destination (de Beer et al. 2010 "
           "correction factors); `lower`/`upper` bound the value's interval; `note` gives both reports and factors.",
           measures=_BOUNDS),
+    _flow("estimated_region_flows", "Estimated migrant flows between regions (sums of estimated_flows)",
+          [Dimension("grouping", "Which regions: geographic (UN DESA's six), sdg (eight SDG regions) or subregion "
+                                 "(22 geographic subregions)", "free"),
+           Dimension("origin", "Region of residence at the start of the period"),
+           Dimension("destination", "Region of residence at the end of the period"), _SEX,
+           Dimension("method", "Estimation method and variant (imdx code)", "free"),
+           Dimension("period_start", "First year of the period; `year` is its last (mid-year to mid-year)", "free")],
+          "persons", "Sum of the estimated flows (estimated_flows, same release, method, period and sex) from the "
+          "countries of region `origin` to those of region `destination`; origin = destination: the flows "
+          "between countries of one region. Made when the estimates are stored (imdx.estimates.regions)."),
     _flow("immigration_flows", "Immigration by country of previous residence (Eurostat)",
           ["destination", Dimension("origin", "Country of previous usual residence")], "persons",
           "Immigrants during the calendar year, reported by the receiving country `destination` (Eurostat "

@@ -75,6 +75,8 @@ class LoadContext:
     report: Report
     source: str
     dataflow: str | None = None
+    #: the release's footnotes as published: mark (without brackets) -> text
+    notes: dict[str, str] = field(default_factory=dict)
 
     def issue(self, type: str, message: str, **where) -> None:
         self.report.add(Issue(type=type, message=message, source=self.source,

@@ -110,6 +110,8 @@ class ReleaseRecord:
     published: date
     licence: str
     files: list[FileRecord] = field(default_factory=list)
+    #: the release's footnotes as published (mark without brackets -> text): what a value's ``note`` marks mean
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -237,6 +239,12 @@ class Store(ABC):
     def areas(self) -> Areas | None:
         """The stored area table with every alias, or None for an empty store. Callers must not change
         it (it is shared); :meth:`Areas.copy` gives one to change."""
+
+    def notes(self) -> pd.DataFrame:
+        """The footnotes of every release: ``release_id``, ``mark`` (without brackets), ``text``. (A backend
+        that keeps none answers an empty table: pages then say a mark's text is not available.)"""
+        return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
+                             "text": pd.Series(dtype="object")})
 
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS release_file (
   release_id INTEGER, name VARCHAR, url VARCHAR, sha256 VARCHAR, size BIGINT, retrieved_from VARCHAR,
   retrieved_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS release_dataflow (release_id INTEGER, dataflow VARCHAR, n_obs BIGINT);
+CREATE TABLE IF NOT EXISTS release_note (release_id INTEGER, mark VARCHAR, text VARCHAR);
 CREATE TABLE IF NOT EXISTS area (code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, m49 VARCHAR,
   iso3 VARCHAR, iso2 VARCHAR, region VARCHAR, subregion VARCHAR, intermediate_region VARCHAR,
   sdg_region VARCHAR, wb_income VARCHAR, un_development VARCHAR, ldc BOOLEAN, lldc BOOLEAN, sids BOOLEAN);
@@ -260,6 +261,9 @@ class DuckDBStore(DocumentTables, Store):
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+            if release.notes:
+                con.executemany("INSERT INTO release_note VALUES (?, ?, ?)",
+                                [[release_id, mark, text] for mark, text in release.notes.items()])
             labels = self.labels()  # as this transaction sees it
             brought = {flow.id: flow for flow in definitions}
             for flow_id, frame in observations.items():
@@ -361,6 +365,14 @@ class DuckDBStore(DocumentTables, Store):
                 return None
             return Areas(frame, self._df("SELECT code, system, alias FROM area_alias"))
         return self._kept("areas", read)
+
+    def notes(self) -> pd.DataFrame:
+        exists = self._reader().execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'release_note'")
+        if not exists.fetchall()[0][0]:  # a store written before footnotes were kept
+            return super().notes()
+        return self._reader().execute(
+            "SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df()
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []

@@ -32,7 +32,7 @@ from __future__ import annotations
 from datetime import date
 
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
-from imdx.sources.undesa_ims import bilateral, by_age, gdidata, totals
+from imdx.sources.undesa_ims import bilateral, by_age, gdidata, notes, totals
 
 NAME = "undesa_ims"
 CC_BY = "CC BY 3.0 IGO (Copyright © {year} by United Nations, made available under a Creative Commons license)"
@@ -62,7 +62,9 @@ def _build_totals(file: str, layout: totals.Layout):
     def build(paths, ctx: LoadContext):
         _aliases(ctx)
         raw = totals.read_workbook(paths[file], layout)
-        return totals.harmonise_workbook(raw, ctx, file=file, layout=layout)
+        tables = totals.harmonise_workbook(raw, ctx, file=file, layout=layout)
+        ctx.notes.update(notes.read_notes(paths[file], "Notes" if layout is totals.LAYOUT_2020 else "NOTES"))
+        return tables
     return build
 
 
@@ -70,7 +72,9 @@ def _build_2015(paths, ctx: LoadContext):
     _aliases(ctx)
     ctx.dataflow = "migrant_stock"
     raw = bilateral.read_matrix_2015(paths[FILE_2015])
-    return {"migrant_stock": bilateral.harmonise_matrix_2015(raw, ctx, file=FILE_2015)}
+    table = bilateral.harmonise_matrix_2015(raw, ctx, file=FILE_2015)
+    ctx.notes.update(notes.read_notes(paths[FILE_2015], "NOTES"))
+    return {"migrant_stock": table}
 
 
 def _build_2019_csv(paths, ctx: LoadContext):
