@@ -17,8 +17,11 @@ dimension, with the regions as area codes:
 Each row is the sum of one estimate's flows from the countries of ``origin`` to those of
 ``destination`` (``origin == destination``: the flows between countries of one region), so for each
 grouping the rows of an estimate add up to its world total. A country that a grouping does not place
-is summed under ``_U`` (unknown) and the note says which. Sums that are exactly 0 are not stored, as
-in ``estimated_flows``. ``definition`` is the estimate's method and options; ``note`` says what was
+is summed under ``_U`` (unknown) and the note says which. The sums are of the flows ``estimated_flows``
+stores (cells below :data:`imdx.estimates.run.ROUND_BELOW` in absolute value are not stored, so they are
+not summed either: a region's sum is the sum of the stored rows). Sums that are exactly 0 are not stored.
+Sums carry no interval: the bounds of single flows do not add up to bounds of their sum.
+``definition`` is the estimate's method and options; ``note`` says what was
 summed and repeats the estimate's own note (its inputs, and any births or deaths taken as 0).
 """
 
@@ -62,14 +65,16 @@ def region_of(areas: Areas, code: str, grouping: str) -> str | None:
     return (_text(row[finer]) or region) if finer else region
 
 
-def regional_frame(estimates: Iterable, areas: Areas) -> pd.DataFrame:
+def regional_frame(estimates: Iterable, areas: Areas, round_below: float = 0.0) -> pd.DataFrame:
     """The observations of ``estimated_region_flows`` for ``estimates`` (:class:`imdx.estimates.run.Estimate`),
-    in the layout of :func:`imdx.estimates.run.to_frame`."""
+    in the layout of :func:`imdx.estimates.run.to_frame`; cells below ``round_below`` in absolute value
+    (those :func:`~imdx.estimates.run.to_frame` does not store) are left out of the sums."""
     rows: list[tuple] = []
     placements: dict[tuple, list] = {}  # every estimate of a run has the same regions: place them once
     for est in estimates:
         od = np.nan_to_num(np.asarray(est.od, dtype="float64"))
         np.fill_diagonal(od, 0.0)
+        od[np.abs(od) < round_below] = 0.0
         for grouping, label in GROUPINGS.items():
             key = (grouping, tuple(est.regions))
             if key not in placements:

@@ -416,5 +416,6 @@ def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs
                            edition=today.isoformat(), published=today, licence=LICENCE, files=files)
     if store.has_release(record):
         return None
-    observations = {DATAFLOW: to_frame(estimates), regions.DATAFLOW: regions.regional_frame(estimates, store.areas())}
+    observations = {DATAFLOW: to_frame(estimates),
+                    regions.DATAFLOW: regions.regional_frame(estimates, store.areas(), ROUND_BELOW)}
     return ingest(store, record, observations, report=_report(estimates, inputs))

@@ -1,6 +1,9 @@
 """What the flows page shows: estimated flows between regions (the sums stored with the estimates,
 dataflow ``estimated_region_flows``) or between the largest countries, for one method, period and sex,
-with the spread across the other methods.
+with the spread across the other methods and, for flows between countries, the interval the estimate
+stores with each flow (``lower``/``upper`` of ``estimated_flows``). The regional sums carry no interval:
+the bounds of single flows do not add up to bounds of their sum, so there the range across methods is
+the uncertainty shown.
 
 Only estimates whose inputs are complete are offered, unless the reader asks (``incomplete=1``) for
 those made with births or deaths taken as 0, and the page then says which. Every read goes through
@@ -155,7 +158,7 @@ def _regions(reader: Reader, est: Stored, level: str, methods: list[str]) -> dic
         rows.append({"origin": r.origin, "destination": r.destination, "within": r.origin == r.destination,
                      "value": num_one({"value": r.value, "note": None}, "persons", REGIONAL, source,
                                       {**filters, "origin": r.origin, "destination": r.destination}),
-                     "spread": spread.get((r.origin, r.destination))})
+                     "spread": spread.get((r.origin, r.destination)), "interval": None})
     between = mine[mine["origin"] != mine["destination"]]
     totals = {"world": num_sum(mine["value"].sum() if len(mine) else None, "persons", REGIONAL, source, filters),
               "between": float(between["value"].sum()), "within": float(mine["value"].sum() - between["value"].sum())}
@@ -180,7 +183,8 @@ def _countries(reader: Reader, est: Stored, level: str, methods: list[str]) -> d
                 rows.append({"origin": o, "destination": d, "within": False,
                              "value": num_one({"value": float(od[i, j]), "note": None}, "persons", ESTIMATED_FLOWS,
                                               c.source, {**filters, "origin": o, "destination": d}),
-                             "spread": _range([x[i, j] for x in others if x[i, j] != 0], methods)})
+                             "spread": _range([x[i, j] for x in others if x[i, j] != 0], methods),
+                             "interval": c.interval(est.method, i, j)})
     rows.sort(key=lambda r: -r["value"].value)
     # the rest of the world, so that the diagram's flows add up to the world total
     inner = np.zeros(len(c.codes), bool)
@@ -193,7 +197,7 @@ def _countries(reader: Reader, est: Stored, level: str, methods: list[str]) -> d
     for o, d, value in sorted(folded, key=lambda f: -f[2]):
         if value:
             rows.append({"origin": o, "destination": d, "within": o == d, "folded": True,
-                         "value": Num(value, "persons"), "spread": None})
+                         "value": Num(value, "persons"), "spread": None, "interval": None})
     total = float(od.sum())
     totals = {"world": num_sum(total, "persons", ESTIMATED_FLOWS, c.source, filters), "between": total, "within": 0.0}
     return _drawn(reader, rows, totals, api(**filters), other_label="All other countries")
@@ -231,7 +235,9 @@ def _drawn(reader: Reader, rows: list[dict], totals: dict, download: str, other_
     for r in rows:
         r["origin_name"], r["destination_name"] = label(r["origin"]), label(r["destination"])
     negative = sum(1 for r in rows if r["value"].value < 0)
-    return {"rows": rows, "names": [x["short"] for x in legend], "full_names": [x["name"] for x in legend],
+    intervals = any(r.get("interval") for r in rows)
+    return {"rows": rows, "intervals": intervals, "names": [x["short"] for x in legend],
+            "full_names": [x["name"] for x in legend],
             "matrix": matrix, "legend": legend, "totals": totals, "download": download, "negative": negative}
 
 
@@ -273,7 +279,8 @@ def _partners(c, method: str, ranged: list[str], i: int, arriving: bool, names: 
         others = [c.od[m][j, i] if arriving else c.od[m][i, j] for m in ranged if m in c.od]
         code = c.codes[int(j)]
         out.append({"code": code, "name": names.get(code, code), "value": float(line[j]),
-                    "spread": _range([v for v in others if v != 0], ranged)})
+                    "spread": _range([v for v in others if v != 0], ranged),
+                    "interval": c.interval(method, int(j), i) if arriving else c.interval(method, i, int(j))})
     return out
 
 
@@ -295,10 +302,11 @@ def for_area(reader: Reader, code: str, top: int = 5) -> dict:
         periods.append({"period": f"{c.year - 5}–{c.year}", "in": arrived, "out": left, "net": arrived - left})
     last, names = found[-1], reader.names()
     i = last.at(code)
+    arriving = _partners(last, method, ranged, i, True, names, top)
+    leaving = _partners(last, method, ranged, i, False, names, top)
     return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "periods": periods,
-            "period": f"{last.year - 5}–{last.year}", "rows": periods,
-            "arriving": _partners(last, method, ranged, i, True, names, top),
-            "leaving": _partners(last, method, ranged, i, False, names, top),
+            "period": f"{last.year - 5}–{last.year}", "rows": periods, "arriving": arriving, "leaving": leaving,
+            "intervals": any(r["interval"] for r in arriving + leaving),
             "download": api(origin=code, sex="_T", method=method)}
 
 
@@ -320,6 +328,9 @@ def for_corridor(reader: Reader, origin: str, destination: str) -> dict:
             i, j = c.at(o), c.at(d)
             row[key] = float(c.od[method][i, j])
             row[f"{key}_spread"] = _range([c.od[m][i, j] for m in ranged if m in c.od and c.od[m][i, j] != 0], ranged)
+            row[f"{key}_interval"] = c.interval(method, i, j)
         rows.append(row)
+    intervals = any(r["there_interval"] or r["back_interval"] for r in rows)
     return {"loaded": True, "method": explain.method(method), "ranged": len(ranged), "rows": rows,
+            "intervals": intervals,
             "download": api(origin=f"{origin},{destination}", destination=f"{origin},{destination}", sex="_T")}

@@ -70,7 +70,7 @@ def _stock(reader: Reader, code: str, wanted: str | None = None) -> dict:
     if chosen is None:
         return {"trend": [], "origin_year": None, "top_origins": [], "emigrant_year": None, "top_destinations": [],
                 "emigrant_trend": [], "emigrants_by_sex": [], "ages": [], "editions": [], "edition": None,
-                "revisions": [], "downloads": {}}
+                "revisions": [], "downloads": {}, "has_share": False, "share_edition": None}
     ed = chosen.edition
     names = reader.names()
     mine = editions.index(reader, ed).get(code, {})
@@ -124,14 +124,21 @@ def _stock(reader: Reader, code: str, wanted: str | None = None) -> dict:
                 total(r["value"] for r in emi_all if r["sex"] == sex and r["year"] == emi_year), "persons",
                 "migrant_stock", src, {"origin": code, "sex": sex, "age": "_T", "year": str(emi_year)},
                 countries_only=["destination"], edition=ed)})
+    has_share = bool(mine.get("share"))
+    # an edition that publishes no share (UN DESA 2024 as loaded: stocks only) leaves the column out and
+    # points to the latest edition that gives it, rather than mixing editions in one table
+    share_edition = None if has_share else next(
+        (e.edition for e in holding if editions.index(reader, e.edition).get(code, {}).get("share")), None)
+    downloads = {"Immigrants by origin, sex and year": api_csv("migrant_stock", destination=code, edition=ed),
+                 "Emigrants by destination, sex and year": api_csv("migrant_stock", origin=code, edition=ed)}
+    if has_share:
+        downloads["Migrants as a share of the population"] = api_csv("migrant_stock_share", destination=code,
+                                                                      edition=ed)
     return {"trend": trend, "origin_year": origin_year, "top_origins": top_origins, "ages": [],
+            "has_share": has_share, "share_edition": share_edition,
             "emigrant_year": emi_year, "top_destinations": top_dest, "emigrant_trend": emi_trend,
             "emigrants_by_sex": emigrants_by_sex, "edition": chosen, "editions": holding,
-            "revisions": editions.revisions(reader, code, holding, chosen),
-            "downloads": {"Immigrants by origin, sex and year": api_csv("migrant_stock", destination=code, edition=ed),
-                          "Emigrants by destination, sex and year": api_csv("migrant_stock", origin=code, edition=ed),
-                          "Migrants as a share of the population": api_csv("migrant_stock_share",
-                                                                           destination=code, edition=ed)}}
+            "revisions": editions.revisions(reader, code, holding, chosen), "downloads": downloads}
 
 
 def _sums(table: pa.Table, by: list[str]) -> pa.Table:
@@ -272,7 +279,8 @@ def country_profile(reader: Reader, code: str, edition: str | None = None) -> di
                 "issues": issues_for(reader, code), "census": census_section(reader, code),
                 "sources": [source_line(reader, f, ed if f.startswith("migrant_stock") else None)
                             for f in ("migrant_stock", "migrant_stock_share", "refugees", "asylum_decisions",
-                                      "remittances", "fdi_inflows", "oda_received", "gdp") if reader.has(f)]}
+                                      "remittances", "fdi_inflows", "oda_received", "gdp")
+                            if reader.has(f) and (f != "migrant_stock_share" or stock["has_share"])]}
     return reader.cached(("profile", code, edition), compute)
 
 

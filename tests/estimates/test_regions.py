@@ -54,3 +54,8 @@ def test_stored_in_the_same_release(estimates, est_store, inputs, tmp_path):
         stored = store.select(DATAFLOW, {"grouping": ["geographic"], "origin": ["150"], "destination": ["002"]})
         assert set(stored["release_id"].to_pylist()) == {release}
         assert sorted(stored["method"].to_pylist()) == ["demographic_accounting_closed", "stock_differencing_drop"]
+        # the sums are of the rows stored: cells too small to be stored are not summed either
+        for method in ("demographic_accounting_closed", "stock_differencing_drop"):
+            country = store.select("estimated_flows", {"method": [method]}, columns=["value"])["value"]
+            regional = store.select(DATAFLOW, {"grouping": ["geographic"], "method": [method]}, columns=["value"])
+            assert sum(regional["value"].to_pylist()) == pytest.approx(sum(country.to_pylist()), rel=1e-12)

@@ -114,3 +114,35 @@ def test_profile_and_corridor_tables_are_compact_and_labelled(http):
             assert "demographic_accounting" not in table  # methods by name, once, above the tables
             assert len(re.findall(r"<tr>", table)) <= 12
         assert explain.method(RECOMMENDED)["label"].lower() in section
+
+
+def test_country_flows_show_the_estimates_own_interval(http, store):
+    """Between countries, each flow of the recommended method comes with the 90 % interval stored with it
+    (``lower``/``upper`` of estimated_flows); between regions, whose sums have none, the page says why."""
+    period = TEST_PERIODS[-1]
+    html = http.get("/flows", params={"level": "country", "year": period[1]}).text
+    assert '<th scope="col" class="num">90 % interval</th>' in html
+    table = store.select("estimated_flows", {"method": [RECOMMENDED], "sex": ["_T"], "year": [period[1]],
+                                             "period_start": [str(period[0])]}).to_pandas()
+    names = {v: k for k, v in store.areas().frame["name"].items()}
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\"><span class=\"v\">([\d,]+)</span>"
+                      r"(?:<abbr[^>]*>e</abbr>)?</td><td class=\"num\">([\d,]+) – ([\d,]+)</td>", html)
+    assert len(rows) >= 5
+    for origin, destination, value, low, high in rows[:5]:
+        o, d = names[unescape(origin)], names[unescape(destination)]
+        stored = table[(table["origin"] == o) & (table["destination"] == d)].iloc[0]
+        assert float(low.replace(",", "")) == pytest.approx(stored["lower"], abs=0.5)
+        assert float(high.replace(",", "")) == pytest.approx(stored["upper"], abs=0.5)
+        assert stored["lower"] <= float(value.replace(",", "")) + 0.5 <= stored["upper"] + 1
+    regions = http.get("/flows", params={"year": period[1]}).text
+    assert "90 % interval</th>" not in regions and "have no interval of their own" in regions
+
+
+def test_profile_and_corridor_show_the_interval(http):
+    profile = http.get("/country/MEX").text
+    section = profile[profile.index('id="estimates-h"'):]
+    assert "90 % interval</th>" in section[:section.index("</section>")]
+    corridor = http.get("/corridor/MEX/USA").text
+    section = corridor[corridor.index('id="est-h"'):]
+    intervals = re.findall(r'<span class="ci"[^>]*>([\d,]+) – ([\d,]+)</span>', section[:section.index("</section>")])
+    assert intervals and all(float(a.replace(",", "")) <= float(b.replace(",", "")) for a, b in intervals)
