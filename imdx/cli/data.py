@@ -15,6 +15,22 @@ from imdx.errors import QueryError
 
 DB_OPTION = click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
                          help="The store (a DuckDB file). Default: $IMDX_DB or ./imdx.duckdb.")
+LIMIT_OPTION = click.option(
+    "--limit", "limit", multiple=True, metavar="NAME=VALUE",
+    help="Raise or lower a limit on what a file may hold, e.g. --limit max_cells=1e8 --limit max_memory=16G "
+         "(also $IMDX_MAX_CELLS, ...). Limits: max_file, max_unpacked, max_ratio, max_rows, max_columns, max_cells, "
+         "max_text, max_memory.")
+
+
+def limit_overrides(pairs) -> dict[str, str]:
+    """``--limit NAME=VALUE`` options as a mapping for :func:`imdx.config.settings`."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not value.strip():
+            raise QueryError(f"--limit takes NAME=VALUE, e.g. --limit max_cells=1e8 (got {pair!r})")
+        out[name.strip()] = value.strip()
+    return out
 
 
 def _console(err: bool = False) -> Console:
@@ -57,9 +73,10 @@ def sources_cmd(db):
 @click.option("--url", default=None, help="With `imdx load sdmx`: download the message from this URL.")
 @click.option("--structure", type=click.Path(dir_okay=False, exists=True), default=None,
               help="With `imdx load sdmx`: a structure message holding the message's DSD.")
+@LIMIT_OPTION
 @DB_OPTION
 @click.pass_context
-def load_cmd(ctx, source, mirror, file, url, structure, db):
+def load_cmd(ctx, source, mirror, file, url, structure, limit, db):
     """Load sources (all by default) into the store, then print a summary and the issue report.
 
     Each release is loaded whole or not at all; loading the same files again changes nothing.
@@ -73,8 +90,8 @@ def load_cmd(ctx, source, mirror, file, url, structure, db):
             raise QueryError("an SDMX message is loaded with `imdx load sdmx --file F` or `imdx load sdmx --url U`")
         from imdx.cli.sdmx import sdmx_load_cmd
 
-        return ctx.invoke(sdmx_load_cmd, file=file, url=url, structure=structure, mirror=mirror, db=db)
-    cfg = settings(mirror=mirror, db=db)
+        return ctx.invoke(sdmx_load_cmd, file=file, url=url, structure=structure, mirror=mirror, limit=limit, db=db)
+    cfg = settings(mirror=mirror, db=db, limits=limit_overrides(limit))
     console = _console()
     with DuckDBStore(cfg.db) as store, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -9,7 +9,8 @@ import sys
 
 import click
 
-from imdx.cli.data import DB_OPTION, _console, _print_issues
+from imdx import limits
+from imdx.cli.data import DB_OPTION, LIMIT_OPTION, _console, _print_issues, limit_overrides
 from imdx.config import settings
 
 
@@ -21,15 +22,16 @@ from imdx.config import settings
               help="A structure message holding the message's DSD (needed for SDMX-CSV without a known layout).")
 @click.option("--mirror", type=click.Path(file_okay=False), default=None,
               help="Folder of the publishers' files, for the area table when the store is empty ($IMDX_MIRROR).")
+@LIMIT_OPTION
 @DB_OPTION
-def sdmx_load_cmd(file, url, structure, mirror, db):
+def sdmx_load_cmd(file, url, structure, mirror, limit, db):
     """Load an SDMX data message as a release of source `sdmx` (dataflow sdmx_<agency>_<flow>)."""
     from imdx.sdmx.importer import load_sdmx
     from imdx.store.duckdb_store import DuckDBStore
 
-    cfg = settings(mirror=mirror, db=db)
+    cfg = settings(mirror=mirror, db=db, limits=limit_overrides(limit))
     areas = None
-    with DuckDBStore(cfg.db) as store:
+    with DuckDBStore(cfg.db) as store, limits.using(cfg.limits):
         if store.areas() is None and cfg.mirror is not None:
             from imdx.codes.build import build_areas
 
