@@ -204,7 +204,9 @@ def _write(frame, fmt, output):
         frame.to_parquet(output, index=False)
         return
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        from imdx.exports import safe_frame
+
+        text = safe_frame(frame).to_csv(index=False)
     elif fmt == "json":
         text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
     else:
