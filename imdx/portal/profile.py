@@ -6,10 +6,13 @@ the templates render as tables, and from which :mod:`imdx.portal.charts` draws t
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 import pandas as pd
 
+from imdx.checks import declared_tolerance
+from imdx.checks.shown import sexes_exceed_total
 from imdx.model import codelists as cl
 from imdx.portal.data import (
     ESTIMATED_FLOWS,
@@ -79,7 +82,8 @@ def _stock(reader: Reader, code: str) -> dict:
     tk, sk = keyed(totals, ("sex", "year")), keyed(share, ("year",))
     trend = []
     for y in sorted({r["year"] for r in totals}):
-        row = {"year": int(y), "edition": (tk.get(("_T", y)) or {}).get("edition")}
+        row = {"year": int(y), "edition": (tk.get(("_T", y)) or {}).get("edition"),
+               "editions": {sex: (tk.get((sex, y)) or {}).get("edition") for sex in ("_T", "M", "F")}}
         for sex in ("_T", "M", "F"):
             row[sex] = num_one(tk.get((sex, y)), "persons", "migrant_stock", src,
                                {"destination": code, "origin": "_T", "sex": sex, "age": "_T", "year": str(y)})
@@ -267,10 +271,12 @@ def estimated_flows(reader: Reader, *, origin: str | None = None, destination: s
             "download": api_csv(ESTIMATED_FLOWS, origin=origin or either, destination=destination)}
 
 
-def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
+def issues_for(reader: Reader, code: str, limit: int = 25, shown: list | None = None) -> dict:
+    """The load's issues about the area, after those of the checks on what its page ``shown`` side by side."""
     rows = reader.grouped("issues", "SELECT type, severity, source, dataflow, file, sheet, \"row\", area, message, n_obs "
                                     "FROM issue WHERE area IS NOT NULL ORDER BY CASE severity WHEN 'error' THEN 0 "
                                     "WHEN 'warning' THEN 1 ELSE 2 END, type, file, \"row\"", "area").get(code, [])
+    rows = [asdict(issue) for issue in shown or []] + rows
     counts: dict[tuple, int] = {}
     for r in rows:
         counts[(r["severity"], r["type"])] = counts.get((r["severity"], r["type"]), 0) + 1
@@ -279,13 +285,20 @@ def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
 
 
 def country_profile(reader: Reader, code: str) -> dict:
-    return reader.cached(("profile", code), lambda: {
-        "stock": _stock(reader, code), "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
+    return reader.cached(("profile", code), lambda: _profile(reader, code, _stock(reader, code)))
+
+
+def _profile(reader: Reader, code: str, stock: dict) -> dict:
+    shown = sexes_exceed_total(stock["trend"], area=code, area_name=reader.names().get(code, code),
+                               tolerance=declared_tolerance("undesa_ims", "migrant_stock"), source="undesa_ims",
+                               dataflow="migrant_stock")
+    return {
+        "stock": stock, "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
         "economy": _economy(reader, code), "estimates": estimated_flows(reader, either=code),
-        "issues": issues_for(reader, code),
+        "issues": issues_for(reader, code, shown=shown),
         "sources": [source_line(reader, f) for f in ("migrant_stock", "migrant_stock_share", "refugees",
                                                      "asylum_decisions", "remittances", "fdi_inflows",
-                                                     "oda_received", "gdp") if reader.has(f)]})
+                                                     "oda_received", "gdp") if reader.has(f)]}
 
 
 # -- corridor ----------------------------------------------------------------------------------

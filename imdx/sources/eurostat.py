@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
 from imdx.sources.csvfile import check_csv, read_csv
@@ -91,6 +92,7 @@ SOURCE = Source(
     title="Eurostat immigration by country of previous residence (receiving side)",
     publisher="Eurostat (European Commission)",
     homepage="https://ec.europa.eu/eurostat/databrowser/view/migr_imm5prv/default/table",
+    tolerance=Tolerance.exact(),  # immigrants counted by the national statistical offices
     releases=(ReleaseSpec(
         source="eurostat", key="migr_imm5prv-derived-2025",
         title="Immigration by country of previous residence, both sexes, all ages, 1998-2023 "
