@@ -93,7 +93,6 @@ def _is_year(column: str) -> bool:
 
 def _read_header(path: Path) -> list[str]:
     """The header line, checked: country_code, country, the years, and known extra columns only."""
-    check_csv(path, delimiter="\t", expected="a tab-separated UTF-8 table")
     with open(path, "rb") as fh:
         first = fh.readline()
     try:
@@ -126,6 +125,7 @@ def read_indicator(path: Path) -> pd.DataFrame:
     Arrow parses the table (fast, and strict: a line with too few or too many fields, a cell that is
     not a number or bytes that are not UTF-8 stop it); when it refuses, :func:`_diagnose` finds the
     line and column to name in the error."""
+    check_csv(path, delimiter="\t", expected="a tab-separated UTF-8 table")
     header = _read_header(path)
     try:
         table = pa_csv.read_csv(
