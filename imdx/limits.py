@@ -346,7 +346,12 @@ def cap_memory(share: int) -> None:
 
 
 def _run_child(send, function: Callable, args: tuple, limits: Limits) -> None:
+    import faulthandler
+
     activate(limits)
+    faulthandler.disable()  # an abort here is expected, and said by the parent, not with a native backtrace
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)  # nor with calamine's "memory allocation of … failed" and Rust backtrace
     try:
         cap_memory(limits.per_process)
         try:
