@@ -15,7 +15,9 @@ read at import: :func:`from_env` reads the environment when :func:`imdx.config.s
 an equal share (:meth:`Limits.per_process`). Readers refuse a file whose checked sizes imply more
 than that share, and the readers that cannot be checked beforehand (pyreadr and rdata on R data the
 fast reader does not know, calamine on an irregular sheet) run in a child process whose address space
-is capped at the share (:func:`in_child`): one that needs more, or aborts, ends only the child.
+is capped at the share (:func:`in_child`): one that needs more, or aborts, ends only the child. A
+load's worker processes cap their own address space at their share too (:func:`cap_memory`): an
+allocation past it fails with MemoryError, and only that release fails.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imdx.errors import ConfigError, SourceFileError
@@ -362,7 +364,3 @@ def _run_child(send, function: Callable, args: tuple, limits: Limits) -> None:
     finally:
         send.close()
         os._exit(0)
-
-
-def limit_names() -> list[str]:
-    return [f.name for f in fields(Limits) if f.name != "processes"]
