@@ -37,12 +37,11 @@ BYTES_PER_CELL = 80
 #: what reading the central directory costs per zip member (Python's ZipInfo)
 BYTES_PER_MEMBER = 1024
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row)[\s/>]")
 _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Za-z]{1,3}\d+(?::[A-Za-z]{1,3}\d+)?)"')
-_ROW_TAG = re.compile(rb'<row\s+r="(\d{1,9})"')
 _REF = re.compile(rb' r="([A-Za-z]{1,3})(\d{1,9})"[^>]*?(/?)>')
-_C_TAGS = (b"<c ", b"<c>", b"<c/", b"<c\t", b"<c\n", b"<c\r")
-_ROW_TAGS = (b"<row ", b"<row>", b"<row/", b"<row\t", b"<row\n", b"<row\r")
+_MAIN_NS = b"spreadsheetml/2006/main"
+_LONG_REF = re.compile(rb'<c r="(?:[A-Za-z]{3}|[A-Za-z]{1,2}\d{5})')
+_PAD = 24  # bytes a cell tag and its reference take at most: read at fixed offsets from the tag
 
 
 def column_number(letters: bytes | str) -> int:
@@ -68,25 +67,61 @@ class Extent:
 
 
 def sheet_extent(xml: bytes) -> Extent | None:
-    """The extent of a sheet's cells from its XML, or None when the XML is written in a way the byte
-    search cannot vouch for (then the sheet is read in a child process)."""
+    """How far a sheet's cells reach, from its XML's bytes (numpy, no parsing: every ``<c`` tag must be
+    written ``<c r="A1"...``, as every writer does), or None when the XML is written otherwise (cells
+    without a reference, a prefixed namespace): then the sheet is read in a child process.
+
+    An upper bound: row 9,999 and column ZZ when no reference goes further (the usual sheet: one search),
+    else the highest row and column referenced, a self-closing ``<c .../>`` (a style, no value) included
+    though calamine keeps no cell for it (:func:`exact_extent` leaves those out, when the bound is over a
+    limit)."""
     head = _DIMENSION.search(xml, 0, 8192)
     declared = head.group(1).decode() if head else None
-    cells = sum(xml.count(tag) for tag in _C_TAGS)
-    rows = sum(xml.count(tag) for tag in _ROW_TAGS)
-    if xml.count(b' r="') != cells + rows or _PREFIXED.search(xml):
-        return None  # a cell or row without a plain r="..." reference, or another element with one
-    row_tags = [int(r) for r in _ROW_TAG.findall(xml)]
-    if len(row_tags) != rows:
+    first = xml.find(_MAIN_NS)
+    if first >= 0 and (xml.find(_MAIN_NS, first + 1) >= 0 or xml.rfind(b"xmlns:", 0, first) > xml.find(b"<", 0, first)
+                       and xml.rfind(b"xmlns:", 0, first) > xml.rfind(b"xmlns=", 0, first)):
+        return None  # SpreadsheetML under a prefix, or declared again inside: tags the search would miss
+    if xml.find(b"<c", len(xml) - _PAD) >= 0:
+        return None  # a cell tag cut short at the very end
+    a = np.frombuffer(xml, dtype=np.uint8)
+    tags = np.flatnonzero(a[:len(xml) - _PAD] == ord("<"))
+    tags = tags[a[tags + 1] == ord("c")]
+    c = tags[~_NAME_CHAR[a[tags + 2]]]  # "<c" then not a name character: a cell (not <col, <cfRule ...)
+    if not ((a[c + 2] == ord(" ")) & (a[c + 3] == ord("r")) & (a[c + 4] == ord("=")) & (a[c + 5] == ord('"'))).all():
         return None
-    letters = next((k for k in (3, 2) if re.search(rb' r="[A-Za-z]{%d}\d' % k, xml)), 1) if cells else 0
-    top_row = max(row_tags, default=0)
-    digits = len(str(top_row))
-    if cells and re.search(rb' r="[A-Za-z]{1,3}\d{%d}' % (digits + 1), xml):
-        digits = 9  # a cell below its row's number: bound by the longest references
-    rows_bound = max(top_row, 10 ** digits - 1 if cells else 0)
-    columns_bound = (26, 702, 16_384)[letters - 1] if letters else 0
-    return Extent(rows_bound, columns_bound, exact=False, declared=declared)
+    if not _LONG_REF.search(xml):  # no reference past column ZZ or row 9,999: that bound will do
+        return Extent(9_999 if len(c) else 0, 702 if len(c) else 0, exact=False, declared=declared)
+    a = np.concatenate([a, np.zeros(_PAD, dtype=np.uint8)])  # every reference readable at fixed offsets
+    at, column, letter = c + 6, np.zeros(len(c), dtype=np.int32), np.ones(len(c), dtype=bool)
+    for _ in range(3):  # up to three letters, A to XFD (either case)
+        value = _LETTER[a[at]]
+        letter &= value > 0
+        column = np.where(letter, column * 26 + value, column)
+        at += letter
+    row, digit = np.zeros(len(c), dtype=np.int64), np.ones(len(c), dtype=bool)
+    for _ in range(10):  # up to nine digits, then the closing quote
+        value = _DIGIT[a[at]]
+        digit &= value >= 0
+        row = np.where(digit, row * 10 + value, row)
+        at += digit
+    if not ((a[at] == ord('"')) & (column > 0) & (row > 0)).all():
+        return None
+    return Extent(int(row.max(initial=0)), int(column.max(initial=0)), exact=False, declared=declared)
+
+
+def _table(pairs) -> np.ndarray:
+    table = np.full(256, -1, dtype=np.int8)
+    for byte, value in pairs:
+        table[byte] = value
+    return table
+
+
+#: byte -> letter value (A or a: 1, ..., Z or z: 26; else 0), digit value (else -1), XML name character
+_LETTER = np.maximum(_table([(ord(ch), i + 1) for i, ch in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")]
+                            + [(ord(ch), i + 1) for i, ch in enumerate("abcdefghijklmnopqrstuvwxyz")]), 0)
+_DIGIT = _table([(ord(ch), i) for i, ch in enumerate("0123456789")])
+_NAME_CHAR = (_table([(b, 1) for b in b"-._:0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"]
+                     + [(b, 1) for b in range(0x80, 0x100)]) > 0)
 
 
 def exact_extent(xml: bytes, declared: str | None) -> Extent:
