@@ -173,8 +173,7 @@ def _parts_against_total(frame: pd.DataFrame, dim: str, total_code: str, is_part
     order = np.lexsort((rows, -np.abs(diff)))[:LIMIT]
     causes = _causes(frame, dim, keys, rows[order], taking[unpublished[np.isin(group[unpublished], g[order])]],
                      is_part, areas)
-    for n, i in enumerate(order):
-        at = frame.iloc[rows[i]]
+    for n, (i, (_, at)) in enumerate(zip(order, frame.iloc[rows[order]].iterrows())):  # one selection
         where = {key: at[key] for key in keys}
         more = f" ({len(rows) - LIMIT} more like this not listed)" if n == LIMIT - 1 and len(rows) > LIMIT else ""
         yield Issue("parts-exceed-total" if diff[i] > 0 else "parts-differ-from-total",
@@ -278,8 +277,8 @@ def _without_parts(frame: pd.DataFrame, rows: np.ndarray, dim: str, keys: list[s
     np.minimum.at(low, member, year)
     chosen = first[np.argsort(-np.abs(value[first]), kind="stable")][:LIMIT]
     area_key = next((k for k in rest if k in AREA_KEYS), None)
-    for n, i in enumerate(chosen):
-        last = frame.iloc[rows[i]]
+    shown = frame.iloc[rows[chosen]]  # one selection, not one per issue
+    for n, (i, (_, last)) in enumerate(zip(chosen, shown.iterrows())):
         where = ", ".join(f"{k}={last[k]}" for k in rest)
         m, latest = member[i], int(year[i])
         span = f" in {latest}" if n_years[m] == 1 else f" in {n_years[m]} years, {low[m]}-{latest}"
