@@ -12,18 +12,23 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
-from imdx.api.routes import data, diff, meta
+from imdx.api.routes import data, diff, library, meta, registry
 from imdx.api.state import ApiState
 
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
 
 
-def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True) -> FastAPI:
+def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
+               cases=None, registry_edits: bool = False) -> FastAPI:
     """A FastAPI app over the store at ``db_path`` (opened read-only: one connection per process,
     one cursor per request), keeping up to ``cache_mb`` MiB of encoded answers and twice that of query
     results in memory (0: none; every request is queried and encoded). ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``."""
-    state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20)
+    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``;
+    ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database under ``/api/v1/cases``
+    (its accounts also sign in to change the registry); ``registry_edits=True`` opens the store for writing
+    so that signed-in users can change the registry."""
+    state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
+                     writable=registry_edits)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -49,6 +54,12 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
+    library.register(app, state)
+    registry.register(app, state, cases, editable=registry_edits)
+    if cases is not None:
+        from imdx.cases.routes import cases_router
+
+        app.include_router(cases_router(cases))
     if sdmx:
         from imdx.sdmx.routes import sdmx_router
 
@@ -57,6 +68,9 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
         from imdx.portal import portal_router
 
         app.include_router(portal_router(lambda: state.store))
+        from imdx.portal.research import research_router
+
+        app.include_router(research_router(state, cases))
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)

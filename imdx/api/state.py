@@ -56,8 +56,9 @@ class LRUCache:
 
 class ApiState:
     def __init__(self, db_path: str | Path, *, response_cache_bytes: int = 256 * 2**20,
-                 table_cache_bytes: int = 512 * 2**20):
-        self.store = DuckDBStore(db_path, read_only=True)
+                 table_cache_bytes: int = 512 * 2**20, writable: bool = False):
+        # writable: the registry's entries may change (observations never do while served)
+        self.store = DuckDBStore(db_path, read_only=not writable)
         self.store.areas()  # build the area table once; every cursor view shares it
         self.dataflow_ids = [f for f in self.store.dataflow_ids() if self._has_table(f)]
         self.editions = editions(self.store)  # one row per (release, dataflow): source, edition, n_obs

@@ -17,10 +17,12 @@ protected as the database and identifying fields inside it stay doubly encrypted
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import io
 import json
+import math
 import tarfile
 import tempfile
 from collections.abc import Iterable
@@ -32,8 +34,44 @@ from imdx.cases.errors import CaseConfigError, DecryptionError
 
 
 def new_key() -> str:
-    """A fresh random Fernet key (to be put in ``IMDX_CASES_KEYS``, never in code)."""
+    """A fresh random Fernet key (to be put in ``IMDX_CASES_KEYS``, never in code). Its 32 random bytes
+    also make a good audit or fingerprint key."""
     return Fernet.generate_key().decode()
+
+
+#: a secret (audit or fingerprint key) must carry at least this many bits by the estimate of :func:`secret_bits`
+MIN_SECRET_BITS = 128
+
+
+def secret_bits(value: str) -> float:
+    """A generous estimate of the entropy of ``value``: its length times the Shannon entropy of its
+    characters. Random keys (``imdx cases new-key``) score about 250; ``"audit-" + "x" * 32`` scores 40."""
+    if not value:
+        return 0.0
+    counts = [value.count(c) for c in set(value)]
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    return per_char * len(value)
+
+
+def check_secret(name: str, value: str) -> None:
+    """Refuse a secret that is too short or too regular to resist guessing."""
+    if len(value) < 32 or secret_bits(value) < MIN_SECRET_BITS:
+        raise CaseConfigError(f"{name} is too weak ({len(value)} characters, about {secret_bits(value):.0f} bits; "
+                              f"at least 32 characters and {MIN_SECRET_BITS} bits are needed): generate one with "
+                              "`imdx cases new-key`")
+
+
+def check_fernet_key(name: str, value: str) -> None:
+    """Refuse a value that is not a Fernet key, or one whose 32 bytes are visibly not random."""
+    try:
+        raw = base64.urlsafe_b64decode(value.encode())
+        Fernet(value.encode())
+    except (ValueError, TypeError):
+        raise CaseConfigError(f"{name} holds a value that is not a Fernet key; generate keys with "
+                              "`imdx cases new-key`") from None
+    if len(set(raw)) < 16 or len(set(raw[:16])) < 8 or len(set(raw[16:])) < 8:
+        raise CaseConfigError(f"{name} holds a key whose bytes are not random (key {key_id(value)}); generate keys "
+                              "with `imdx cases new-key`")
 
 
 class Keyring:

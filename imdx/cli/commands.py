@@ -5,9 +5,11 @@ from imdx.cli.cases import cases
 from imdx.cli.data import areas_cmd, load_cmd, query_cmd, report_cmd, sources_cmd
 from imdx.cli.diff import diff_cmd
 from imdx.cli.estimate import estimate_group
+from imdx.cli.library import library
 from imdx.cli.mirror import mirror_cmd
+from imdx.cli.registry import registry
 from imdx.cli.serve import serve_cmd
 
 for command in (sources_cmd, load_cmd, query_cmd, report_cmd, areas_cmd, diff_cmd, mirror_cmd, serve_cmd,
-                estimate_group, cases):
+                estimate_group, cases, library, registry):
     main.add_command(command)

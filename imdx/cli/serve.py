@@ -11,14 +11,16 @@ from imdx.config import settings
 from imdx.errors import StoreError
 
 #: the environment variables through which ``imdx serve`` hands its settings to each worker process
-DB_ENV, CACHE_ENV = "IMDX_API_DB", "IMDX_API_CACHE_MB"
+DB_ENV, CACHE_ENV, EDITS_ENV = "IMDX_API_DB", "IMDX_API_CACHE_MB", "IMDX_API_REGISTRY_EDITS"
 
 
-def app_from_env():
-    """The app factory uvicorn's worker processes call (``imdx.cli.serve:app_from_env``)."""
+def app_from_env(cases=None):
+    """The app factory uvicorn's worker processes call (``imdx.cli.serve:app_from_env``); ``cases``: the case
+    database's service, served by a single worker."""
     from imdx.api import create_app
 
-    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")))
+    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")), cases=cases,
+                      registry_edits=os.environ.get(EDITS_ENV) == "1")
 
 
 def _has_data(path) -> bool:
@@ -39,15 +41,25 @@ def _has_data(path) -> bool:
 @click.option("--cache-mb", default=256, show_default=True, type=click.IntRange(0),
               help="Memory per worker for answers already computed (the store cannot change while served); "
                    "0 turns the cache off.")
+@click.option("--registry-edits", is_flag=True,
+              help="Let signed-in users change the coordination registry through the API (opens the store for "
+                   "writing: one worker, and no `imdx load` into it while it is served).")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve_cmd(db, host, port, workers, cache_mb, log_level):
+def serve_cmd(db, host, port, workers, cache_mb, registry_edits, log_level):
     """Serve the store read-only over HTTP: the web portal at /, the REST API under /api/v1 (OpenAPI at
-    /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set)."""
+    /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from $IMDX_MIRROR when set).
+    With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API under /api/v1/cases."""
     import uvicorn
+
+    from imdx.cases.serving import case_service
 
     cfg = settings(db=db)
     path = cfg.db.resolve()
+    if registry_edits and workers > 1:
+        raise click.UsageError("--registry-edits needs --workers 1 (one process writes the DuckDB store)")
+    cases, cases_note = case_service(workers)  # refused here, before any loading, when it cannot be served
+    click.echo(cases_note, err=True)
     if not _has_data(path):
         click.echo(f"the store {path} is empty: loading every source first", err=True)
         ctx = click.get_current_context()
@@ -60,9 +72,10 @@ def serve_cmd(db, host, port, workers, cache_mb, log_level):
                 raise StoreError(f"nothing could be loaded into {path}; see the errors above") from None
             click.echo(f"some sources could not be loaded (exit {stop.code}); serving the others", err=True)
     os.environ[DB_ENV], os.environ[CACHE_ENV] = str(path), str(cache_mb)
+    os.environ[EDITS_ENV] = "1" if registry_edits else "0"
     # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
     # several: each worker process opens its own read-only connection through the factory
-    app = app_from_env() if workers == 1 else "imdx.cli.serve:app_from_env"
+    app = app_from_env(cases) if workers == 1 else "imdx.cli.serve:app_from_env"
     click.echo(f"imdx on http://{host}:{port}/ (portal), /api/v1 and /sdmx (store {path}, {workers} worker(s)); "
                "Ctrl+C stops it",
                err=True)

@@ -171,7 +171,10 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         names = r.names()
         region = names.get(area.get("region")) if isinstance(area.get("region"), str) else None
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
+        from imdx.portal.research import country_research
+
         return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region, subregion=sub, p=data,
+                      research=country_research(r.store, area["code"]),
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 

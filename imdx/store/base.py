@@ -17,8 +17,10 @@ import pandas as pd
 import pyarrow as pa
 
 from imdx.codes.areas import Areas
+from imdx.errors import StoreError
 from imdx.model.dataflows import Dataflow
 from imdx.model.report import Report
+from imdx.store.documents import AuditRow, LibraryImport, RegistryChange, StoredEntry, StoredRecord
 
 
 @dataclass
@@ -107,3 +109,70 @@ class Store(ABC):
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:
         """The stored data-issue report, optionally for one source or area."""
+
+    # -- the research library and the coordination registry (imdx.store.documents) ---------------
+    # Each backend keeps them in the tables listed in imdx/store/library_tables.py (plain SQL types; the
+    # DuckDB backend's implementation is there). The defaults below only say that a backend lacks them.
+    def _no_documents(self):
+        raise StoreError(f"the {type(self).__name__} store does not hold research-library or registry documents "
+                         "yet; use the DuckDB store (the default) for `imdx library` and `imdx registry`")
+
+    def is_read_only(self) -> bool:
+        """True when this store was opened for reading only (as ``imdx serve`` opens it)."""
+        return False
+
+    def write_library(self, records: list[StoredRecord], import_: LibraryImport, report: Report) -> int:
+        """Write one library import in ONE transaction: each record replaces the stored record of the same id
+        (body and links), its new :class:`RecordSource` rows are appended to its provenance, the import row
+        and the report's issues are added; returns the new import id. Nothing is written if anything fails."""
+        self._no_documents()
+
+    def library_records(self, record_ids: list[str] | None = None) -> list[StoredRecord]:
+        """Stored records (all, or those of ``record_ids``) with their links and every source, by record id."""
+        self._no_documents()
+
+    def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
+        """``record_id, target`` of the records linked by ``rel`` (e.g. ``"area"``) to any of ``targets``."""
+        self._no_documents()
+
+    def library_link_counts(self, rel: str) -> pd.DataFrame:
+        """``target, n``: how many records each target of ``rel`` has (e.g. records per country)."""
+        self._no_documents()
+
+    def library_imports(self) -> pd.DataFrame:
+        """One row per library import: id, format, file, sha256, size, imported_at, actor, counts."""
+        self._no_documents()
+
+    def library_issues(self, import_id: int | None = None) -> pd.DataFrame:
+        """The issues of library imports (``import_id`` plus the fields of :class:`Issue`)."""
+        self._no_documents()
+
+    def library_generation(self) -> str:
+        """A text that changes whenever the library changes (the search index is rebuilt when it differs)."""
+        self._no_documents()
+
+    def write_registry(self, changes: list[RegistryChange], audit: list[AuditRow]) -> None:
+        """Apply registry changes and append their audit rows in ONE transaction. An entry's version must
+        equal ``expected_version`` (None: the entry must not exist) unless ``check_version`` is False, else
+        :class:`VersionConflict` is raised and nothing is written; each write increments the version."""
+        self._no_documents()
+
+    def audit_registry(self, audit: list[AuditRow]) -> None:
+        """Append audit rows alone (e.g. a refused change), in one transaction."""
+        self._no_documents()
+
+    def registry_entries(self, kind: str | None = None, *, entry_ids: list[str] | None = None,
+                         owner: str | None = None, rel: str | None = None,
+                         target: str | None = None) -> list[StoredEntry]:
+        """Registry entries filtered by kind, ids, owner, or having a link ``rel`` (to ``target``)."""
+        self._no_documents()
+
+    def registry_links(self, rel: str | None = None) -> pd.DataFrame:
+        """``kind, entry_id, rel, target`` of every registry link (of one ``rel``)."""
+        self._no_documents()
+
+    def registry_audit(self, kind: str | None = None, entry_id: str | None = None,
+                       limit: int = 1000) -> pd.DataFrame:
+        """The registry's audit log, newest first: seq, logged_at, actor, organisation, action, kind, entry_id,
+        outcome, before_body, after_body (JSON text), detail."""
+        self._no_documents()

@@ -28,6 +28,7 @@ from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
 from imdx.model.report import Issue, Report
 from imdx.store.base import ReleaseRecord, Store
 from imdx.store.labels import LABEL_SCHEMA, Labels, decoded
+from imdx.store.library_tables import DocumentTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release (
@@ -68,7 +69,7 @@ def text_columns(flow: Dataflow) -> list[str]:
     return flow.dimension_names[:-1] + TEXT_ATTRIBUTES
 
 
-class DuckDBStore(Store):
+class DuckDBStore(DocumentTables, Store):
     def __init__(self, path: str | Path = "imdx.duckdb", *, read_only: bool = False):
         self.path = Path(path)
         if read_only and not self.path.exists():
@@ -83,6 +84,7 @@ class DuckDBStore(Store):
             self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
+            self._create_document_tables()  # the research library and the coordination registry
         self._labels: Labels | None = None  # see labels()
         self._areas: Areas | None = None
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision

@@ -7,13 +7,14 @@ import pytest
 from imdx.cases.audit import AuditLog, entry_hash, verify_chain
 from imdx.cases.errors import AccessDenied
 
-from .conftest import principal
+from .conftest import principal, submit
 
-KEY = "audit-" + "x" * 32
+KEY = "the-audit-key-of-these-tests-Zq8Rw3Lm5Nx"
 
 
 @pytest.fixture
 def log(service):
+    service.store.con.execute("DELETE FROM audit_log")   # a chain of its own, under a key of its own
     audit = AuditLog(service.store, KEY)
     for i in range(6):
         audit.record(f"user{i}", "case:read", f"case{i}", "ok", {"i": i})
@@ -82,10 +83,12 @@ def test_removing_the_latest_entries_is_detected_with_the_noted_head(log):
     "DELETE FROM audit_log WHERE seq = 3",
     "UPDATE audit_log SET seq = CASE seq WHEN 2 THEN 5 WHEN 5 THEN 2 ELSE seq END WHERE seq IN (2, 5)",
 ])
-def test_tampering_in_the_database_is_detected_by_the_service(service, log, tamper):
+def test_tampering_in_the_database_is_detected_by_the_service(service, tamper):
     dpo = principal(service, "dpo_a")
+    for i in range(6):
+        service.audit.record(f"user{i}", "case:read", f"case{i}", "ok", {"i": i})
     report, _ = service.verify_audit(dpo)
-    assert len(report) == 0
+    assert report.count("error") == 0
     service.store.con.execute(tamper)
     report, _ = service.verify_audit(dpo)
     assert report.count("error") > 0
@@ -93,7 +96,7 @@ def test_tampering_in_the_database_is_detected_by_the_service(service, log, tamp
 
 def test_identifying_reads_and_refusals_are_logged(service):
     fo_a, fo_b = principal(service, "fo_a"), principal(service, "fo_b")
-    case_id = service.submit_record(fo_a, {"data_source": "hotline", "victim_name": "Logged Person"}).case_ids[0]
+    case_id = submit(service, fo_a, {"data_source": "hotline", "victim_name": "Logged Person"})
     service.read_case(fo_a, case_id)
     with pytest.raises(AccessDenied):
         service.read_case(fo_b, case_id)

@@ -100,7 +100,7 @@ def test_unreadable_file_leaves_the_store_unchanged(tmp_path, service):
     assert service.store.query("SELECT count(*) FROM submissions")[0][0] == 0
 
 
-def test_completeness_per_field_and_per_contributor(tmp_path, service):
+def test_completeness_per_field_of_the_own_organisation_only(tmp_path, service):
     fo_a, fo_b = principal(service, "fo_a"), principal(service, "fo_b")
     generated = generate_cases(40, seed=6, organisations=("OrgA",))
     generated["citizenship"] = None
@@ -111,8 +111,10 @@ def test_completeness_per_field_and_per_contributor(tmp_path, service):
     report = service.completeness(principal(service, "analyst_a")).set_index(["organisation", "field"])
     assert report.loc[("OrgA", "citizenship"), "share"] == 0.0
     assert report.loc[("OrgA", "data_source"), "share"] == 1.0
-    assert report.loc[("all", "data_source"), "records"] == 50
-    assert report.loc[("OrgB", "citizenship"), "filled"] > 0
+    assert report.loc[("all", "data_source"), "records"] == 40
+    assert set(report.index.get_level_values("organisation")) == {"all", "OrgA"}     # nothing of OrgB
+    other = service.completeness(principal(service, "analyst_b")).set_index(["organisation", "field"])
+    assert other.loc[("all", "data_source"), "records"] == 10 and other.loc[("OrgB", "citizenship"), "filled"] > 0
 
 
 def test_a_file_in_the_codebook_layout_imports_with_its_own_column_names(tmp_path, service):

@@ -27,7 +27,7 @@ from imdx.cases.releases.observations import COLUMNS, observation_tables
 from imdx.cases.releases.synthetic import synthesise
 from imdx.cases.service import CaseService
 
-from .conftest import make_env, populate, principal
+from .conftest import approve, make_env, populate, principal, set_policy
 
 SLOW = settings(max_examples=12, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
@@ -39,7 +39,13 @@ SLOW = settings(max_examples=12, deadline=None, database=None, suppress_health_c
        max_suppression=st.sampled_from([0.0, 0.01, 0.05, 0.2]))
 def test_every_k_anonymised_release_passes_the_verifier(n, seed, k, qis, max_suppression):
     records = generate_cases(n, seed=seed, identifying=False)
-    result = k_anonymise(records, k=k, quasi_identifiers=tuple(qis), max_suppression=max_suppression, seed=seed)
+    if 0 < n < k:                          # even fully generalised, every record would be suppressed
+        with pytest.raises(ReleaseError, match="too small"):
+            k_anonymise(records, k=k, quasi_identifiers=tuple(qis), max_suppression=max_suppression)
+        return
+    result = k_anonymise(records, k=k, quasi_identifiers=tuple(qis), max_suppression=max_suppression,
+                         rng=np.random.default_rng(seed))
+    assert set(qis) <= set(result.quasi_identifiers)
     assert len(verify_k_anonymity(result.frame, result.quasi_identifiers, k)) == 0
     assert len(result.frame) + result.n_suppressed == n
     if len(result.frame):
@@ -98,8 +104,9 @@ def test_the_ledger_refuses_invalid_charges(ledger_store):
 
 @pytest.fixture
 def releasing(tmp_path):
-    svc = CaseService.from_env(make_env(tmp_path, budget="1.0"))
+    svc = CaseService.from_env(make_env(tmp_path))
     populate(svc)
+    set_policy(svc, epsilon_budget=1.0, epsilon_per_release=1.0)
     yield svc
     svc.close()
 
@@ -114,15 +121,15 @@ def test_dp_releases_stop_at_the_budget_and_nothing_is_published_when_refused(tm
     _load(releasing, tmp_path, generate_cases(500, seed=3, organisations=("OrgA",)))
     dpo = principal(releasing, "dpo_a")
     first = publish.request_release(releasing, dpo, "dp-aggregates", {"epsilon": 0.6})
-    publish.approve_release(releasing, dpo, first)
+    approve(releasing, dpo, first)
     second = publish.request_release(releasing, dpo, "synthetic", {"epsilon": 0.6})
     with pytest.raises(BudgetExceeded, match="0.4 left"):
-        publish.approve_release(releasing, dpo, second)
+        approve(releasing, dpo, second)
     assert not (Path(releasing.settings.release_dir) / second).exists()
     assert publish.release_info(releasing, dpo, second)["status"] == "pending"
     third = publish.request_release(releasing, dpo, "synthetic", {"epsilon": 0.4})
-    publish.approve_release(releasing, dpo, third)
-    assert ledger.spent(releasing.store, "all")[0] == pytest.approx(1.0)
+    approve(releasing, dpo, third)
+    assert ledger.spent(releasing.store, "OrgA")[0] == pytest.approx(1.0)
 
 
 def test_only_a_dpo_approves_and_releases_are_recorded_and_reproducible(tmp_path, releasing):
@@ -130,17 +137,22 @@ def test_only_a_dpo_approves_and_releases_are_recorded_and_reproducible(tmp_path
     analyst, dpo = principal(releasing, "analyst_a"), principal(releasing, "dpo_a")
     rid = publish.request_release(releasing, analyst, "k-anonymised", {"k": 11}, audience="internal")
     with pytest.raises(AccessDenied) as denied:
-        publish.approve_release(releasing, analyst, rid)
+        publish.preview_release(releasing, analyst, rid)
     assert denied.value.status == 403
-    publish.approve_release(releasing, dpo, rid)
+    with pytest.raises(AccessDenied) as denied:
+        publish.approve_release(releasing, analyst, rid, "0" * 64)
+    assert denied.value.status == 403
+    approve(releasing, dpo, rid)
     info = publish.release_info(releasing, dpo, rid)
-    assert info["parameters"] == {"k": 11} and isinstance(info["seed"], int)
-    assert info["report"]["suppression"]["k"] == 11 and len(info["report"]["data_digest"]) == 64
+    assert info["parameters"]["k"] == 11 and info["report"]["requested"] == {"k": 11}
+    assert set(info["parameters"]["quasi_identifiers"]) >= set(DEFAULT_QUASI_IDENTIFIERS)
+    assert not {"seed", "secret"} & set(info)
+    assert info["report"]["suppression"]["k"] == 11 and info["report"]["data_digest"].startswith("800:")
     assert publish.reproduce_release(releasing, dpo, rid)
     published = pd.read_csv(Path(releasing.settings.release_dir) / rid / "microdata.csv", dtype=str,
                             keep_default_na=False)
     assert len(published) == info["report"]["suppression"]["records_released"]
-    assert len(verify_k_anonymity(published, DEFAULT_QUASI_IDENTIFIERS, 11)) == 0
+    assert len(verify_k_anonymity(published, info["parameters"]["quasi_identifiers"], 11)) == 0
     manifest = json.loads((Path(releasing.settings.release_dir) / rid / "release.json").read_text())
     assert "seed" not in json.dumps(manifest) and manifest["approved_by_role"] == "data_protection_officer"
     _load(releasing, tmp_path, generate_cases(5, seed=5, organisations=("OrgA",)))
@@ -151,9 +163,9 @@ def test_only_a_dpo_approves_and_releases_are_recorded_and_reproducible(tmp_path
 def test_release_parameters_cannot_ask_for_identifying_fields(tmp_path, releasing):
     _load(releasing, tmp_path, generate_cases(100, seed=6, organisations=("OrgA",)))
     dpo = principal(releasing, "dpo_a")
-    rid = publish.request_release(releasing, dpo, "k-anonymised", {"attributes": ["victim_name"]})
-    with pytest.raises(ReleaseError, match="never be released"):
-        publish.approve_release(releasing, dpo, rid)
+    for field in ("victim_name", "organisation", "case_reference", "no_such_field"):
+        with pytest.raises(ReleaseError, match="never be released"):
+            publish.request_release(releasing, dpo, "k-anonymised", {"attributes": [field]})
     with pytest.raises(ReleaseError, match="unknown parameters"):
         publish.request_release(releasing, dpo, "k-anonymised", {"columns": ["contact"]})
 
@@ -170,9 +182,10 @@ NARRATIVES = st.from_regex(r"\A[A-Z][a-z]{4,9} said the recruiter [A-Z][a-z]{4,9
                                                                                   max_size=30))
 def test_no_identifying_value_appears_in_any_release_file(tmp_path_factory, seed, names, contacts, narratives):
     tmp = tmp_path_factory.mktemp("leak")
-    svc = CaseService.from_env(make_env(tmp, budget="10"))
+    svc = CaseService.from_env(make_env(tmp))
     try:
         populate(svc)
+        set_policy(svc, epsilon_budget=10)
         records = generate_cases(400, seed=seed, organisations=("OrgA",))
         rows = np.random.default_rng(seed).choice(400, size=30, replace=False)
         records.loc[rows, "victim_name"] = names
@@ -180,9 +193,9 @@ def test_no_identifying_value_appears_in_any_release_file(tmp_path_factory, seed
         records.loc[rows, "narrative"] = narratives
         sub = _load(svc, tmp, records)
         dpo = principal(svc, "dpo_a")
-        for kind, params in (("k-anonymised", {"k": 3}), ("dp-aggregates", {"epsilon": 1.0}),
+        for kind, params in (("k-anonymised", {"k": 11}), ("dp-aggregates", {"epsilon": 1.0}),
                              ("synthetic", {"epsilon": 1.0})):
-            publish.approve_release(svc, dpo, publish.request_release(svc, dpo, kind, params))
+            approve(svc, dpo, publish.request_release(svc, dpo, kind, params))
         published = [p for p in Path(svc.settings.release_dir).rglob("*") if p.is_file()]
         assert len(published) >= 8
         text = "\n".join(p.read_text() for p in published)
@@ -195,11 +208,11 @@ def test_no_identifying_value_appears_in_any_release_file(tmp_path_factory, seed
         svc.close()
 
 
-def test_dp_tables_are_reproducible_with_their_seed_and_noisy():
+def test_dp_tables_are_reproducible_with_their_secret_and_noisy():
     records = generate_cases(3000, seed=7, identifying=False)
-    a = dp_tables(records, epsilon=0.5, seed=42)
-    b = dp_tables(records, epsilon=0.5, seed=42)
-    c = dp_tables(records, epsilon=0.5, seed=43)
+    a = dp_tables(records, epsilon=0.5, secret=b"a" * 32)
+    b = dp_tables(records, epsilon=0.5, secret=b"a" * 32)
+    c = dp_tables(records, epsilon=0.5, secret=b"b" * 32)
     for name in a.tables:
         pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
     assert any(not a.tables[n]["value"].equals(c.tables[n]["value"]) for n in a.tables)
@@ -211,22 +224,23 @@ def test_dp_tables_are_reproducible_with_their_seed_and_noisy():
 
 def test_gaussian_tables_account_for_delta():
     records = generate_cases(1000, seed=8, identifying=False)
-    result = dp_tables(records, epsilon=1.0, delta=1e-6, mechanism="gaussian", tables=[("sex", "age_band")])
+    result = dp_tables(records, epsilon=1.0, delta=1e-6, mechanism="gaussian", tables=[("sex", "age_band")],
+                       secret=b"s" * 32)
     assert result.epsilon <= 1.0 + 1e-9 and result.delta == pytest.approx(1e-6)
     with pytest.raises(ReleaseError, match="delta"):
-        dp_tables(records, epsilon=1.0, mechanism="gaussian")
+        dp_tables(records, epsilon=1.0, mechanism="gaussian", secret=b"s" * 32)
 
 
 def test_synthetic_data_preserves_distributions_and_reports_risk():
     records = generate_cases(20000, seed=9, identifying=False)
-    result = synthesise(records, epsilon=2.0, seed=1)
+    result = synthesise(records, epsilon=2.0, secret=b"1" * 32)
     assert abs(len(result.frame) - 20000) < 1000
     assert result.utility["one_way_tvd"]["sex"] < 0.03
     assert result.utility["two_way_tvd"]["sex|age_band"] < 0.05
     assert set(result.frame.columns) == {"country", "citizenship", "year", "sex", "age_band", "exploitation_type"}
     risk = result.disclosure_risk
     assert 0 <= risk["share_matching_a_real_unique"] <= risk["share_matching_a_real_combination"] <= 1
-    again = synthesise(records, epsilon=2.0, seed=1)
+    again = synthesise(records, epsilon=2.0, secret=b"1" * 32)
     pd.testing.assert_frame_equal(result.frame, again.frame)
 
 
@@ -235,7 +249,7 @@ def test_observation_tables_of_every_kind(tmp_path, releasing):
     dpo = principal(releasing, "dpo_a")
     for kind, params in (("k-anonymised", {}), ("dp-aggregates", {"epsilon": 0.3}), ("synthetic", {"epsilon": 0.3})):
         rid = publish.request_release(releasing, dpo, kind, params)
-        publish.approve_release(releasing, dpo, rid)
+        approve(releasing, dpo, rid)
         obs = observation_tables(Path(releasing.settings.release_dir) / rid)
         assert list(obs.columns) == list(COLUMNS)
         assert (obs["dataflow"] == "trafficking_victims").all() and (obs["release_id"] == rid).all()
@@ -253,6 +267,10 @@ def test_observation_tables_of_every_kind(tmp_path, releasing):
     ("dp-aggregates", {"epsilon": 0.5, "mechanism": "rot13"}, "mechanism must be"),
     ("dp-aggregates", {"epsilon": 0.5, "tables": [["country", 3]]}, "tables must be"),
     ("k-anonymised", {"k": 1}, "k must be"),
+    ("k-anonymised", {"k": 10}, "below the dataset's policy"),
+    ("k-anonymised", {"max_suppression": 0.5}, "above the dataset's policy"),
+    ("k-anonymised", {"quasi_identifiers": ["gender"]}, "cannot choose them"),
+    ("dp-aggregates", {"epsilon": 2.0}, "above the dataset's policy"),
     ("k-anonymised", {"k": True}, "k must be"),
     ("dp-aggregates", {}, "needs an epsilon"),
     ("census", {}, "unknown release kind"),

@@ -16,13 +16,14 @@ from imdx.load import load
 from imdx.query import query
 from imdx.store.duckdb_store import DuckDBStore
 
-from .conftest import make_env, populate, principal
+from .conftest import approve, make_env, populate, principal, set_policy
 
 
 @pytest.fixture
 def svc(tmp_path):
-    service = CaseService.from_env(make_env(tmp_path, budget="2.0"))
+    service = CaseService.from_env(make_env(tmp_path))
     populate(service)
+    set_policy(service, epsilon_budget=2.0)
     path = tmp_path / f"{uuid.uuid4().hex}.csv"
     as_text(generate_cases(800, seed=5, organisations=("OrgA",))).to_csv(path, index=False)
     service.import_file(principal(service, "fo_a"), path)
@@ -33,11 +34,14 @@ def svc(tmp_path):
 def test_public_dp_release_is_queryable_from_the_store(svc, tmp_path, mirror):
     dpo = principal(svc, "dpo_a")
     rid = publish.request_release(svc, dpo, "dp-aggregates", {"epsilon": 0.5}, audience="public")
-    publish.approve_release(svc, dpo, rid)
+    approve(svc, dpo, rid)
     with DuckDBStore(tmp_path / "stats.duckdb") as store:
         load(store, settings(mirror=str(mirror)), ["m49"])
         with pytest.raises(AccessDenied):
             store_release(svc, principal(svc, "analyst_a"), rid, store)
+        with pytest.raises(AccessDenied) as other:          # another organisation's DPO: not theirs to store
+            store_release(svc, principal(svc, "dpo_b"), rid, store)
+        assert other.value.status == 404
         store_id = store_release(svc, dpo, rid, store)
         frame = query(store, "trafficking_victims")
         assert len(frame) > 0 and set(frame["release_id"]) == {store_id}
@@ -52,7 +56,7 @@ def test_public_dp_release_is_queryable_from_the_store(svc, tmp_path, mirror):
 def test_internal_release_never_goes_to_the_store(svc, tmp_path, mirror):
     dpo = principal(svc, "dpo_a")
     rid = publish.request_release(svc, dpo, "dp-aggregates", {"epsilon": 0.5}, audience="internal")
-    publish.approve_release(svc, dpo, rid)
+    approve(svc, dpo, rid)
     with DuckDBStore(tmp_path / "stats.duckdb") as store:
         load(store, settings(mirror=str(mirror)), ["m49"])
         with pytest.raises(ReleaseError, match="only a published release for the public"):

@@ -9,10 +9,10 @@ confirms the loss, which is what the ledger is charged.
 
 Noise is integer: the two-sided geometric (discrete Laplace) for ``laplace``, and rounded Gaussian
 for ``gaussian`` (its loss is that of the Gaussian with the same scale, rounding being
-post-processing). It is drawn from a generator seeded per release so that a release can be
-reproduced exactly by the data protection officer; the seed is kept in the database, never in the
-published files, because whoever knows the seed could remove the noise. Negative noisy counts are
-published as 0 (post-processing, no extra privacy cost).
+post-processing). It is drawn from a cryptographic stream keyed by the release's secret
+(:mod:`imdx.cases.releases.randomness`), so that the server can reproduce a release exactly; the
+secret is kept sealed in the database and never leaves the server, because whoever knows it could
+remove the noise. Negative noisy counts are published as 0 (post-processing, no extra privacy cost).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import opendp.prelude as dp
 import pandas as pd
 
 from imdx.cases.errors import ReleaseError
+from imdx.cases.releases.randomness import NoiseStream
 from imdx.cases.schema import AGE_BANDS, COUNTRIES, EXPLOITATION_TYPES, GENDERS
 
 UNKNOWN = "_U"
@@ -84,11 +85,11 @@ def calibrate(mechanism: str, epsilon: float, delta: float) -> tuple[float, floa
     raise ReleaseError(f"unknown mechanism {mechanism!r}: use 'laplace' or 'gaussian'")
 
 
-def noise(mechanism: str, scale: float, size: int, rng: np.random.Generator) -> np.ndarray:
+def noise(mechanism: str, scale: float, size: int, stream: NoiseStream) -> np.ndarray:
     if mechanism == "laplace":
         p = 1.0 - np.exp(-1.0 / scale)
-        return rng.geometric(p, size) - rng.geometric(p, size)
-    return np.rint(rng.normal(0.0, scale, size)).astype(np.int64)
+        return stream.geometric(p, size) - stream.geometric(p, size)
+    return np.rint(scale * stream.normal(size)).astype(np.int64)
 
 
 def true_counts(codes: pd.DataFrame, table: tuple[str, ...], dims: dict) -> np.ndarray:
@@ -118,22 +119,40 @@ def table_name(table: tuple[str, ...]) -> str:
     return "victims_by_" + "_".join(table)
 
 
-def dp_tables(records: pd.DataFrame, *, epsilon: float, tables=DEFAULT_TABLES, mechanism: str = "laplace",
-              delta: float = 0.0, years: tuple[int, int] = DEFAULT_YEARS, seed: int = 0) -> DPTables:
-    """Noisy counts of ``records`` for each table (a tuple of dimension names)."""
+#: the most cells all tables of one release may have together (memory and file size stay bounded)
+MAX_CELLS = 1_000_000
+
+
+def check_tables(tables, years=DEFAULT_YEARS) -> list[tuple[str, ...]]:
+    """The tables as tuples, after checking their dimensions and their number of cells."""
     tables = [tuple(t) for t in tables]
     dims = dimensions(tuple(years))
     bad = [d for t in tables for d in t if d not in dims]
     if bad or not tables:
         raise ReleaseError(f"unknown dimensions {bad}; choose among {', '.join(dims)}")
+    repeated = [t for t in tables if len(set(t)) != len(t)]
+    if repeated:
+        raise ReleaseError(f"a table names a dimension twice: {list(repeated[0])}")
+    cells = sum(int(np.prod([len(dims[d]) for d in t])) for t in tables)
+    if cells > MAX_CELLS:
+        raise ReleaseError(f"these tables have {cells:,} cells together, more than {MAX_CELLS:,}: ask for fewer or "
+                           "smaller tables")
+    return tables
+
+
+def dp_tables(records: pd.DataFrame, *, epsilon: float, tables=DEFAULT_TABLES, mechanism: str = "laplace",
+              delta: float = 0.0, years: tuple[int, int] = DEFAULT_YEARS, secret: bytes) -> DPTables:
+    """Noisy counts of ``records`` for each table (a tuple of dimension names)."""
+    tables = check_tables(tables, years)
+    dims = dimensions(tuple(years))
     eps_each, delta_each = epsilon / len(tables), delta / len(tables)
     scale, eps_used, delta_used = calibrate(mechanism, eps_each, delta_each)
     codes = dimension_codes(records, tuple(years))
-    rng = np.random.default_rng(seed)
+    stream = NoiseStream(secret, "dp-aggregates/noise")
     out = {}
     for t in tables:
         counts = true_counts(codes, t, dims)
-        noisy = np.maximum(counts + noise(mechanism, scale, counts.size, rng), 0)
+        noisy = np.maximum(counts + noise(mechanism, scale, counts.size, stream), 0)
         out[table_name(t)] = table_frame(noisy, t, dims)
     params = {"epsilon": epsilon, "delta": delta, "mechanism": mechanism, "tables": [list(t) for t in tables],
               "years": list(years), "noise_scale_per_table": scale}

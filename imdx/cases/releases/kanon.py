@@ -9,8 +9,13 @@ Method (in the spirit of Datafly): QIs are generalised step by step along their 
 (age band -> broad age -> child/adult -> ``*``; year -> 5-year period -> 10-year period -> ``*``;
 country -> country or ``OTHER`` when rare -> ``*``; gender -> ``*``), always the QI with the most
 distinct values first, until at most ``max_suppression`` of the records sit in classes smaller
-than ``k``; those records are then suppressed (removed). The released rows are shuffled with the
-seed so their order says nothing about when a case was recorded.
+than ``k``; those records are then suppressed (removed). A release that would still have to
+suppress more than ``max_suppression`` (fewer records than ``k``, say) is refused. The released
+rows are shuffled (with a generator derived from the release's secret) so their order says nothing
+about when a case was recorded.
+
+Which fields are quasi-identifiers is the dataset's release policy (:mod:`imdx.cases.policy`), not
+the requester's choice; any field of :data:`KNOWN_QUASI_IDENTIFIERS` in a release is one.
 
 :func:`verify_k_anonymity` proves the property on any released frame.
 """
@@ -23,12 +28,14 @@ import numpy as np
 import pandas as pd
 
 from imdx.cases.errors import ReleaseError
-from imdx.cases.schema import IDENTIFYING_FIELDS
+from imdx.cases.schema import IDENTIFYING_FIELDS, RECORD_FIELDS
 from imdx.model.report import Issue, Report
 
 DEFAULT_QUASI_IDENTIFIERS = ("gender", "age_band", "citizenship", "country_of_exploitation", "year_of_registration")
 ALLOWED_QUASI_IDENTIFIERS = DEFAULT_QUASI_IDENTIFIERS + ("majority_status", "citizenship_region",
                                                          "region_of_exploitation")
+#: fields someone may know about a victim from elsewhere: in a release, always quasi-identifiers
+KNOWN_QUASI_IDENTIFIERS = ALLOWED_QUASI_IDENTIFIERS + ("registration_period",)
 DEFAULT_ATTRIBUTES = ("majority_status", "trafficking_duration", "is_forced_labour", "is_sexual_exploitation",
                       "is_other_exploitation")
 #: fields that never go into any release, whatever is asked
@@ -144,18 +151,18 @@ def check_columns(quasi_identifiers, attributes) -> None:
     bad = [c for c in (*quasi_identifiers, *attributes) if c in NEVER_RELEASED]
     if bad:
         raise ReleaseError(f"{', '.join(bad)} can never be released: remove them from the release parameters")
-    unknown = [q for q in quasi_identifiers if q not in ALLOWED_QUASI_IDENTIFIERS]
+    unknown = [c for c in (*quasi_identifiers, *attributes) if c not in RECORD_FIELDS]
     if unknown:
-        raise ReleaseError(f"{unknown} are not declared quasi-identifiers; choose among "
-                           f"{', '.join(ALLOWED_QUASI_IDENTIFIERS)}")
+        raise ReleaseError(f"{unknown} are not fields of the standard")
 
 
 def k_anonymise(records: pd.DataFrame, *, k: int = 11,
                 quasi_identifiers: tuple[str, ...] = DEFAULT_QUASI_IDENTIFIERS,
                 attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES, max_suppression: float = 0.05,
-                seed: int = 0) -> KAnonymisedRelease:
+                rng: np.random.Generator | None = None) -> KAnonymisedRelease:
     """Generalise and suppress ``records`` so every QI combination occurs at least ``k`` times."""
-    quasi_identifiers = tuple(quasi_identifiers)
+    quasi_identifiers = tuple(quasi_identifiers) + tuple(a for a in attributes if a in KNOWN_QUASI_IDENTIFIERS
+                                                         and a not in quasi_identifiers)
     attributes = tuple(a for a in attributes if a not in quasi_identifiers)
     check_columns(quasi_identifiers, attributes)
     if not quasi_identifiers or k < 2:
@@ -175,8 +182,12 @@ def k_anonymise(records: pd.DataFrame, *, k: int = 11,
                 best = (score, col, codes, labels, trial)
         _, col, col.codes, col.labels, small = best
         col.level += 1
+    if small.sum() > max_suppression * n:
+        raise ReleaseError(f"{int(small.sum())} of {n} records would have to be suppressed (more than "
+                           f"max_suppression = {max_suppression:g}) even with every quasi-identifier generalised: "
+                           f"nothing was released. The dataset is too small for k = {k}.")
     keep = np.flatnonzero(~small)
-    keep = keep[np.random.default_rng(seed).permutation(len(keep))]   # order says nothing about intake
+    keep = keep[(rng or np.random.default_rng()).permutation(len(keep))]   # order says nothing about intake
     columns = {q: _categorical(c.codes[keep], c.labels) for q, c in cols.items()}
     for a in attributes:
         codes, labels = _coded(records[a])

@@ -7,9 +7,11 @@ release that would take the dataset's cumulative epsilon (or delta) past its bud
 the charge happen in one transaction under the store's lock, so two approvals cannot both slip
 under the limit.
 
-Datasets overlap: ``all`` holds every organisation's records. A person of organisation X is
-exposed by releases on ``all`` *and* on ``X``, so the loss counted for X is ``spent(all) +
-spent(X)``, and a release on ``all`` must fit the budget of the most exposed organisation.
+A dataset is one organisation's records, and its budget is in its release policy
+(:mod:`imdx.cases.policy`), set by its DPO; the caller passes it in. Databases written before
+organisations were kept apart (schema 1) may hold releases of a dataset ``all`` of every
+organisation's records: a person of organisation X was exposed by those *and* by releases of X, so
+the loss counted for X is ``spent(all) + spent(X)``.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ def check(store: CaseStore, dataset: str, epsilon: float, delta: float, budget: 
 
 def _refusal(dataset: str, left: float, budget: float, epsilon: float, delta: float) -> str:
     return (f"dataset {dataset!r} has epsilon {max(left, 0):.4g} left of {budget:g}; this release asks "
-            f"for {epsilon:.4g} (delta {delta:.2g}). Ask for less epsilon, or the data protection officer "
-            "may decide a new budget (IMDX_CASES_EPSILON_BUDGET) for new data.")
+            f"for {epsilon:.4g} (delta {delta:.2g}). Ask for less epsilon; only the dataset's data protection "
+            "officer can change its budget, in its release policy (audited).")
 
 
 def charge(store: CaseStore, dataset: str, release_id: str, epsilon: float, delta: float, budget: float,

@@ -35,6 +35,7 @@ from imdx.cases.releases.dp import (
     noise,
     true_counts,
 )
+from imdx.cases.releases.randomness import NoiseStream, generator
 
 TREE = (("country", "citizenship"), ("country", "year"), ("country", "exploitation_type"),
         ("exploitation_type", "sex"), ("sex", "age_band"))
@@ -53,15 +54,15 @@ class SyntheticRelease:
 
 
 def synthesise(records: pd.DataFrame, *, epsilon: float, mechanism: str = "laplace", delta: float = 0.0,
-               years: tuple[int, int] = DEFAULT_YEARS, seed: int = 0) -> SyntheticRelease:
+               years: tuple[int, int] = DEFAULT_YEARS, secret: bytes) -> SyntheticRelease:
     dims = dimensions(tuple(years))
     codes = dimension_codes(records, tuple(years))
     scale, eps_used, delta_used = calibrate(mechanism, epsilon / len(TREE), delta / len(TREE))
-    rng = np.random.default_rng(seed)
+    stream, rng = NoiseStream(secret, "synthetic/noise"), generator(secret, "synthetic/sampling")
     noisy, raw = {}, {}
     for parent, child in TREE:
         counts = true_counts(codes, (parent, child), dims)
-        values = counts + noise(mechanism, scale, counts.size, rng)
+        values = counts + noise(mechanism, scale, counts.size, stream)
         raw[(parent, child)] = values.reshape(len(dims[parent]), len(dims[child]))
         threshold = scale * np.log(max(counts.size, 2))
         values = np.where(values >= threshold, values, 0).astype(float)

@@ -29,10 +29,9 @@ SPECIAL = {"OTHER": "_O", "*": "_O", "_U": "_U", "_T": "_T"}
 
 def store_release(svc, principal, release_id: str, store) -> int:
     """Write the public release ``release_id`` of the case database into ``store``; returns its id there."""
-    from imdx.cases.releases.publish import release_info
+    from imdx.cases.releases.publish import approvable, release_info
 
-    if principal.role != "data_protection_officer":
-        svc.allow(principal, "release:approve", target=release_id)  # refused and audited
+    approvable(svc, principal, release_id)  # the owning organisation's DPO only; refusals audited
     info = release_info(svc, principal, release_id)
     if info["status"] != "published" or info["audience"] != "public":
         raise ReleaseError(f"release {release_id} is {info['status']} for audience {info['audience']!r}: only a "
