@@ -165,3 +165,19 @@ def test_the_measure_sees_a_real_load(tmp_path, mirror):
     run = bombs.measured(tmp_path, "load", "eurostat", "--mirror", str(mirror), "--db", str(tmp_path / "s.duckdb"))
     assert run["code"] == 0 and 50 << 20 < run["peak"] < PEAK, (run["code"], run["peak"])
     assert json.dumps(run)  # what the tests read is plain data
+
+
+def test_a_contributor_workbook_reaching_xfd1048576_is_refused(tmp_path):
+    """The case database's intake (`imdx cases import`) reads contributors' workbooks with pandas and
+    calamine: checked first, in a process of its own here because unguarded it aborts."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "contribution.xlsx"
+    bombs.xlsx_reaching_xfd1048576(path, "Cases")
+    done = subprocess.run([sys.executable, "-c", "import sys; from imdx.cases.intake import read_contributor_file\n"
+                           "try:\n    read_contributor_file(sys.argv[1])\nexcept Exception as err:\n"
+                           "    print(type(err).__name__, err)", str(path)], capture_output=True, text=True,
+                          timeout=300, check=False, env={"PYTHONPATH": str(bombs.REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("IntakeError") and "contribution.xlsx" in done.stdout and "max_cells" in done.stdout

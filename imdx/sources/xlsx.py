@@ -172,6 +172,13 @@ class Workbook:
                                    what=f"reading sheet {sheet!r}")
         return _read_sheet(self.path, sheet, self.name, book=self._book)
 
+    def check(self, sheet: str | int) -> str:
+        """Check a sheet (by name or position) against the limits without keeping its cells, before a
+        reader that trusts the file (pandas' ``read_excel``) reads it; its name."""
+        name = self.sheet_names[sheet] if isinstance(sheet, int) and 0 <= sheet < len(self.sheet_names) else sheet
+        self.rows(name)
+        return name
+
     def _check(self, sheet: str, xml: bytes, extent: Extent) -> None:
         current = limits.current()
         memory = extent.cells * BYTES_PER_CELL + len(xml)
