@@ -180,7 +180,7 @@ class LimitError(SourceFileError):
                  sheet: str | None = None, row: int | None = None, column: str | None = None, note: str = ""):
         limits = current()
         allowed = getattr(limits, name) if allowed is None else allowed
-        self.limit, self.found, self.allowed = name, found, allowed
+        self.limit, self.found, self.allowed, self.what, self.note = name, found, allowed, what, note
         env = next(limit.env for limit in LIMITS if limit.name == name)
         raise_to = max(int(found) + 1, allowed * 2) if name != "max_memory" else int(found) * limits.processes + 1
         shown, limit = amount(name, found), amount(name, allowed)
@@ -191,6 +191,12 @@ class LimitError(SourceFileError):
                 f"or `imdx load --limit {name}={_plain(name, raise_to)}`) and load again. Nothing of this "
                 "release was stored; the store was left as it was.")
         super().__init__(file, problem, sheet=sheet, row=row, column=column, hint=hint)
+
+
+    def about(self, file: str) -> LimitError:
+        """The same refusal, naming the file otherwise (the published name of a file being downloaded)."""
+        return LimitError(file, self.what, self.found, self.limit, allowed=self.allowed, sheet=self.sheet,
+                          row=self.row, column=self.column, note=self.note)
 
 
 def _plain(name: str, n: int) -> str:

@@ -290,6 +290,8 @@ def fetch_file(source: str, file: SourceFile, *, mirror: Path | None, cache: Pat
                 origin = f"{file.url} (member {member} of the ZIP archive)"
     except DownloadError as err:
         return _fall_back(source, file, store, _fallback_folder(fallback, mirror), err.reason)
+    except limits.LimitError as err:  # too big: refused, never replaced by a fallback copy
+        raise err.about(f"{source}/{file.name} (downloaded from {url})") from None
     previous = [v["sha256"] for v in store.vintages(source, file.name)]
     store.add_vintage(source, file.name, sha, size, file.url)
     if file.sha256 and sha != file.sha256:
