@@ -227,9 +227,13 @@ def _failure(spec: ReleaseSpec, err: Exception) -> ReleaseOutcome:
     if isinstance(err, ImdxError):
         return _outcome(spec, "failed", str(err))
     if isinstance(err, MemoryError):
+        now = limits.current()
+        more = f"{-(-now.max_memory * 2 // limits.GiB)}G"
         return _outcome(spec, "failed", f"reading {files} took more memory than this process's share of the limit "
-                        f"max_memory ({limits.size(limits.current().per_process)}); if the files are genuine, raise "
-                        "IMDX_MAX_MEMORY (or `imdx load --limit max_memory=...`). Nothing of this release was stored.")
+                        f"max_memory ({limits.size(now.per_process)} of {limits.size(now.max_memory)} for the whole "
+                        f"load); if the files are genuine, raise it (IMDX_MAX_MEMORY={more}, or `imdx load --limit "
+                        f"max_memory={more}`) or load with fewer workers (IMDX_WORKERS). Nothing of this release "
+                        "was stored.")
     if isinstance(err, BrokenProcessPool):
         return _outcome(spec, "failed", f"the process preparing this release ({files}) stopped (out of memory?); "
                         "nothing of it was stored. Load again with IMDX_WORKERS=1 to see the error here.")

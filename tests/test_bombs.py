@@ -175,9 +175,10 @@ def test_a_contributor_workbook_reaching_xfd1048576_is_refused(tmp_path):
 
     path = tmp_path / "contribution.xlsx"
     bombs.xlsx_reaching_xfd1048576(path, "Cases")
-    done = subprocess.run([sys.executable, "-c", "import sys; from imdx.cases.intake import read_contributor_file\n"
-                           "try:\n    read_contributor_file(sys.argv[1])\nexcept Exception as err:\n"
-                           "    print(type(err).__name__, err)", str(path)], capture_output=True, text=True,
+    probe = ("import sys; from imdx.cases.intake import read_contributor_file\n"
+             "try:\n    read_contributor_file(sys.argv[1])\nexcept Exception as err:\n"
+             "    print(type(err).__name__, err)")
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
                           timeout=300, check=False, env={"PYTHONPATH": str(bombs.REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("IntakeError") and "contribution.xlsx" in done.stdout and "max_cells" in done.stdout

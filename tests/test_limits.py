@@ -125,3 +125,25 @@ def test_every_real_file_is_within_the_defaults(mirror):
                     limits.unpack(path.read_bytes(), str(path))
                 seen += 1
     assert seen > 30
+
+
+def test_a_worker_past_its_share_gets_a_memory_error_and_the_release_says_what_to_do(tmp_path):
+    """A load's workers cap their address space at their share of max_memory: an allocation past it fails
+    with MemoryError (the process lives on), and the release's failure says which limit to raise."""
+    import subprocess
+    import sys
+
+    from imdx.load import _failure
+    from imdx.sources import registry
+
+    probe = ("import numpy\nfrom imdx import limits\nlimits.cap_memory(200 << 20)\nsmall = numpy.ones(50 << 20, 'u1')\n"
+             "try:\n    numpy.ones(1 << 30, 'u1')\nexcept MemoryError:\n    print('MemoryError', small.sum())\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False,
+                          env={"PYTHONPATH": str(bombs.REPO), "PATH": "/usr/bin:/bin"})
+    assert done.stdout.strip() == f"MemoryError {50 << 20}", done.stderr[-2000:]
+    spec = registry()["unhcr"].releases[1]
+    with limits.using(Limits(max_memory=900 << 20).shared_by(3)):
+        outcome = _failure(spec, MemoryError())
+    assert outcome.status == "failed" and "demographics_v2025.12.0_2001-2025.rda" in outcome.error
+    assert "max_memory (300.0 MiB of 900.0 MiB for the whole load)" in outcome.error
+    assert "IMDX_MAX_MEMORY=2G" in outcome.error and "a bug" not in outcome.error
