@@ -8,7 +8,7 @@ PORT ?= 8000
 SYSTEM_PACKAGES ?= chromium:chromium chromedriver:chromium-driver node:nodejs npm:npm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help system install assets run load serve test bench lint
+.PHONY: help system install assets run load serve test test-fast bench lint
 
 help:  ## list the commands
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,8 +39,12 @@ load:  ## load every source (from IMDX_MIRROR when set, else the publishers); su
 test: system install assets  ## run the test suite on the real files in the mirror
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q
 
+test-fast:  ## the fast loop: every test but the slow ones (full store, browser, biggest loads), on 2 processes
+	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q -m "not slow" -n 2
+
 bench: install  ## run the load benchmark (imdx against plain pandas reading the same files)
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) benchmarks/bench_load.py
 
-lint:  ## check the code style
+lint:  ## check the code: style and likely bugs (ruff), the types of the store, query, load and the API (mypy)
 	ruff check imdx tests benchmarks
+	$(PYTHON) -m mypy

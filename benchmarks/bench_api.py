@@ -13,7 +13,8 @@ The migrant_stock rows the API serves (current values, in the API's order, with 
 are exported from the store to a SQLite file with an index on (destination, year) and on (year),
 which datasette serves with ``max_returned_rows`` raised to 10,000 so that both answer the same rows.
 imdx runs twice: as served by default, and with its answer cache off (``--cache-mb 0``: every request
-is queried and encoded). Prints requests/s and p50/p99 latency of each, and the ratios. Target: imdx at least 2x datasette's
+is queried and encoded). Prints requests/s and p50/p99 latency of each, and the ratios. Target: imdx at least
+2x datasette's
 requests/s, and p99 under 20 ms for (a).
 
     python benchmarks/bench_api.py --db imdx.duckdb [--workers 2] [--duration 10] [--clients 64]

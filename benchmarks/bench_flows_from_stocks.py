@@ -59,7 +59,8 @@ def migest_times(folder: Path) -> dict[str, dict[str, float]]:
 
 
 def load_real(folder: Path):
-    read = lambda name: pd.read_csv(folder / "inputs" / f"real_{name}.csv", index_col=0).to_numpy(float)
+    def read(name):
+        return pd.read_csv(folder / "inputs" / f"real_{name}.csv", index_col=0).to_numpy(float)
     v = pd.read_csv(folder / "inputs" / "real_vital.csv")
     return read("stock_start"), read("stock_end"), v["births"].to_numpy(float), v["deaths"].to_numpy(float)
 

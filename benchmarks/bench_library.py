@@ -33,12 +33,13 @@ from imdx.library.search import baseline
 from imdx.library.service import Library
 from imdx.load import load
 from imdx.model.report import Report
+from imdx.store import connect
+from imdx.store.base import Store
 from imdx.store.documents import LibraryImport, RecordSource, StoredRecord
-from imdx.store.duckdb_store import DuckDBStore
 from tests.library.judgements import QUERIES, ndcg_at_10, recall_at_10, relevant
 
 
-def quality(store: DuckDBStore, mirror: Path) -> None:
+def quality(store: Store, mirror: Path) -> None:
     lib = Library(store)
     rel = relevant(mirror)
     rows = []
@@ -56,7 +57,7 @@ def quality(store: DuckDBStore, mirror: Path) -> None:
     print(f"per query nDCG@10: imdx better on {better}, worse on {worse}, equal on {len(rows) - better - worse}")
 
 
-def generate(store: DuckDBStore, n_docs: int, seed: int = 7) -> float:
+def generate(store: Store, n_docs: int, seed: int = 7) -> float:
     rng = random.Random(seed)
     real = [Record.from_body(r.body) for r in store.library_records() if r.record_id.startswith("iom-eval-")]
     glossary = [e.body.get("definition", "") for e in store.registry_entries("glossary_term")]
@@ -90,7 +91,7 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
-def speed(store: DuckDBStore, n_docs: int, repeat: int) -> None:
+def speed(store: Store, n_docs: int, repeat: int) -> None:
     wrote = generate(store, n_docs)
     forget(store)
     start = time.perf_counter()
@@ -130,7 +131,7 @@ def main() -> None:
         sys.exit("set IMDX_MIRROR to the folder of published files (e.g. ../shared/data)")
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.duckdb"
-        with DuckDBStore(db) as store:
+        with connect(db) as store:
             load(store, settings(mirror=str(cfg.mirror), db=str(db)), ["m49"])
             Library(store).add_from_mirror(cfg.mirror, actor="bench")
             quality(store, cfg.mirror)

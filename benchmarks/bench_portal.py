@@ -48,8 +48,7 @@ def start(db: Path):
     from starlette.middleware.gzip import GZipMiddleware
 
     from imdx.portal import portal_router
-    from imdx.portal.data import warm
-    from imdx.portal.router import reader_for
+    from imdx.portal.router import reader_for, warm
     from imdx.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(db, read_only=True)
@@ -93,7 +92,8 @@ def page_weight(client: httpx.Client) -> dict:
     out = {}
     for name, url in PAGE_TYPES.items():
         html = client.get(url).content
-        assets = re.findall(rb'<script[^>]+src="([^"]+)"', html) + re.findall(rb'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html)
+        assets = (re.findall(rb'<script[^>]+src="([^"]+)"', html)
+                  + re.findall(rb'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"', html))
         if b'id="spec-map"' in html:
             assets.append(b"/static/vendor/countries-110m.json")
         parts = {"html": html}

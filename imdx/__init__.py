@@ -49,7 +49,8 @@ class Handle:
 
 
 def open(path: str | Path = "imdx.duckdb", *, read_only: bool = True) -> Handle:
-    """Open a store (a DuckDB file made by ``imdx load``)."""
-    from imdx.store.duckdb_store import DuckDBStore
+    """Open a store made by ``imdx load``: a DuckDB file, or a PostgreSQL database given as a URL
+    (``postgresql://user@host/imdx``)."""
+    from imdx.store import connect
 
-    return Handle(DuckDBStore(path, read_only=read_only))
+    return Handle(connect(path, read_only=read_only))

@@ -27,7 +27,9 @@ SETTINGS = [
             "A folder laid out like the publishers' files: one folder per source (undesa_ims, wdi, unhcr, wpp, "
             "m49, ...), each file under its published name. When set, files are read from it instead of "
             "being downloaded."),
-    Setting("db", "IMDX_DB", "imdx.duckdb", "The store: a DuckDB file."),
+    Setting("db", "IMDX_DB", "imdx.duckdb",
+            "The store: a DuckDB file (the embedded default), or a PostgreSQL database as a URL "
+            "(postgresql://user@host:5432/imdx) for a server that loads while it answers."),
     Setting("cache", "IMDX_CACHE", str(Path.home() / ".cache" / "imdx"),
             "Where files downloaded from the publishers are kept, by checksum."),
     Setting("workers", "IMDX_WORKERS", None,
@@ -42,7 +44,7 @@ LIMITS = limits.LIMITS
 @dataclass(frozen=True)
 class Settings:
     mirror: Path | None
-    db: Path
+    db: Path | str  # a DuckDB file, or a postgresql:// URL (imdx.store.is_url)
     cache: Path
     workers: int = 1
     limits: limits.Limits = field(default_factory=limits.Limits)
@@ -58,8 +60,14 @@ def settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     if mirror is not None and not mirror.is_dir():
         raise ConfigError(f"the mirror folder {mirror} does not exist; set IMDX_MIRROR (or --mirror) to a folder "
                           "laid out like the publishers' files, e.g. ../shared/data")
-    return Settings(mirror=mirror, db=Path(values["db"]).expanduser(), cache=Path(values["cache"]).expanduser(),
+    return Settings(mirror=mirror, db=_store(values["db"]), cache=Path(values["cache"]).expanduser(),
                     workers=_workers(values["workers"]), limits=limits.from_env(env, limit_overrides))
+
+
+def _store(value: str) -> Path | str:
+    from imdx.store import is_url
+
+    return value if is_url(value) else Path(value).expanduser()
 
 
 def _text(value) -> str | None:

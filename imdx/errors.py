@@ -73,9 +73,61 @@ class SourceUnavailableError(ImdxError):
 
 
 class QueryError(ImdxError):
-    """A query names an unknown dataflow, dimension or code, or a malformed value."""
+    """A query names an unknown dataflow, parameter, code, edition or source, or gives a malformed value.
+
+    The error is typed, so that each door words it for its users (:func:`imdx.cli.common.error_message`
+    as ``--destination 'X' ...``, :func:`imdx.api.errors.from_query_error` as ``destination='X' ...``
+    with an HTTP status chosen by ``kind``):
+
+    * ``kind``: one of :data:`QUERY_ERROR_KINDS`;
+    * ``parameter``: the dimension or option at fault (``destination``, ``year``, ``edition``, ``dataflow``),
+      without dashes; None when no single parameter is;
+    * ``value``: what was given; ``allowed``: what would be accepted, when it can be listed;
+    * ``problem``: what is wrong with the value, as a phrase that follows the door's name of the
+      parameter and value (``is not a year``), or with ``{value}`` where the value goes, for a phrase
+      that names the parameter itself (``unknown dataflow {value}``);
+    * ``hint``: what to do, a sentence; ``search``: an area text a search would help with (each door
+      names its own search: ``imdx areas TEXT``, ``/api/v1/areas?q=TEXT``).
+
+    ``str(err)`` is a plain wording (``destination 'X' is not ...``), for Python callers and logs.
+    """
 
     exit_code = 2
+
+    def __init__(self, problem: str, *, kind: str = "bad-request", parameter: str | None = None,
+                 value: object = None, allowed: list | tuple | None = None, hint: str | None = None,
+                 search: str | None = None):
+        if kind not in QUERY_ERROR_KINDS:
+            raise ValueError(f"QueryError kind {kind!r} is not one of {QUERY_ERROR_KINDS}")
+        self.problem, self.kind, self.parameter, self.value = problem, kind, parameter, value
+        self.allowed = None if allowed is None else [str(a) for a in allowed]
+        self.hint, self.search = hint, search
+        super().__init__(self.words(lambda name, value: name if value is None else f"{name} {value!r}",
+                                    lambda text: f"search the areas for {text!r}"))
+
+    def words(self, subject, search, max_allowed: int = 30) -> str:
+        """The message, with ``subject(parameter, value)`` naming what was given and ``search(text)``
+        naming the door's area search."""
+        if "{value}" in self.problem:  # the value named in the phrase itself: "unknown dataflow 'x'"
+            text = self.problem.replace("{value}", repr(self.value))
+        else:
+            who = subject(self.parameter, self.value) if self.parameter is not None else \
+                "" if self.value is None else repr(self.value)
+            text = " ".join(p for p in (who, self.problem) if p)
+        if self.search is not None:
+            text += f" ({search(self.search)})"
+        if self.allowed is not None:
+            shown = ", ".join(self.allowed[:max_allowed])
+            more = f" and {len(self.allowed) - max_allowed} more" if len(self.allowed) > max_allowed else ""
+            text += f"; allowed: {shown or 'none'}{more}"
+        if self.hint:
+            text += f". {self.hint}" if not text.endswith(".") else f" {self.hint}"
+        return text
+
+
+#: the kinds of :class:`QueryError`: the API answers 404 for the first two, 400 for the others
+QUERY_ERROR_KINDS = ("unknown-dataflow", "not-loaded", "unknown-parameter", "unknown-code", "unknown-edition",
+                     "unknown-source", "malformed-value", "missing-value", "unsupported", "bad-request")
 
 
 class StoreError(ImdxError):

@@ -1,5 +1,8 @@
 """Loading: fetch → read → harmonise → check → store, one release at a time, each all or nothing.
 
+The store is written through :func:`imdx.ingest.ingest` (the one door for data); here the releases
+are prepared (finished and checked, :func:`prepare`) before they reach it.
+
 The loading process fetches every release first and builds the areas. Reading, harmonising and
 checking a release (:func:`prepare`) needs nothing but its files and a copy of the areas, so up to
 ``settings.workers`` processes do it at the same time, the biggest releases first; the loading
@@ -35,6 +38,7 @@ from imdx.codes.areas import AreaChanges, Areas
 from imdx.codes.build import build_areas
 from imdx.config import Settings
 from imdx.errors import ImdxError
+from imdx.ingest import ingest
 from imdx.model.report import Issue, Report
 from imdx.sources import registry
 from imdx.sources.base import LoadContext, ReleaseSpec, finish
@@ -113,6 +117,9 @@ def _load(store: Store, settings: Settings, sources: list[str] | None, progress:
             work.append((spec, _outcome(spec, "unchanged") if store.has_release(record) else record, paths))
         except Exception as err:  # noqa: BLE001 -- reported as the release's failure
             work.append((spec, _failure(spec, err), {}))
+    if areas is None:  # not even the areas could be fetched: every release failed
+        summary.outcomes = [job for _, job, _ in work if isinstance(job, ReleaseOutcome)]
+        return summary
     todo = [(spec, job, paths) for spec, job, paths in work if isinstance(job, ReleaseRecord)]
     owners = {system: name for name, source in known.items() for system in source.own_alias_systems}
     outcomes: dict[int, ReleaseOutcome] = {}
@@ -212,7 +219,7 @@ def write_release(store: Store, spec: ReleaseSpec, record: ReleaseRecord, prepar
                   areas: Areas) -> ReleaseOutcome:
     if prepared.areas is not None:
         areas.apply(prepared.areas)
-    release_id = store.write_release(record, prepared.observations, prepared.report, areas)
+    release_id = ingest(store, record, prepared.observations, report=prepared.report, areas=areas, checked=True)
     return ReleaseOutcome(spec.source, spec.key, spec.edition, "loaded",
                           n_obs=sum(len(f) for f in prepared.observations.values()), release_id=release_id,
                           report=prepared.report)
@@ -284,7 +291,8 @@ class _Preparer:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=_CONTEXT, initializer=_start_worker,
                                             initargs=(self.areas, os.getpid(), limits.current()))
         self.lock = threading.Lock()
-        self.queued: dict[tuple[str, str], tuple] = {}  # releases no worker has started: spec, paths, files
+        #: releases no worker has started: spec, paths, files
+        self.queued: dict[tuple[str, str], tuple[ReleaseSpec, dict[str, Path], list]] = {}
         self.futures: dict[tuple[str, str], Future] = {}  # releases given to a worker
         self.busy = 0  # workers preparing a release
         self.closed = False
@@ -333,9 +341,11 @@ class _Preparer:
         key = (spec.source, spec.key)
         with self.lock:
             inputs, future = self.queued.pop(key, None), self.futures.pop(key, None)
-        if future is None:
-            return _prepare_apart(*inputs, self.areas.copy())
-        return future.result()
+        if future is not None:
+            return future.result()
+        if inputs is None or self.areas is None:
+            raise ImdxError(f"{spec.source} {spec.key} was never queued to be prepared: a bug in imdx")
+        return _prepare_apart(*inputs, self.areas.copy())
 
     def __enter__(self) -> Self:
         return self
@@ -386,5 +396,7 @@ def _watch_parent(parent: int) -> None:
 def _prepare_elsewhere(source: str, key: str, paths, files) -> Prepared:
     """:func:`prepare` in a worker process, on a copy of the areas it received: the release is found by
     name, as its ``build`` may be a closure, which cannot be sent."""
-    areas = _BASE_AREAS.copy() if _BASE_AREAS is not None else None
+    if _BASE_AREAS is None:
+        raise ImdxError("a worker process started without the areas: a bug in imdx")
+    areas = _BASE_AREAS.copy()
     return _prepare_apart(next(s for s in registry()[source].releases if s.key == key), paths, files, areas)

@@ -21,14 +21,14 @@ FORMATS = ("pandas", "arrow", "polars")
 
 def _values(raw) -> list[str]:
     items = raw if isinstance(raw, (list, tuple, set)) else [raw]
-    out = []
+    out: list[str] = []
     for item in items:
         out.extend(p.strip() for p in str(item).split(",") if p.strip())
     return out
 
 
 def _years(raw) -> list[int]:
-    years = []
+    years: list[int] = []
     for part in _values(raw):
         try:
             if ":" in part:
@@ -37,14 +37,15 @@ def _years(raw) -> list[int]:
             else:
                 years.append(int(part))
         except ValueError:
-            raise QueryError(f"year {part!r} is not a year: use 2020, 2010:2020 or 2015,2020") from None
+            raise QueryError("is not a year: use 2020, 2010:2020 or 2015,2020", kind="malformed-value",
+                             parameter="year", value=part) from None
     return years
 
 
 def resolve_filters(store: Store, dataflow: str, filters: dict) -> dict[str, list]:
     flow = store.dataflow(dataflow)
     areas = store.areas()
-    resolved = {}
+    resolved: dict[str, list] = {}
     for dim, raw in filters.items():
         if raw is None:
             continue
@@ -57,14 +58,15 @@ def resolve_filters(store: Store, dataflow: str, filters: dict) -> dict[str, lis
             if dimension.is_area:
                 match = areas.resolve(value, AREA_SYSTEMS) if areas is not None else None
                 if match is None or match.code is None:
-                    hint = ""
+                    hint = None
                     if areas is not None:
                         near = areas.search(value[:4], limit=5)
                         if len(near):
-                            hint = " Did you mean " + ", ".join(f"{c} ({n})" for c, n in
-                                                                zip(near["code"], near["name"])) + "?"
-                    raise QueryError(f"--{dim} {value!r} is not a known country, area or region (give an ISO3 "
-                                     f"code, an M49 code or a name; `imdx areas {value}` searches).{hint}")
+                            hint = "Did you mean " + ", ".join(f"{c} ({n})" for c, n in
+                                                               zip(near["code"], near["name"])) + "?"
+                    raise QueryError("is not a known country, area or region: give an ISO3 code, an M49 code or "
+                                     "a name", kind="unknown-code", parameter=dim, value=value, search=value,
+                                     hint=hint)
                 codes.append(match.code)
             else:
                 allowed = dimension.codes()
@@ -72,8 +74,8 @@ def resolve_filters(store: Store, dataflow: str, filters: dict) -> dict[str, lis
                     allowed = {c: c for c in store.distinct(dataflow, dim)}
                 code = "_T" if value.lower() in ("total", "_t") and value not in allowed else value
                 if code not in allowed:
-                    shown = ", ".join(list(allowed)[:30])
-                    raise QueryError(f"--{dim} {value!r} is not a code of {dim} in {dataflow}; allowed: {shown}")
+                    raise QueryError(f"is not a code of {dim} in {dataflow}", kind="unknown-code", parameter=dim,
+                                     value=value, allowed=list(allowed))
                 codes.append(code)
         resolved[dim] = codes
     return resolved
@@ -84,12 +86,14 @@ def query(store: Store, dataflow: str, *, edition: str | None = None, source: st
     """Observations of ``dataflow`` as a tidy table: one row per observation, codes and names of each
     area, ``value`` and ``unit``, attributes and provenance (source, edition, release, source cell)."""
     if output not in FORMATS:
-        raise QueryError(f"output must be one of {FORMATS}")
+        raise QueryError("is not an output format", kind="unsupported", parameter="output", value=output,
+                         allowed=FORMATS)
     if isinstance(as_of, str):
         try:
             as_of = date.fromisoformat(as_of)
         except ValueError:
-            raise QueryError(f"as_of {as_of!r} is not a date: use YYYY-MM-DD") from None
+            raise QueryError("is not a date: use YYYY-MM-DD", kind="malformed-value", parameter="as_of",
+                             value=as_of) from None
     table: pa.Table = store.select(dataflow, resolve_filters(store, dataflow, filters), edition=edition,
                                    source=source, as_of=as_of)
     if output == "arrow":
@@ -98,7 +102,8 @@ def query(store: Store, dataflow: str, *, edition: str | None = None, source: st
         try:
             import polars as pl
         except ImportError:
-            raise QueryError("polars is not installed: pip install 'imdx[polars]'") from None
+            raise QueryError("needs polars, which is not installed: pip install 'imdx[polars]'", kind="unsupported",
+                             parameter="output", value=output) from None
         return pl.from_arrow(table)
     return table.to_pandas()
 

@@ -11,9 +11,7 @@ are left out. To see data *as it was published on a date*, query with ``as_of=``
 
 from __future__ import annotations
 
-import re
-
-import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
@@ -22,22 +20,6 @@ from imdx.query import _values, resolve_filters
 from imdx.store.base import Store
 
 CHANGES = ("changed", "appeared", "vanished")
-_FLOW_COUNT = re.compile(r"([A-Za-z0-9_]+) \((\d+)\)")
-
-
-def editions(store: Store, dataflow: str | None = None) -> pd.DataFrame:
-    """One row per (release, dataflow) stored: dataflow, source, key, edition, published, release_id, n_obs."""
-    rows = []
-    for r in store.releases().itertuples(index=False):
-        if not isinstance(r.dataflows, str):
-            continue
-        for flow, n in _FLOW_COUNT.findall(r.dataflows):
-            if dataflow is None or flow == dataflow:
-                rows.append((flow, r.source, r.key, r.edition, pd.Timestamp(r.published).date(), r.release_id,
-                             int(n)))
-    cols = ["dataflow", "source", "key", "edition", "published", "release_id", "n_obs"]
-    return pd.DataFrame(rows, columns=cols).sort_values(["dataflow", "source", "published", "release_id"],
-                                                         ignore_index=True)
 
 
 def resolve(store: Store, dataflow: str, filters: dict) -> dict[str, list]:
@@ -66,7 +48,8 @@ def resolve(store: Store, dataflow: str, filters: dict) -> dict[str, list]:
 def _check_edition(present: pd.DataFrame, dataflow: str, edition: str, which: str) -> None:
     if edition not in set(present["edition"]):
         known = ", ".join(dict.fromkeys(present["edition"])) or "none (nothing is loaded)"
-        raise QueryError(f"--{which} {edition!r} is not an edition of {dataflow}; its editions are: {known}")
+        raise QueryError(f"is not an edition of {dataflow}; its editions are: {known}", kind="unknown-edition",
+                         parameter=which, value=edition)
 
 
 def diff(store: Store, dataflow: str, from_edition: str, to_edition: str, *, source: str | None = None,
@@ -78,11 +61,12 @@ def diff(store: Store, dataflow: str, from_edition: str, to_edition: str, *, sou
     ``relative_change`` and ``change`` (one of :data:`CHANGES`); sorted by the dimensions.
     """
     flow = store.dataflow(dataflow)
-    present = editions(store, dataflow)
+    present = store.editions(dataflow)
     if source is not None:
         if source not in set(present["source"]):
-            raise QueryError(f"--source {source!r} has no releases of {dataflow}; sources with releases of it: "
-                             f"{', '.join(dict.fromkeys(present['source'])) or 'none'}")
+            raise QueryError(f"has no releases of {dataflow}; sources with releases of it: "
+                             f"{', '.join(dict.fromkeys(present['source'])) or 'none'}", kind="unknown-source",
+                             parameter="source", value=source)
         present = present[present["source"] == source]
     _check_edition(present, dataflow, from_edition, "from")
     _check_edition(present, dataflow, to_edition, "to")
@@ -94,31 +78,25 @@ def diff(store: Store, dataflow: str, from_edition: str, to_edition: str, *, sou
     several = len(pc.unique(old["source"])) > 1 or len(pc.unique(new["source"])) > 1
     key = dims + (["source"] if several else [])
 
-    def q(column: str) -> str:  # a quoted column name (the dataflow's own)
-        return '"' + column.replace('"', '""') + '"'
-
-    on = " AND ".join(f"o.{q(c)} IS NOT DISTINCT FROM n.{q(c)}" for c in key)
-    sql = f"""
-        SELECT {', '.join(f'coalesce(n.{q(c)}, o.{q(c)}) AS {q(c)}' for c in key + names + ['unit'])},
-               o.value AS value_from, n.value AS value_to,
-               n.value - o.value AS absolute_change,
-               (n.value - o.value) / nullif(abs(o.value), 0) AS relative_change,
-               CASE WHEN o.release_id IS NULL THEN 'appeared' WHEN n.release_id IS NULL THEN 'vanished'
-                    ELSE 'changed' END AS change,
-               o.release_id AS release_from, n.release_id AS release_to
-        FROM old o FULL OUTER JOIN new n ON {on}
-        WHERE o.release_id IS NULL OR n.release_id IS NULL
-           OR (o.value IS DISTINCT FROM n.value
-               AND NOT (isnan(o.value) AND isnan(n.value))
-               AND NOT coalesce(abs(n.value - o.value) <= 1e-12 * greatest(abs(o.value), abs(n.value)), FALSE))
-        ORDER BY {', '.join(q(c) for c in key)}"""
-    con = duckdb.connect()
-    try:
-        con.register("old", old)
-        con.register("new", new)
-        return con.execute(sql).df()
-    finally:
-        con.close()
+    old, new = old.to_pandas(), new.to_pandas()
+    both = old[key + names + ["unit", "value", "release_id"]].merge(
+        new[key + names + ["unit", "value", "release_id"]], on=key, how="outer", suffixes=("_from", "_to"),
+        indicator=True)  # pandas matches missing keys with each other, as IS NOT DISTINCT FROM does
+    a, b = both["value_from"].to_numpy(dtype=float), both["value_to"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        close = np.abs(b - a) <= 1e-12 * np.maximum(np.abs(a), np.abs(b))
+        relative = (b - a) / np.where(a == 0, np.nan, np.abs(a))
+    same = (both["_merge"] == "both").to_numpy() & ((a == b) | (np.isnan(a) & np.isnan(b)) | close)
+    out = pd.DataFrame({c: both[c] for c in key})
+    for c in names + ["unit"]:
+        out[c] = both[f"{c}_to"].where(both[f"{c}_to"].notna(), both[f"{c}_from"])
+    out["value_from"], out["value_to"] = a, b
+    out["absolute_change"], out["relative_change"] = b - a, relative
+    out["change"] = np.select([both["_merge"] == "right_only", both["_merge"] == "left_only"],
+                              ["appeared", "vanished"], "changed")
+    out["release_from"] = both["release_id_from"].astype("Int64")
+    out["release_to"] = both["release_id_to"].astype("Int64")
+    return out[~same].sort_values(key, kind="stable", ignore_index=True)
 
 
 def summary(changes: pd.DataFrame) -> dict[str, int]:

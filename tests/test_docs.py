@@ -26,3 +26,10 @@ def test_readme_quick_start_has_the_two_commands_ci_runs():
     readme = (ROOT / "README.md").read_text("utf-8")
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert "make run" in readme and "make test" in readme and "make test" in ci
+
+
+def test_architecture_covers_every_package():
+    text = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    packages = sorted(p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "imdx").glob("*/__init__.py"))
+    missing = [p for p in packages if f"`{p}/`" not in text]
+    assert not missing, f"describe these packages in docs/architecture.md (table 'The packages'): {missing}"

@@ -41,7 +41,8 @@ def test_the_owasp_rule():
                       "dict": pa.array(["@a", "b", "@a", "b"]).dictionary_encode()})
     safe = safe_table(table)
     assert safe.column("code").to_pylist() == ["'=1+1", "-3", "x", None]
-    assert safe.column("value").to_pylist() == [-1.5, -2.0, 3.0, None] and safe.schema.field("value").type == pa.float64()
+    assert safe.column("value").to_pylist() == [-1.5, -2.0, 3.0, None]
+    assert safe.schema.field("value").type == pa.float64()
     assert safe.column("dict").to_pylist() == ["'@a", "b", "'@a", "b"]
     frame = safe_frame(pd.DataFrame({"code": ["=1+1", "-3", None], "value": [-1.5, -2.0, 3.0],
                                      "cat": pd.Categorical(["+x", "y", "+x"])}))

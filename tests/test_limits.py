@@ -35,7 +35,8 @@ def test_settings_environment_and_overrides():
 def test_shares_of_the_memory_ceiling():
     shared = Limits(max_memory=12 << 30).shared_by(3)
     assert shared.per_process == 4 << 30
-    expected = r"more than the limit max_memory allows \(4.0 GiB for the whole load, 4.0 GiB for each of its 3 processes\)"
+    expected = (r"more than the limit max_memory allows \(4.0 GiB for the whole load, 4.0 GiB for each of its "
+                r"3 processes\)")
     with limits.using(shared), pytest.raises(LimitError, match=expected) as err:
         limits.check_memory("f.xlsx", "reading", 5 << 30)
     assert "IMDX_MAX_MEMORY=" in str(err.value) and err.value.file == "f.xlsx"

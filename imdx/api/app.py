@@ -1,4 +1,5 @@
-"""The app factory: ``create_app(db_path)`` serves one store read-only under ``/api/v1``."""
+"""The app factory: ``create_app(db)`` serves one store: the REST API under ``/api/v1``, SDMX under ``/sdmx``,
+the portal at ``/`` and, when given, the case database under ``/api/v1/cases``."""
 
 from __future__ import annotations
 
@@ -14,31 +15,41 @@ from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
 from imdx.api.routes import data, diff, library, meta, registry
 from imdx.api.state import ApiState
+from imdx.errors import StoreError
+from imdx.store import connect
+from imdx.store.base import Store
 
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
 
 
-def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
-               cases=None, registry_edits: bool = False) -> FastAPI:
-    """A FastAPI app over the store at ``db_path`` (opened read-only: one connection per process,
-    one cursor per request), keeping up to ``cache_mb`` MiB of encoded answers and twice that of query
-    results in memory (0: none; every request is queried and encoded). ``sdmx=True`` also mounts the
-    SDMX-REST routes of :mod:`imdx.sdmx.routes` under ``/sdmx``, ``portal=True`` the web portal at ``/``;
-    ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database under ``/api/v1/cases``
-    (its accounts also sign in to change the registry); ``registry_edits=True`` opens the store for writing
-    so that signed-in users can change the registry."""
-    state = ApiState(db_path, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
-                     writable=registry_edits)
+def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
+               freshness: float = 1.0, cases=None, registry_edits: bool = False) -> FastAPI:
+    """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only, or for
+    writing when ``registry_edits``; or an open :class:`Store`, which the app closes when it stops), keeping
+    up to ``cache_mb`` MiB of encoded answers and twice that of query results in memory (0: none; every
+    request is queried and encoded); a write committed while it serves (a release, a library import, a
+    registry change) is answered within ``freshness`` seconds. ``sdmx=True`` also mounts the SDMX-REST routes
+    of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/`` (with the library's and
+    the registry's pages); ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database
+    under ``/api/v1/cases`` (its accounts also sign in to change the registry); ``registry_edits=True`` lets
+    signed-in users change the registry (the store must be writable)."""
+    store = db if isinstance(db, Store) else connect(db, read_only=not registry_edits)
+    if registry_edits and store.is_read_only():
+        where = store.describe()
+        store.close()
+        raise StoreError(f"registry edits need {where} open for writing: open it with "
+                         "imdx.store.connect(target, read_only=False)")
+    state = ApiState(store, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
+                     freshness=freshness)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if portal:
             from starlette.concurrency import run_in_threadpool
 
-            from imdx.portal.data import warm
-            from imdx.portal.router import reader_for
+            from imdx.portal.router import reader_for, warm
 
-            await run_in_threadpool(warm, reader_for(state.store))  # the portal's indexes, built once
+            await run_in_threadpool(warm, reader_for(state.store))  # the portal's indexes, built at start
         gc.collect()
         gc.freeze()  # what startup built (areas, routes) lives as long as the process: keep it out of GC passes
         yield
@@ -61,9 +72,9 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
 
         app.include_router(cases_router(cases))
     if sdmx:
-        from imdx.sdmx.routes import sdmx_router
+        from imdx.api.sdmx import sdmx_router
 
-        app.include_router(sdmx_router(state.cursor_store))
+        app.include_router(sdmx_router(lambda: state.store))
     if portal:
         from imdx.portal import portal_router
 
@@ -74,5 +85,5 @@ def create_app(db_path: str | Path, *, cache_mb: int = 256, sdmx: bool = True, p
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)
-    app.add_middleware(CachedResponses, cache=state.responses, expose_headers=EXPOSED_HEADERS)
+    app.add_middleware(CachedResponses, state=state, expose_headers=EXPOSED_HEADERS)
     return app

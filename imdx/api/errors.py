@@ -11,7 +11,6 @@ same shape, so a client needs one code path for failures.
 from __future__ import annotations
 
 import logging
-import re
 
 import orjson
 from fastapi import FastAPI, Request
@@ -24,8 +23,8 @@ from imdx.errors import ImdxError, QueryError
 log = logging.getLogger("imdx.api")
 
 ROUTES_HINT = ("the API's routes are /api/v1/dataflows, /api/v1/dataflows/{id}, /api/v1/data/{dataflow}, "
-               "/api/v1/diff/{dataflow}, /api/v1/areas, /api/v1/releases and /api/v1/report "
-               "(described in /api/v1/openapi.json)")
+               "/api/v1/diff/{dataflow}, /api/v1/areas, /api/v1/releases, /api/v1/report, /api/v1/library and "
+               "/api/v1/registry (described in /api/v1/openapi.json)")
 
 
 class ApiError(Exception):
@@ -49,49 +48,55 @@ def error_response(status: int, type: str, message: str, parameter: str | None =
                     headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-_DIM_PREFIX = re.compile(r"^--(\w+) ")
+#: the API's error type and HTTP status of each kind of :class:`QueryError`
+QUERY_ERRORS = {"unknown-dataflow": (404, "unknown-dataflow"), "not-loaded": (404, "not-loaded"),
+                "unknown-parameter": (400, "unknown-parameter"), "unknown-code": (400, "unknown-code"),
+                "unknown-edition": (400, "unknown-edition"), "unknown-source": (400, "unknown-code"),
+                "malformed-value": (400, "malformed-value"), "missing-value": (400, "missing-parameter"),
+                "unsupported": (400, "bad-request"), "bad-request": (400, "bad-request")}
 
 
 def from_query_error(err: QueryError, parameter: str | None = None) -> ApiError:
-    """A :class:`QueryError` from :mod:`imdx.query` or the model, worded for HTTP parameters.
-
-    Those messages are written for the command line (``--destination 'X' ...``); here the same
-    advice names the query parameter (``destination='X' ...``).
-    """
-    message = str(err)
-    m = _DIM_PREFIX.match(message)
-    if m:
-        parameter = parameter or m.group(1)
-        message = f"{m.group(1)}=" + message[m.end():]
-    message = re.sub(r"`imdx areas ([^`]*)` searches", r"/api/v1/areas?q=\1 searches", message)
-    if message.startswith("unknown dataflow"):
-        return ApiError(404, "unknown-dataflow", message + " (listed at /api/v1/dataflows)", parameter or "dataflow")
-    if "is not a year" in message or "is not a date" in message:
-        kind = "malformed-value"
-    elif "is not an edition" in message:
-        kind = "unknown-edition"
-    elif "has no releases" in message:
-        kind = "unknown-code"
-    elif "has no dimension" in message:
-        kind = "unknown-parameter"
-    elif "is not a" in message:
-        kind = "unknown-code"
-    else:
-        kind = "bad-request"
-    return ApiError(400, kind, message, parameter)
+    """A :class:`QueryError` worded for HTTP: the parameter as a query parameter (``destination='X'``),
+    the area search as ``/api/v1/areas?q=``, the status and type from its kind."""
+    status, kind = QUERY_ERRORS[err.kind]
+    message = err.words(lambda name, value: name if value is None else f"{name}={value!r}",
+                        lambda text: f"/api/v1/areas?q={text} searches")
+    if err.kind == "unknown-dataflow":
+        message += " (listed at /api/v1/dataflows)"
+    return ApiError(status, kind, message, err.parameter or parameter)
 
 
-_STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+#: the error type of each HTTP status the API gives for a refused request
+STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 406: "not-acceptable", 413: "too-large", 415: "unsupported-media-type",
-                 429: "too-many-requests"}
+                 429: "too-many-requests", 500: "internal-error", 501: "not-implemented"}
+
+
+def response_for(request: Request, err: Exception) -> Response:
+    """The envelope for any error a route raised: on purpose (:class:`ApiError`), a query that names
+    what does not exist (:class:`QueryError`), a fault of the store or environment (another
+    :class:`ImdxError`: 503), or a bug (500, logged with its traceback)."""
+    if isinstance(err, QueryError):
+        err = from_query_error(err)
+    if isinstance(err, ApiError):
+        return error_response(err.status, err.type, err.message, err.parameter, err.headers)
+    if isinstance(err, ImdxError):
+        return error_response(503, "store-error", str(err), None)
+    log.error("unhandled error on %s", request.url, exc_info=err)
+    return error_response(500, "internal-error", "the server failed on this request; it has been logged. "
+                          "Try again, and report it if it persists.", None)
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the envelope."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, err: ApiError):
-        return error_response(err.status, err.type, err.message, err.parameter, err.headers)
+    @app.exception_handler(QueryError)
+    @app.exception_handler(ImdxError)
+    @app.exception_handler(Exception)
+    async def _error(request: Request, err: Exception):
+        return response_for(request, err)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, err: StarletteHTTPException):
@@ -104,7 +109,7 @@ def install(app: FastAPI) -> None:
                        f"use {allowed}")
         else:
             message = str(err.detail)
-        kind = _STATUS_TYPES.get(err.status_code, "http-error")
+        kind = STATUS_TYPES.get(err.status_code, "http-error")
         return error_response(err.status_code, kind, message, None, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -114,18 +119,3 @@ def install(app: FastAPI) -> None:
         parameter = loc[-1] if len(loc) > 1 else None
         message = f"{parameter or 'the request'}: {first.get('msg', 'is not valid')}; see /api/v1/openapi.json"
         return error_response(400, "invalid-parameter", message, parameter)
-
-    @app.exception_handler(QueryError)
-    async def _query_error(request: Request, err: QueryError):
-        api = from_query_error(err)
-        return error_response(api.status, api.type, api.message, api.parameter)
-
-    @app.exception_handler(ImdxError)
-    async def _imdx_error(request: Request, err: ImdxError):
-        return error_response(503, "store-error", str(err), None)
-
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, err: Exception):
-        log.exception("unhandled error on %s", request.url)
-        return error_response(500, "internal-error", "the server failed on this request; it has been logged. "
-                              "Try again, and report it if it persists.", None)

@@ -2,7 +2,8 @@
 
 Once a request's body is cached (by :func:`imdx.api.responses.respond`), the same path and query
 is answered here without routing, with the same headers the app would send (ETag, Cache-Control,
-gzip, 304, CORS). The store is read-only while served, so a cached body never goes stale.
+gzip, 304, CORS). The cache key holds the store's version (:meth:`imdx.api.state.ApiState.current`), so
+a body computed before a release was committed is not answered after it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from imdx.api.responses import cache_key, negotiate
 
 
 class CachedResponses:
-    def __init__(self, app, cache, expose_headers: list[str]):
-        self.app, self.cache = app, cache
+    def __init__(self, app, state, expose_headers: list[str]):
+        self.app, self.state = app, state
         self.expose = ", ".join(expose_headers).encode()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET":
             return await self.app(scope, receive, send)
-        body = self.cache.get(cache_key(scope))
+        body = self.state.responses.get(cache_key(self.state.current(), scope))
         if body is None:
             return await self.app(scope, receive, send)
         accept, inm, origin = "", None, None

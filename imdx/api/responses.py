@@ -79,16 +79,17 @@ def send(request: Request, body: Body) -> Response:
     return Response(content, status_code=status, headers=headers, media_type=media_type)
 
 
-def cache_key(scope) -> tuple:
-    """(path, sorted query items): the same for ``?a=1&b=2`` and ``?b=2&a=1``."""
+def cache_key(version: int, scope) -> tuple:
+    """(store version, path, sorted query items): the same for ``?a=1&b=2`` and ``?b=2&a=1``."""
     query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-    return (scope["path"], tuple(sorted(query)))
+    return (version, scope["path"], tuple(sorted(query)))
 
 
 async def respond(request: Request, compute: Callable[[], Body]) -> Response:
     """Send the cached body of this request, computing it (in a worker thread) on a miss."""
-    cache = request.app.state.imdx.responses
-    key = cache_key(request.scope)
+    state = request.app.state.imdx
+    cache = state.responses
+    key = cache_key(state.current(), request.scope)
     body = cache.get(key)
     if body is None:
         gzip_wanted = "gzip" in request.headers.get("accept-encoding", "")

@@ -1,24 +1,24 @@
-"""What a worker process holds: one read-only DuckDB connection, the area table, a response cache.
+"""What a worker process holds: the store (read from many threads at once), what is known of it (its
+servable dataflows, its editions), and caches of answers.
 
-Requests run concurrently (in a thread pool), so each one reads through its own cursor of the
-shared connection (:meth:`ApiState.reader`). The store cannot change while it is served (a
-read-only DuckDB file cannot be written by another process meanwhile), so encoded responses are
-kept in a bounded LRU cache keyed by path and query.
+Requests run concurrently (in a thread pool) and read the store directly: every read method of a
+:class:`~imdx.store.base.Store` is safe from many threads. Encoded responses and query results are
+kept in bounded LRU caches whose keys include the store's :meth:`~imdx.store.base.Store.version`:
+when a release is committed (by a load running while a PostgreSQL store is served), the next request
+sees the new version and nothing computed before it is answered again. The version is read at most
+every ``freshness`` seconds (a DuckDB file served read-only cannot change, so it is never re-read).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import duckdb
+import pandas as pd
 
-from imdx.revisions import editions
-from imdx.store.duckdb_store import DuckDBStore
+from imdx.store.base import Store
 
 log = logging.getLogger("imdx.api")
 
@@ -40,6 +40,11 @@ class LRUCache:
                 return item[0]
         return None
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
     def put(self, key, value, size: int) -> None:
         if size > self.max_item_bytes:
             return
@@ -55,42 +60,47 @@ class LRUCache:
 
 
 class ApiState:
-    def __init__(self, db_path: str | Path, *, response_cache_bytes: int = 256 * 2**20,
-                 table_cache_bytes: int = 512 * 2**20, writable: bool = False):
-        # writable: the registry's entries may change (observations never do while served)
-        self.store = DuckDBStore(db_path, read_only=not writable)
-        self.store.areas()  # build the area table once; every cursor view shares it
-        self.dataflow_ids = [f for f in self.store.dataflow_ids() if self._has_table(f)]
-        self.editions = editions(self.store)  # one row per (release, dataflow): source, edition, n_obs
-        #: encoded responses by (path, sorted query); query results (Arrow tables) by resolved query, so
-        #: that the pages of one query are sliced from one result
+    def __init__(self, store: Store, *, response_cache_bytes: int = 256 * 2**20,
+                 table_cache_bytes: int = 512 * 2**20, freshness: float = 1.0):
+        self.store = store
+        self.freshness = freshness
+        #: encoded responses by (version, path, sorted query); query results (Arrow tables) by (version,
+        #: resolved query), so that the pages of one query are sliced from one result
         self.responses = LRUCache(response_cache_bytes, max_item_bytes=response_cache_bytes // 8)
         self.tables = LRUCache(table_cache_bytes, max_item_bytes=table_cache_bytes * 3 // 8)
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self.version = -1
+        self.dataflow_ids: list[str] = []
+        self.editions = pd.DataFrame()
+        self.current()
 
-    def _has_table(self, flow_id: str) -> bool:
-        """False for a dataflow this version of imdx defines but the store (loaded by an older one) has no
-        table for, or a table without all of its dimensions: such dataflows are not served."""
-        try:
-            columns = ", ".join(f'"{d}"' for d in self.store.dataflow(flow_id).dimension_names)
-            self.store.con.execute(f'SELECT {columns}, value FROM "obs_{flow_id}" LIMIT 0')
-            return True
-        except duckdb.Error:
+    def current(self) -> int:
+        """The store's version, read again when ``freshness`` seconds have passed since it was last; when
+        it changed, what this state knows of the store is read again and the caches are emptied."""
+        now = time.monotonic()
+        if now - self._checked < self.freshness:
+            return self.version
+        version = self.store.version()
+        self._checked = now
+        if version != self.version:
+            with self._lock:
+                if version != self.version:
+                    self._learn(version)
+        return self.version
+
+    def _learn(self, version: int) -> None:
+        self.store.areas()  # read once, shared by every thread
+        servable = self.store.servable_dataflows()
+        for flow in set(self.store.dataflow_ids()) - set(servable):
             log.warning("not serving %s: the store has no table for it as this version of imdx defines it "
-                        "(load the store again)", flow_id)
-            return False
-
-    @contextmanager
-    def reader(self) -> Iterator[DuckDBStore]:
-        cursor = self.store.con.cursor()
-        try:
-            yield self.store.with_cursor(cursor)
-        finally:
-            cursor.close()
-
-    def cursor_store(self) -> DuckDBStore:
-        """A store reading through a new cursor (closed when garbage-collected): for routers that take a
-        ``get_store()`` callable, such as :func:`imdx.sdmx.routes.sdmx_router`."""
-        return self.store.with_cursor()
+                        "(load the store again)", flow)
+        #: one row per (dataflow, release): source, key, edition, published, release_id, n_obs
+        self.editions = self.store.editions()
+        self.dataflow_ids = servable
+        self.responses.clear()
+        self.tables.clear()
+        self.version = version
 
     def close(self) -> None:
         self.store.close()

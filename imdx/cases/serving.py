@@ -42,8 +42,8 @@ def case_service(workers: int = 1, environ: Mapping[str, str] | None = None) -> 
     users = service.store.query("SELECT count(*) FROM users WHERE active")[0][0]
     if not users:
         service.close()
-        raise CaseConfigError(f"the case database {settings.db_path} has no user yet: run `imdx cases init --admin NAME "
-                              "--organisation ORG` first")
+        raise CaseConfigError(f"the case database {settings.db_path} has no user yet: run "
+                              "`imdx cases init --admin NAME --organisation ORG` first")
     weak = settings.argon2_cost[1] < 65536 or settings.argon2_cost[0] < 3
     note = (f"case API at /api/v1/cases (database {settings.db_path}, {users} active users; audit checkpoints every "
             f"{settings.checkpoint_minutes:g} min to {settings.checkpoint_path})"

@@ -13,7 +13,7 @@ from imdx.model import dataflows
 from imdx.model.report import Issue
 
 
-def run(flow_id: str, frame, areas: Areas, *, source: str, store=None, flow=None,
+def run(flow_id: str, frame, areas: Areas, *, source: str, flow=None,
         tolerance: Tolerance | None = None) -> list[Issue]:
     """Every rule on one harmonised table; ``flow`` defaults to imdx's own definition of ``flow_id``,
     ``tolerance`` to what the source declares for the dataflow (:func:`declared_tolerance`)."""

@@ -254,15 +254,15 @@ def release_list(session):
 
 @release_group.command("store")
 @click.argument("release_id")
-@click.option("--db", default=None, help="The statistics store (DuckDB file). Default: $IMDX_DB or ./imdx.duckdb.")
+@click.option("--db", default=None, help="The statistics store: a DuckDB file or a PostgreSQL URL. Default: $IMDX_DB "
+              "or ./imdx.duckdb.")
 @click.pass_obj
 def release_store(session, release_id, db):
     """Put a published public release into the statistics store as dataflow trafficking_victims (its DPO)."""
     from imdx.cases.releases.to_store import store_release
-    from imdx.config import settings
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.cli.common import open_store
 
-    with DuckDBStore(settings(db=db).db) as store:
+    with open_store(db, read_only=False) as store:
         if store.areas() is None:
             raise click.UsageError("the statistics store has no area table yet: run `imdx load m49` first")
         store_id = store_release(session.service, session.principal, release_id, store)

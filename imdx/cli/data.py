@@ -1,46 +1,27 @@
-"""``imdx sources``, ``imdx load``, ``imdx query``, ``imdx report``, ``imdx areas``."""
+"""``imdx sources``, ``imdx load`` (and ``imdx load sdmx``), ``imdx query``, ``imdx report``, ``imdx areas``."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-import pandas as pd
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from imdx import limits
+from imdx.cli.common import (
+    DB_OPTION,
+    LIMIT_OPTION,
+    console,
+    limit_overrides,
+    open_store,
+    parse_filters,
+    print_issues,
+    write,
+)
 from imdx.config import settings
-from imdx.errors import QueryError
-
-DB_OPTION = click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
-                         help="The store (a DuckDB file). Default: $IMDX_DB or ./imdx.duckdb.")
-LIMIT_OPTION = click.option(
-    "--limit", "limit", multiple=True, metavar="NAME=VALUE",
-    help="Raise or lower a limit on what a file may hold, e.g. --limit max_cells=1e8 --limit max_memory=16G "
-         "(also $IMDX_MAX_CELLS, ...). Limits: max_file, max_unpacked, max_ratio, max_rows, max_columns, max_cells, "
-         "max_text, max_memory.")
-
-
-def limit_overrides(pairs) -> dict[str, str]:
-    """``--limit NAME=VALUE`` options as a mapping for :func:`imdx.config.settings`."""
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not value.strip():
-            raise QueryError(f"--limit takes NAME=VALUE, e.g. --limit max_cells=1e8 (got {pair!r})")
-        out[name.strip()] = value.strip()
-    return out
-
-
-def _console(err: bool = False) -> Console:
-    return Console(stderr=err, highlight=False)
-
-
-def _open(db, read_only=True):
-    from imdx.store.duckdb_store import DuckDBStore
-
-    return DuckDBStore(settings(db=db).db, read_only=read_only)
+from imdx.errors import StoreError
+from imdx.store import connect, exists
 
 
 @click.command("sources")
@@ -51,8 +32,8 @@ def sources_cmd(db):
 
     cfg = settings(db=db)
     loaded = None
-    if cfg.db.exists():
-        with _open(db) as store:
+    if exists(cfg.db):
+        with open_store(db) as store:
             loaded = store.releases()
     table = Table("source", "release", "edition", "published", "licence", "files", "loaded", show_lines=True)
     for source in registry().values():
@@ -61,7 +42,7 @@ def sources_cmd(db):
             state = f"yes ({int(hit.n_obs.fillna(0).iloc[-1]):,} obs)" if len(hit) else "no"
             table.add_row(source.name, spec.title, spec.edition, str(spec.published), spec.licence,
                           "\n".join(f.name for f in spec.files), state)
-    _console().print(table)
+    console().print(table)
 
 
 @click.command("load")
@@ -83,19 +64,17 @@ def load_cmd(ctx, source, mirror, file, url, structure, limit, db):
     `imdx load sdmx --file F` (or --url U) loads any SDMX data message as a release of its own.
     """
     from imdx.load import load
-    from imdx.store.duckdb_store import DuckDBStore
 
     if source == ("sdmx",) or file or url:
         if source != ("sdmx",) or not (file or url):
-            raise QueryError("an SDMX message is loaded with `imdx load sdmx --file F` or `imdx load sdmx --url U`")
-        from imdx.cli.sdmx import sdmx_load_cmd
-
-        return ctx.invoke(sdmx_load_cmd, file=file, url=url, structure=structure, mirror=mirror, limit=limit, db=db)
+            raise click.UsageError("an SDMX message is loaded with `imdx load sdmx --file F` or "
+                                   "`imdx load sdmx --url U`")
+        return _load_sdmx_message(file=file, url=url, structure=structure, mirror=mirror, limit=limit, db=db)
     cfg = settings(mirror=mirror, db=db, limits=limit_overrides(limit))
-    console = _console()
-    with DuckDBStore(cfg.db) as store, Progress(
+    out = console()
+    with connect(cfg.db) as store, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=_console(err=True), transient=False) as bar:
+            console=console(err=True), transient=False) as bar:
         from imdx.sources import registry
 
         known = registry()
@@ -110,46 +89,40 @@ def load_cmd(ctx, source, mirror, file, url, structure, limit, db):
                 bar.advance(task)
 
         summary = load(store, cfg, list(source) or None, progress=progress)
-    _print_summary(console, summary)
-    _print_issues(console, summary.report.to_frame())
+    _print_summary(out, summary)
+    print_issues(out, summary.report.to_frame())
     if summary.failed:
         for o in summary.failed:
             click.echo(f"error: {o.source} {o.key}: {o.error}", err=True)
         sys.exit(1)
 
 
-def _print_summary(console, summary):
+def _load_sdmx_message(*, file, url, structure, mirror, limit, db) -> None:
+    """``imdx load sdmx``: an SDMX data message as a release of source `sdmx` (dataflow
+    sdmx_<agency>_<flow>, :mod:`imdx.sources.sdmx`); exit code 3 for a structure message (nothing to load)."""
+    from imdx.sources.sdmx import load_sdmx
+
+    cfg = settings(mirror=mirror, db=db, limits=limit_overrides(limit))
+    areas = None
+    with connect(cfg.db) as store, limits.using(cfg.limits):
+        if store.areas() is None and cfg.mirror is not None:
+            from imdx.codes.build import build_areas
+
+            areas = build_areas(cfg.mirror / "m49")
+        outcome = load_sdmx(store, file=file, url=url, structure=structure, areas=areas)
+    out = console()
+    out.print(outcome.message)
+    if outcome.status == "loaded":
+        print_issues(out, outcome.report.to_frame())
+    if outcome.status == "structure-only":
+        sys.exit(3)
+
+
+def _print_summary(out, summary):
     table = Table("source", "release", "edition", "status", "observations", "issues", title="Load summary")
     for o in summary.outcomes:
         table.add_row(o.source, o.key, o.edition, o.status, f"{o.n_obs:,}", str(len(o.report)))
-    console.print(table)
-
-
-def _print_issues(console, issues, limit: int = 40):
-    if issues.empty:
-        console.print("No data issues.")
-        return
-    counts = issues.groupby(["severity", "type"]).agg(n=("type", "size"), obs=("n_obs", "sum")).reset_index()
-    table = Table("severity", "type", "issues", "observations touched", title="Data issues")
-    for r in counts.itertuples(index=False):
-        table.add_row(r.severity, r.type, str(r.n), f"{int(r.obs):,}")
-    console.print(table)
-    rank = issues["severity"].map({"error": 0, "warning": 1, "info": 2})
-    shown = issues.assign(_rank=rank).sort_values("_rank", kind="stable").head(limit)
-    title = f"First {limit} of {len(issues)} issues (all: imdx report --all)" if len(issues) > limit else "Issues"
-    detail = Table("severity", "type", "source", "location", "message", title=title)
-    for r in shown.itertuples(index=False):
-        file, sheet, column = (_text(v) for v in (r.file, r.sheet, r.column))
-        where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
-                                      r.row == r.row and r.row is not None and f"row {int(r.row)}",
-                                      column and f"column {column}"] if x)
-        detail.add_row(r.severity, r.type, _text(r.source) or "", where, r.message)
-    console.print(detail)
-
-
-def _text(value) -> str | None:
-    """A text cell of the issue table, None where it is missing (NaN or None)."""
-    return value if isinstance(value, str) and value else None
+    out.print(table)
 
 
 @click.command("query", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -170,55 +143,10 @@ def query_cmd(ctx, dataflow, edition, source_name, as_of, fmt, output, db):
     """
     from imdx.query import query
 
-    with _open(db) as store:
-        filters = _parse_filters(ctx.args, store.dataflow(dataflow))
+    with open_store(db) as store:
+        filters = parse_filters(ctx.args, store.dataflow(dataflow))
         frame = query(store, dataflow, edition=edition, source=source_name, as_of=as_of, **filters)
-    _write(frame, fmt, output)
-
-
-def _parse_filters(args: list[str], flow) -> dict[str, list[str]]:
-    filters: dict[str, list[str]] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("--"):
-            raise QueryError(f"unexpected argument {arg!r}: filters are written --DIMENSION VALUE")
-        name, _, value = arg[2:].partition("=")
-        name = name.replace("-", "_")
-        if name not in flow.dimension_names:
-            raise QueryError(f"{flow.id} has no dimension {name!r}; its dimensions are "
-                             f"{', '.join(flow.dimension_names)}")
-        if not value:
-            if i + 1 >= len(args):
-                raise QueryError(f"--{name} needs a value")
-            value, i = args[i + 1], i + 1
-        filters.setdefault(name, []).append(value)
-        i += 1
-    return filters
-
-
-def _write(frame, fmt, output):
-    if fmt == "parquet":
-        if not output:
-            raise QueryError("--format parquet needs --output FILE")
-        frame.to_parquet(output, index=False)
-        return
-    if fmt == "csv":
-        from imdx.exports import safe_frame
-
-        text = safe_frame(frame).to_csv(index=False)
-    elif fmt == "json":
-        text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
-    else:
-        shown = frame.drop(columns=[c for c in frame.columns if c.startswith("cell_")] + ["release_id"])
-        shown["value"] = shown["value"].map(lambda v: "" if pd.isna(v) else f"{v:,.12g}")
-        text = shown.to_string(index=False, max_rows=200) if len(frame) else "No observations match."
-        text += f"\n({len(frame):,} observations)\n"
-    if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        click.echo(text, nl=False)
+    write(frame, fmt, output)
 
 
 @click.command("report")
@@ -229,12 +157,12 @@ def _write(frame, fmt, output):
 @DB_OPTION
 def report_cmd(source, area, fmt, show_all, db):
     """The data-issue report of everything loaded."""
-    with _open(db) as store:
+    with open_store(db) as store:
         issues = store.issues(source=source, area=area)
     if fmt == "table":
-        _print_issues(_console(), issues, limit=len(issues) if show_all else 40)
+        print_issues(console(), issues, limit=len(issues) if show_all else 40)
     else:
-        _write(issues, fmt, None)
+        write(issues, fmt, None)
 
 
 @click.command("areas")
@@ -242,10 +170,10 @@ def report_cmd(source, area, fmt, show_all, db):
 @DB_OPTION
 def areas_cmd(text, db):
     """Find areas by code or by any source's name for them."""
-    with _open(db) as store:
+    with open_store(db) as store:
         areas = store.areas()
     if areas is None:
-        raise QueryError("the store is empty: run `imdx load` first")
+        raise StoreError(f"{store.describe()} is empty: run `imdx load` first")
     hits = areas.search(text)
     click.echo(hits[["code", "name", "kind", "m49", "iso3", "iso2"]].to_string(index=False) if len(hits)
                else f"No area matches {text!r}.")

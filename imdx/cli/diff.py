@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from imdx.cli.data import DB_OPTION, _open, _parse_filters, _write
+from imdx.cli.common import DB_OPTION, open_store, parse_filters, write
 
 
 @click.command("diff", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -26,15 +26,16 @@ def diff_cmd(ctx, dataflow, from_edition, to_edition, source_name, fmt, output, 
     """
     from imdx.revisions import diff, summary
 
-    with _open(db) as store:
-        filters = _parse_filters(ctx.args, store.dataflow(dataflow))
+    with open_store(db) as store:
+        filters = parse_filters(ctx.args, store.dataflow(dataflow))
         changes = diff(store, dataflow, from_edition, to_edition, source=source_name, **filters)
     if fmt != "table":
-        _write(changes, fmt, output)
+        write(changes, fmt, output)
         return
     shown = changes.drop(columns=["release_from", "release_to", "unit"])
     text = shown.to_string(index=False, max_rows=200) if len(shown) else "No observation changed."
-    text += "\n" + ", ".join(f"{n:,} {kind}" for kind, n in summary(changes).items()) + f" ({changes['unit'].iloc[0]})" \
+    text += "\n" + ", ".join(f"{n:,} {kind}" for kind, n in summary(changes).items()) \
+        + f" ({changes['unit'].iloc[0]})" \
         if len(changes) else "\n"
     if output:
         with open(output, "w", encoding="utf-8") as fh:

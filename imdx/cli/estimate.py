@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from imdx.cli.data import DB_OPTION, _console, _open
+from imdx.cli.common import DB_OPTION, console, open_store
 from imdx.config import settings
 from imdx.errors import ImdxError
 
@@ -60,7 +60,6 @@ def flows_cmd(methods, start, end, sexes, everything, allow_missing_vitals, tota
 
     from imdx.estimates.inputs import PERIODS, SEXES, StoreInputs
     from imdx.estimates.run import METHODS, run_all, store_estimates
-    from imdx.store.duckdb_store import DuckDBStore
 
     if everything:
         methods, periods, sexes = tuple(methods) or METHODS, PERIODS, tuple(sexes) or SEXES
@@ -68,11 +67,8 @@ def flows_cmd(methods, start, end, sexes, everything, allow_missing_vitals, tota
         if not methods:
             raise click.UsageError("give --method (repeatable) or --all")
         periods, sexes = _periods(start, end), tuple(sexes) or ("_T",)
-    cfg = settings(db=db)
-    if not cfg.db.exists():
-        raise ImdxError(f"no store at {cfg.db}; load one first with `imdx load --db {cfg.db}`")
-    err = _console(err=True)
-    with DuckDBStore(cfg.db, read_only=dry_run) as store:
+    err = console(err=True)
+    with open_store(db, read_only=dry_run) as store:
         inputs = StoreInputs(store)
         estimates = run_all(inputs, methods=methods, periods=periods, sexes=sexes,
                             allow_missing_vitals=allow_missing_vitals, total_flow=total_flow,
@@ -83,7 +79,7 @@ def flows_cmd(methods, start, end, sexes, everything, allow_missing_vitals, tota
             table.add_column(name)
         for e in estimates:
             table.add_row(e.method, f"{e.start}-{e.end}", e.sex, f"{e.total:,.0f}", _flags(e))
-        _console().print(table)
+        console().print(table)
         missing = sum(1 for e in estimates if e.options.get("allow_missing_vitals"))
         if missing:
             click.echo(f"{missing} estimate(s) made with births/deaths missing, taken as 0 "
@@ -146,7 +142,7 @@ def remittances_cmd(output, store_it, stocks, received, rule, db):
     """Is remittance growth less volatile than FDI in low- and middle-income countries? Remittances as a
     share of GDP, and the Ratha & Shaw allocation against the KNOMAD 2021 matrix (markdown); with
     --store, one allocation is stored as an estimate release."""
-    with _open(db, read_only=not store_it) as store:
+    with open_store(db, read_only=not store_it) as store:
         _write(_remittance_markdown(store), output)
         if store_it:
             from imdx.estimates.remittances import store_ratha_shaw
@@ -168,7 +164,7 @@ def report_cmd(topic, output, mirror, db):
     """A markdown report: abel-sander (our 1990-2010 flows against Abel & Sander 2014; uses the stored
     estimates, or estimates the closed account when none are stored), remittances, or mirror (what the
     Eurostat receiving side allows)."""
-    with _open(db) as store:
+    with open_store(db) as store:
         if topic == "remittances":
             text = _remittance_markdown(store)
         elif topic == "abel-sander":

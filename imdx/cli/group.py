@@ -16,5 +16,7 @@ class ImdxGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ImdxError as err:
-            click.echo(f"error: {err}", err=True)
+            from imdx.cli.common import error_message
+
+            click.echo(f"error: {error_message(err)}", err=True)
             sys.exit(err.exit_code)

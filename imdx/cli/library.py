@@ -8,7 +8,7 @@ import sys
 import click
 from rich.table import Table
 
-from imdx.cli.data import DB_OPTION, _console, _open, _print_issues
+from imdx.cli.common import DB_OPTION, console, open_store, print_issues
 from imdx.cli.group import ImdxGroup
 from imdx.config import settings
 from imdx.errors import ConfigError
@@ -48,8 +48,8 @@ def add_cmd(files, fmt, from_mirror, db):
 
     if not files and not from_mirror:
         raise click.UsageError("give files to import, or --from-mirror")
-    console = _console()
-    with _open(db, read_only=False) as store:
+    out = console()
+    with open_store(db, read_only=False) as store:
         lib = Library(store)
         results = []
         if from_mirror:
@@ -61,10 +61,10 @@ def add_cmd(files, fmt, from_mirror, db):
     table = Table("file", "format", "status", "read", "new", "merged", "issues", title="Library imports")
     for r in results:
         table.add_row(r.file, r.format, r.status, str(r.n_read), str(r.n_new), str(r.n_merged), str(len(r.report)))
-    console.print(table)
+    out.print(table)
     for r in results:
         if len(r.report):
-            _print_issues(console, r.report.to_frame(), limit=20)
+            print_issues(out, r.report.to_frame(), limit=20)
 
 
 @library.command("search")
@@ -85,26 +85,26 @@ def search_cmd(query, sort, limit, page, fmt, db, **kwargs):
     """
     from imdx.library.service import Library
 
-    with _open(db) as store:
+    with open_store(db) as store:
         result = Library(store).search(" ".join(query), _filters(kwargs), page=page, size=limit, sort=sort)
     if fmt == "json":
         click.echo(json.dumps({"q": result.q, "total": result.total, "relaxed": result.relaxed,
                                "expansions": result.expansions, "hits": [h.display for h in result.hits],
                                "facets": result.facets}, ensure_ascii=False, indent=1))
         return
-    console = _console()
+    out = console()
     table = Table("id", "year", "title", "countries", title=f"{result.total:,} records" +
                   (" (no record has every word: records with any are shown)" if result.relaxed else ""))
     for h in result.hits:
         d = h.display
         table.add_row(d["id"], str(d.get("year") or ""), d.get("title") or "", ", ".join(d.get("countries", [])[:6]))
-    console.print(table)
+    out.print(table)
     for e in result.expansions:
-        console.print(f"[dim]glossary: “{e['matched']}” also found as: {', '.join(e['alternatives'][:6])}[/dim]")
+        out.print(f"[dim]glossary: “{e['matched']}” also found as: {', '.join(e['alternatives'][:6])}[/dim]")
     for facet in ("year", "country", "theme", "language"):
         values = result.facets.get(facet, [])[:8]
         if values:
-            console.print(f"[dim]{facet}: " + ", ".join(f"{v} ({n})" for v, n in values) + "[/dim]")
+            out.print(f"[dim]{facet}: " + ", ".join(f"{v} ({n})" for v, n in values) + "[/dim]")
 
 
 @library.command("show")
@@ -115,7 +115,7 @@ def show_cmd(record_id, fmt, db):
     """One record: its metadata, links (countries, GCM objectives, dataflows) and provenance."""
     from imdx.library.service import Library
 
-    with _open(db) as store:
+    with open_store(db) as store:
         lib = Library(store)
         full = lib.record(record_id)
         if full is None:
@@ -142,7 +142,7 @@ def show_cmd(record_id, fmt, db):
     for s in full.sources:
         table.add_row("source", f"{s.source} {s.source_key} ({s.file or ''} {s.location or ''}, import {s.import_id}, "
                                 f"sha256 {(s.sha256 or '')[:12]})")
-    _console().print(table)
+    console().print(table)
 
 
 @library.command("export")
@@ -155,7 +155,7 @@ def export_cmd(query, fmt, output, db, **kwargs):
     """Export the records a search finds (every record without a query) as CSL-JSON or BibTeX."""
     from imdx.library.service import Library
 
-    with _open(db) as store:
+    with open_store(db) as store:
         lib = Library(store)
         filters = _filters(kwargs)
         if query or filters:
@@ -184,16 +184,16 @@ def export_cmd(query, fmt, output, db, **kwargs):
 @DB_OPTION
 def imports_cmd(db):
     """Every library import (file, checksum, counts) and the issues they reported."""
-    with _open(db) as store:
+    with open_store(db) as store:
         imports, issues = store.library_imports(), store.library_issues()
-    console = _console()
+    out = console()
     if imports.empty:
-        console.print("The library is empty: `imdx library add FILE` or `imdx library add --from-mirror`.")
+        out.print("The library is empty: `imdx library add FILE` or `imdx library add --from-mirror`.")
         return
     table = Table("id", "format", "file", "imported", "by", "read", "new", "merged", "sha256")
     for r in imports.itertuples(index=False):
         table.add_row(str(r.import_id), r.format, r.file or "", str(r.imported_at)[:19], r.actor, str(r.n_read),
                       str(r.n_new), str(r.n_merged), (r.sha256 or "")[:12])
-    console.print(table)
+    out.print(table)
     if len(issues):
-        _print_issues(console, issues)
+        print_issues(out, issues)

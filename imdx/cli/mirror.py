@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from imdx.cli.data import _console
+from imdx.cli.common import console
 from imdx.config import settings
 
 
@@ -48,7 +48,7 @@ def mirror_cmd(directory, source, fallback, retries, timeout):
                                                        fallback=Path(fallback) if fallback else None):
                 failed += status == "failed"
                 table.add_row(name, file, status, detail)
-    _console().print(table)
+    console().print(table)
     if failed:
         click.echo(f"error: {failed} file(s) could not be fetched; see the table above", err=True)
         sys.exit(1)

@@ -15,7 +15,7 @@ import sys
 import click
 from rich.table import Table
 
-from imdx.cli.data import DB_OPTION, _console, _open, _print_issues
+from imdx.cli.common import DB_OPTION, console, open_store, print_issues
 from imdx.cli.group import ImdxGroup
 from imdx.config import settings
 from imdx.errors import ConfigError
@@ -60,15 +60,15 @@ def seed_cmd(mirror, db):
     folder = settings(mirror=mirror).mirror
     if folder is None:
         raise ConfigError("set IMDX_MIRROR (or --mirror) to the folder that holds coordination_registry_seed")
-    with _open(db, read_only=False) as store:
+    with open_store(db, read_only=False) as store:
         result = seed_all(store, folder, actor=_actor())
     table = Table("entries", "count", title="Registry seed")
     for key in ("gcm_objectives", "srf_nodes", "organisations", "data_products", "activities"):
         table.add_row(key.replace("_", " "), f"{result[key]:,}")
-    console = _console()
-    console.print(table)
+    out = console()
+    out.print(table)
     if len(result["report"]):
-        _print_issues(console, result["report"].to_frame())
+        print_issues(out, result["report"].to_frame())
     if result["activities"] == 0:
         click.echo("no activities: import IOM's evaluations first (`imdx library add --from-mirror`), then seed "
                    "again", err=True)
@@ -86,7 +86,7 @@ def list_cmd(kind, country, gcm, organisation, fmt, db):
     """Entries of one KIND."""
     from imdx.registry.service import Registry
 
-    with _open(db) as store:
+    with open_store(db) as store:
         rel, target = None, None
         if country:
             areas = store.areas()
@@ -107,7 +107,7 @@ def list_cmd(kind, country, gcm, organisation, fmt, db):
         title = e.get("title") or e.get("name") or e.get("term") or ""
         where = ", ".join(e.get("countries", [])[:8]) or e.get("country") or e.get("level") or ""
         table.add_row(e["id"], title[:90], e.get("owner") or "", where)
-    _console().print(table)
+    console().print(table)
 
 
 @registry.command("show")
@@ -120,7 +120,7 @@ def show_cmd(kind, entry_id, user, db):
     from imdx.registry.service import Registry
 
     signed_in = bool(user) and _principal(user).is_authenticated
-    with _open(db) as store:
+    with open_store(db) as store:
         entry = Registry(store).entry(kind, entry_id, signed_in=signed_in)
     if entry is None:
         click.echo(f"error: no {kind} {entry_id!r}; `imdx registry list {kind}` lists them", err=True)
@@ -145,7 +145,7 @@ def put_cmd(kind, entry_id, file, version, user, db):
     except ValueError as err:
         raise click.BadParameter(f"not JSON: {err}", param_hint="FILE") from None
     principal = _principal(user)
-    with _open(db, read_only=False) as store:
+    with open_store(db, read_only=False) as store:
         saved = Registry(store).save(principal, kind, entry_id, body, version)
     click.echo(f"{kind} {entry_id} saved (version {saved['version']})")
 
@@ -161,7 +161,7 @@ def delete_cmd(kind, entry_id, version, user, db):
     from imdx.registry.service import Registry
 
     principal = _principal(user)
-    with _open(db, read_only=False) as store:
+    with open_store(db, read_only=False) as store:
         Registry(store).delete(principal, kind, entry_id, version)
     click.echo(f"{kind} {entry_id} deleted")
 
@@ -178,17 +178,17 @@ def import_3w_cmd(file, organisation, user, db):
     from imdx.registry.threew import import_3w
 
     principal = _principal(user)
-    console = _console()
-    with _open(db, read_only=False) as store:
+    out = console()
+    with open_store(db, read_only=False) as store:
         try:
             result = import_3w(store, file, principal, owner=organisation)
         except ThreeWImportError as err:
-            _print_issues(console, err.report.to_frame())
+            print_issues(out, err.report.to_frame())
             raise
-    console.print(f"table {result.table}: {result.rows} rows, {result.activities} activities, "
+    out.print(f"table {result.table}: {result.rows} rows, {result.activities} activities, "
                   f"{result.organisations} new organisations")
     if len(result.report):
-        _print_issues(console, result.report.to_frame())
+        print_issues(out, result.report.to_frame())
 
 
 @registry.command("export-3w")
@@ -200,7 +200,7 @@ def export_3w_cmd(table, output, db):
     """Export activities as a 3W CSV with HXL hashtags."""
     from imdx.registry.threew import export_3w
 
-    with _open(db) as store:
+    with open_store(db) as store:
         text = export_3w(store, table)
     if output:
         with open(output, "w", encoding="utf-8", newline="") as fh:
@@ -218,7 +218,7 @@ def gaps_cmd(countries, gcm, fmt, db):
     """The gaps matrix for COUNTRIES: per GCM objective, the dataflows present and missing, who works on it."""
     from imdx.registry.gaps import matrix
 
-    with _open(db) as store:
+    with open_store(db) as store:
         areas = store.areas()
         codes = []
         for c in countries:
@@ -239,7 +239,7 @@ def gaps_cmd(countries, gcm, fmt, db):
             row.append("no dataflow" if not cell.measured else
                        f"{len(cell.present)}/{need} {cell.status}, {len(cell.activities)} act.")
         table.add_row(*row)
-    _console().print(table)
+    console().print(table)
 
 
 @registry.command("audit")
@@ -249,10 +249,10 @@ def gaps_cmd(countries, gcm, fmt, db):
 @DB_OPTION
 def audit_cmd(kind, entry_id, limit, db):
     """The registry's audit log, newest first: every change and every refused change."""
-    with _open(db) as store:
+    with open_store(db) as store:
         log = store.registry_audit(kind, entry_id, limit)
     table = Table("seq", "when", "who", "organisation", "action", "kind", "id", "outcome")
     for r in log.itertuples(index=False):
         table.add_row(str(r.seq), str(r.logged_at)[:19], r.actor, r.organisation or "", r.action, r.kind or "",
                       r.entry_id or "", r.outcome)
-    _console().print(table)
+    console().print(table)

@@ -61,7 +61,8 @@ def read_abel_sander(mirror: Path | str) -> pd.DataFrame:
     missing = cols - set(raw.columns)
     if missing:
         raise AbelSanderError(f"{path} lacks the columns {sorted(missing)}")
-    long = raw.melt(id_vars=["origin_iso", "destination_iso", "originregion_name", "destinationregion_name"], value_vars=[f"countryflow_{y}" for y, _ in PERIODS],
+    long = raw.melt(id_vars=["origin_iso", "destination_iso", "originregion_name", "destinationregion_name"],
+                    value_vars=[f"countryflow_{y}" for y, _ in PERIODS],
                     var_name="column", value_name="value")
     long["period_start"] = long["column"].str[-4:].astype(int)
     long["year"] = long["period_start"] + 5

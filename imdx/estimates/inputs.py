@@ -136,10 +136,9 @@ class StoreInputs:
             raise InputsError(f"the store has no {source} release {key!r} (edition {edition}); load it first "
                               f"with `imdx load {source}` (with IMDX_MIRROR pointing at the published files).")
         row = hit.sort_values(["published", "release_id"]).iloc[-1]
-        fp = self.store.con.execute("SELECT fingerprint FROM release WHERE release_id = ?",
-                                    [int(row.release_id)]).fetchall()[0][0] if hasattr(self.store, "con") else ""
-        flows = tuple(p.split(" (")[0] for p in str(row.dataflows or "").split(", ") if p)
-        return InputRelease(source, key, edition, int(row.release_id), fp, flows)
+        editions = self.store.editions()
+        flows = tuple(sorted(editions.loc[editions["release_id"] == row.release_id, "dataflow"]))
+        return InputRelease(source, key, edition, int(row.release_id), row.fingerprint, flows)
 
     def _select(self, dataflow: str, spec: tuple[str, str, str], filters: dict) -> pd.DataFrame:
         rel = self.release(*spec)
@@ -295,10 +294,10 @@ class StoreInputs:
         extra: list[Issue] = []
         if left:
             extra.append(Issue("region-outside-account",
-                               f"{', '.join(left)} left out of the account ({sex}): all their residents are foreign-born "
-                               "of other origin (_O) in UN DESA 2020, so no one inside the account lives there; people "
-                               "born there and living elsewhere count as other origin.", severity="info",
-                               source="undesa_ims", dataflow="migrant_stock", n_obs=len(left)))
+                               f"{', '.join(left)} left out of the account ({sex}): all their residents are "
+                               "foreign-born of other origin (_O) in UN DESA 2020, so no one inside the account "
+                               "lives there; people born there and living elsewhere count as other origin.",
+                               severity="info", source="undesa_ims", dataflow="migrant_stock", n_obs=len(left)))
         notes = [f"stocks: UN DESA IMS 2020, {start} and {end} (mid-year), sex {sex}, {len(regions)} countries"
                  + (f" ({', '.join(left)} left out: no resident inside the account)" if left else ""),
                  "native-born = population (UN DESA 2020 Table 2) - foreign-born (including other origin _O)",

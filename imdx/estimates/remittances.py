@@ -34,18 +34,15 @@ MIN_CELL = 1e6  # US$: cells compared for "within 2x" when either side is at lea
 
 def _latest(store: Store, dataflow: str, filters: dict, prefix: str | None) -> tuple[pd.DataFrame, str]:
     """Rows of the latest stored WDI release whose key starts with ``prefix`` (one vintage)."""
-    rel = store.releases()
-    rel = rel[(rel.source == "wdi") & rel.dataflows.fillna("").str.contains(dataflow)]
+    rel = store.editions(dataflow)
+    rel = rel[rel.source == "wdi"]
     if prefix:
         rel = rel[rel.key.str.startswith(prefix)]
     if rel.empty:
         raise LookupError(f"no WDI release with {dataflow} is stored; run `imdx load wdi`")
     row = rel.sort_values(["published", "release_id"]).iloc[-1]
-    frame = store.select(dataflow, filters, source="wdi").to_pandas()
-    # select returns the current value per key; rows of other vintages are replaced by this vintage's
     own = store.select(dataflow, filters, source="wdi", edition=row.edition).to_pandas()
     own = own[own.release_id == row.release_id]
-    del frame
     return own, f"wdi/{row.key} (edition {row.edition}, release {row.release_id})"
 
 
@@ -122,7 +119,8 @@ def volatility_report(answer: VolatilityAnswer) -> str:
     t = answer.totals
     declines = [int(y) for y, d in t["remittances"].diff().items() if d < 0]
     five = t[t.index % 5 == 0].round(1)
-    yes = allrow["share_remittances_less_volatile"] > 0.5 and allrow["remittances_detrended_sd"] < allrow["fdi_detrended_sd"]
+    yes = (allrow["share_remittances_less_volatile"] > 0.5
+           and allrow["remittances_detrended_sd"] < allrow["fdi_detrended_sd"])
     lines = [
         "# Are remittances less volatile than FDI? (low- and middle-income countries)", "",
         (f"**Answer from the data: {'yes' if yes else 'no'}.** For {int(allrow['countries'])} low- and middle-income "
@@ -299,7 +297,7 @@ def store_ratha_shaw(store: Store, *, stocks: str = "knomad", received: str = "w
     from datetime import date
 
     from imdx.estimates import SOURCE
-    from imdx.model.report import Report
+    from imdx.ingest import ingest
     from imdx.store.base import ReleaseRecord
 
     inp = ratha_shaw_inputs(store, year)
@@ -319,4 +317,4 @@ def store_ratha_shaw(store: Store, *, stocks: str = "knomad", received: str = "w
                            licence="Estimates by imdx from WDI (CC BY 4.0), KNOMAD and UN DESA inputs")
     if store.has_release(record):
         return None
-    return store.write_release(record, {"bilateral_remittances": frame}, Report(), store.areas())
+    return ingest(store, record, {"bilateral_remittances": frame})

@@ -35,6 +35,7 @@ import pandas as pd
 from imdx.errors import ImdxError
 from imdx.estimates import SOURCE
 from imdx.estimates.inputs import PERIODS, SEXES, FlowInputs, StoreInputs
+from imdx.ingest import ingest
 from imdx.methods import flows_from_stocks as ffs
 from imdx.model.report import Issue, Report
 from imdx.store.base import FileRecord, ReleaseRecord, Store
@@ -233,7 +234,8 @@ def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
         cols["d"].append(remap[j])
         cols["e"].append(np.full(len(i), n))
         cols["v"].append(od[i, j])
-    cat = lambda c: np.concatenate(c) if c else np.array([], dtype=int)
+    def cat(c):
+        return np.concatenate(c) if c else np.array([], dtype=int)
     o, d, e, v = (cat(cols[k]) for k in ("o", "d", "e", "v"))
 
     def per_estimate(values: list[str]) -> pd.Categorical:
@@ -309,4 +311,4 @@ def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs
                            edition=today.isoformat(), published=today, licence=LICENCE, files=files)
     if store.has_release(record):
         return None
-    return store.write_release(record, {DATAFLOW: to_frame(estimates)}, _report(estimates, inputs), store.areas())
+    return ingest(store, record, {DATAFLOW: to_frame(estimates)}, report=_report(estimates, inputs))

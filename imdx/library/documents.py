@@ -56,8 +56,8 @@ def _pdf(path: Path, data: bytes, limits: Limits, report: Report) -> Record:
 
     head = data[:1024]
     if b"%PDF-" not in head:
-        raise SourceFileError(str(path), f"is not a PDF (it starts with {data[:16]!r})", expected="'%PDF-' at the start",
-                              hint=_HINT)
+        raise SourceFileError(str(path), f"is not a PDF (it starts with {data[:16]!r})",
+                              expected="'%PDF-' at the start", hint=_HINT)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):

@@ -119,7 +119,8 @@ def merge(store: Store, entries: list[formats.Entry],
     dois = sorted({e.record.doi for e in entries if e.record.doi})
     keys = sorted({title_key(e.record.title, e.record.year) for e in entries if e.record.title})
     ids = sorted({e.record.id for e in entries})
-    found = set(store.library_linked("doi", dois)["record_id"]) | set(store.library_linked("title_key", keys)["record_id"])
+    found = set(store.library_linked("doi", dois)["record_id"]) \
+        | set(store.library_linked("title_key", keys)["record_id"])
     stored = {r.record_id: r for r in store.library_records(sorted(found | set(ids)))}
     by_key: dict[tuple[str, str], str] = {}
     sources_of: dict[str, list[RecordSource]] = {rid: list(r.sources) for rid, r in stored.items()}

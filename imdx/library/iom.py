@@ -40,8 +40,8 @@ def read_evaluations(path: Path, limits: Limits, report: Report) -> list[Entry]:
     try:
         items = json.loads(data.decode("utf-8-sig"), parse_constant=_nan_is_missing)
     except (ValueError, RecursionError) as err:
-        raise SourceFileError(str(path), f"is not JSON ({str(err)[:200]})",
-                              expected="IOM's evaluation listing: a JSON array of {id, docs, meta}", hint=HINT) from None
+        raise SourceFileError(str(path), f"is not JSON ({str(err)[:200]})", hint=HINT,
+                              expected="IOM's evaluation listing: a JSON array of {id, docs, meta}") from None
     if not isinstance(items, list):
         raise SourceFileError(str(path), "is not a JSON array", expected="a JSON array of {id, docs, meta}", hint=HINT)
     _too_many(str(path), len(items), limits)

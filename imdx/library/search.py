@@ -62,8 +62,8 @@ class _Unit:
 def parse(q: str, glossary: Glossary, limits: Limits) -> list[_Unit]:
     """The units of a query: words, phrases, prefixes, and glossary concepts spanning several words."""
     if len(q) > limits.max_query_chars:
-        raise QueryError(f"the query has {len(q):,} characters; at most {limits.max_query_chars} are searched "
-                         "(shorten it)")
+        raise QueryError(f"has {len(q):,} characters; at most {limits.max_query_chars} are searched",
+                         kind="malformed-value", parameter="q", hint="Shorten the query.")
     q = re.sub(r"[^\w\s\"*'’-]", " ", q)
     units: list[_Unit] = []
     plain: list[str] = []
@@ -93,7 +93,8 @@ def parse(q: str, glossary: Glossary, limits: Limits) -> list[_Unit]:
                 plain.append(word)
     flush()
     if sum(len(u.words) for u in units) > limits.max_query_terms:
-        raise QueryError(f"the query has more than {limits.max_query_terms} words; shorten it")
+        raise QueryError(f"has more than {limits.max_query_terms} words", kind="malformed-value", parameter="q",
+                         hint="Shorten the query.")
     return units
 
 
@@ -215,7 +216,8 @@ def filter_clauses(schema, filters: dict[str, list[str]], skip: str | None = Non
             for value in values:
                 low, _, high = str(value).partition(":")
                 low_y, high_y = int(low or 0), int(high or low or 9999)
-                options.append((Occur.Should, Query.range_query(schema, name, tantivy.FieldType.Integer, low_y, high_y)))
+                years = Query.range_query(schema, name, tantivy.FieldType.Integer, low_y, high_y)
+                options.append((Occur.Should, years))
         else:
             options = [(Occur.Should, Query.term_query(schema, name, str(v))) for v in values]
         clauses.append((Occur.Must, Query.boolean_query(options)))
@@ -231,12 +233,13 @@ def search(index: LibraryIndex, glossary: Glossary, q: str = "", filters: dict[s
     filters = {k: list(v) for k, v in (filters or {}).items() if v}
     unknown = sorted(set(filters) - set(FACETS))
     if unknown:
-        raise QueryError(f"unknown facet {unknown[0]!r}; facets are {', '.join(FACETS)}")
+        raise QueryError("unknown facet {value}", kind="unknown-parameter", value=unknown[0], allowed=FACETS)
     if sort not in SORTS:
-        raise QueryError(f"sort={sort!r}: use one of {', '.join(SORTS)}")
+        raise QueryError("is not a sort order", kind="malformed-value", parameter="sort", value=sort, allowed=SORTS)
     size = max(1, min(size, limits.max_page_size))
     if page < 1 or page * size > 10_000:
-        raise QueryError(f"page={page} is out of range: results can be paged through their first 10,000")
+        raise QueryError("is out of range: results can be paged through their first 10,000", kind="malformed-value",
+                         parameter="page", value=page)
     schema = index.index.schema
     units = parse(q, glossary, limits)
     searcher = index.searcher()

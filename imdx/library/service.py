@@ -56,17 +56,19 @@ class Library:
         out = {}
         for facet, values in filters.items():
             if facet not in FACETS:
-                raise QueryError(f"unknown facet {facet!r}; facets are {', '.join(FACETS)}")
+                raise QueryError("unknown facet {value}", kind="unknown-parameter", value=facet, allowed=FACETS)
             values = [str(v).strip() for v in values if str(v).strip()]
             if len(values) > 50 or any(len(v) > 200 for v in values):
-                raise QueryError(f"{facet}: at most 50 values of at most 200 characters each")
+                raise QueryError("takes at most 50 values of at most 200 characters each", kind="malformed-value",
+                                 parameter=facet)
             if facet == "country":
                 values = [self._area(v) for v in values]
             elif facet == "year":
                 for v in values:
                     low, _, high = v.partition(":")
                     if not all(p.isdigit() and len(p) == 4 for p in (low, high or low) if p) or not (low or high):
-                        raise QueryError(f"year={v!r}: write a year (2015) or a range (2010:2020)")
+                        raise QueryError("is not a year or a range of years", kind="malformed-value",
+                                         parameter="year", value=v, hint="Write a year (2015) or a range (2010:2020).")
             elif facet == "type":
                 labels = {label.casefold(): key for key, label in TYPES.items()}
                 values = [labels.get(v.casefold(), v) for v in values]
@@ -77,8 +79,8 @@ class Library:
         areas = self.store.areas()
         code = areas.resolve(value).code if areas is not None else None
         if code is None:
-            raise QueryError(f"country={value!r} is not a known country or area (name in any spelling, ISO3 or M49 "
-                             "code)")
+            raise QueryError("is not a known country or area (a name in any spelling, ISO3 or M49 code)",
+                             kind="unknown-code", parameter="country", value=value, search=value)
         return code
 
     def record(self, record_id: str) -> FullRecord | None:
@@ -105,7 +107,8 @@ class Library:
             return export.csl_json(records), "application/vnd.citationstyles.csl+json"
         if fmt == "bibtex":
             return export.bibtex(records), "application/x-bibtex; charset=utf-8"
-        raise QueryError(f"format={fmt!r}: use csl-json or bibtex")
+        raise QueryError("is not an export format", kind="malformed-value", parameter="format", value=fmt,
+                         allowed=["csl-json", "bibtex"])
 
     # -- writing ---------------------------------------------------------------------------------
     def add(self, path: str | Path, fmt: str | None = None, actor: str | None = None) -> ImportResult:
@@ -124,3 +127,21 @@ class Library:
     def add_from_mirror(self, mirror: Path, actor: str | None = None) -> list[ImportResult]:
         """The IOM evaluations and the migration glossary of the mirror folder."""
         return [self.add(Path(mirror) / name, actor=actor) for name in MIRROR_FILES]
+
+
+class ServedLibrary:
+    """The library of a served store, with what its requests share: the limits (read once) and the glossary,
+    read again when the store's :meth:`~imdx.store.base.Store.version` moves (a glossary import changes what
+    a search expands). Thread-safe: each request gets the :class:`Library` of the current version."""
+
+    def __init__(self, store: Store, limits: Limits | None = None):
+        self.store, self.limits = store, limits or Limits.from_env()
+        self._kept: tuple[int, Library] | None = None
+
+    def get(self) -> Library:
+        version = self.store.version()
+        kept = self._kept
+        if kept is None or kept[0] != version:
+            kept = self._kept = (version, Library(self.store, self.limits))
+        return kept[1]
+

@@ -151,7 +151,8 @@ def cm2(row_tot, col_tot, seed=1.0, tol: float = 1e-6, maxit: int = 500) -> FitR
 
     Same model as :func:`ipf2`, parametrised ``y = alpha[i] beta[j] m[i, j]``. Start
     ``alpha = beta = 1``; each sweep sets ``alpha[i] = row_tot[i] / sum_j beta[j] m[i, j]`` then
-    ``beta[j] = col_tot[j] / sum_i alpha[i] m[i, j]`` (the order of migest 2.0.5); stop when the largest change of any parameter
+    ``beta[j] = col_tot[j] / sum_i alpha[i] m[i, j]`` (the order of migest 2.0.5); stop when the largest change of any
+    parameter
     is ``<= tol`` (at most ``maxit - 1`` sweeps, as in migest). ``parameters`` holds ``alpha``,
     ``beta``; ``iterations`` the number of sweeps (migest does not report it).
 
@@ -381,7 +382,7 @@ def _newton(m, r, c, a, b, tol, maxsteps: int = 60):
 
     x, f = state(u, v)
     steps = 0
-    for steps in range(1, maxsteps + 1):
+    for steps in range(1, maxsteps + 1):  # noqa: B007 -- steps is read after the loop
         R, C = x.sum(1), x.sum(0)
         gu, gv = R - r, C - c
         if max(np.max(np.abs(gu)), np.max(np.abs(gv))) <= tol:

@@ -47,8 +47,12 @@ class Dataflow:
         for d in self.dimensions:
             if d.name == name:
                 return d
-        raise QueryError(f"dataflow {self.id!r} has no dimension {name!r}; its dimensions are "
-                         f"{', '.join(self.dimension_names)}")
+        raise self.unknown_dimension(name)
+
+    def unknown_dimension(self, name: str) -> QueryError:
+        """The error for a dimension this dataflow does not have."""
+        return QueryError(f"is not a dimension of {self.id}", kind="unknown-parameter", parameter=name,
+                          allowed=self.dimension_names)
 
 
 ATTRIBUTES = ["obs_status", "definition", "note", "cell_file", "cell_sheet", "cell_row", "cell_column"]
@@ -171,4 +175,10 @@ def get(dataflow_id: str) -> Dataflow:
     try:
         return DATAFLOWS[dataflow_id]
     except KeyError:
-        raise QueryError(f"unknown dataflow {dataflow_id!r}; known dataflows: {', '.join(sorted(DATAFLOWS))}") from None
+        raise unknown_dataflow(dataflow_id, sorted(DATAFLOWS)) from None
+
+
+def unknown_dataflow(dataflow_id: str, known: list[str]) -> QueryError:
+    """The error for a dataflow that does not exist (``known``: the ones that do)."""
+    return QueryError("unknown dataflow {value}", kind="unknown-dataflow", parameter="dataflow",
+                      value=dataflow_id, allowed=known)

@@ -1,7 +1,8 @@
 """Data problems as typed records: an :class:`Issue` in a :class:`Report`, never an exception.
 
-An issue says what kind of problem it is (``type``, a slug such as ``unmapped-area`` or
-``parts-exceed-total``), where it is (file, sheet, row, column, and the dataflow and areas it
+An issue says what kind of problem it is (``type``, a slug of the catalogue
+:data:`imdx.model.issues.ISSUE_TYPES`, such as ``unmapped-area`` or ``parts-exceed-total``), where it
+is (file, sheet, row, column, and the dataflow and areas it
 touches), a message a person can act on, and how many observations it touches.
 """
 
@@ -11,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
+
+from imdx.model.issues import issue_type
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -30,6 +33,7 @@ class Issue:
     n_obs: int = 1
 
     def __post_init__(self):
+        issue_type(self.type)  # a type of the catalogue, or a bug
         for name in ("file", "sheet", "row", "column", "area", "dataflow", "source"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str) and pd.isna(value):

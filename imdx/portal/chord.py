@@ -79,7 +79,8 @@ def svg(names: list[str], matrix: list[list[float]], *, size: int = 420, title: 
         path = (f"M{_pt(a0, r_in)} A{r_in},{r_in} 0 0,1 {_pt(a1, r_in)} Q0,0 {_pt(b0, r_in)} "
                 f"A{r_in},{r_in} 0 0,1 {_pt(b1, r_in)} Q0,0 {_pt(a0, r_in)}Z")
         parts.append(f'<path d="{path}" fill="{color}" fill-opacity="0.55" stroke="{color}" stroke-width="0.5">'
-                     f'<title>{escape(names[r.origin])} → {escape(names[r.destination])}: {r.value:,.0f}</title></path>')
+                     f'<title>{escape(names[r.origin])} → {escape(names[r.destination])}: '
+                     f'{r.value:,.0f}</title></path>')
     for a in arcs:
         large = 1 if a.end - a.start > math.pi else 0
         path = (f"M{_pt(a.start, r_out)} A{r_out},{r_out} 0 {large},1 {_pt(a.end, r_out)} "

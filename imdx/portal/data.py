@@ -1,22 +1,24 @@
-"""The portal's reads: a few targeted SQL queries over the store, with the store's own rule for which
-value is current, and the numbers tagged with where they come from.
+"""The portal's reads: what the pages show, asked of the store through its interface, and the numbers
+tagged with where they come from.
 
-Every query here applies the rule of :meth:`imdx.store.duckdb_store.DuckDBStore.select`: for each
-key (the dataflow's dimensions) and source, the value of the most recently published release that
-holds it. Each number a page shows is a :class:`Num`, which carries the check that reproduces it
-through :func:`imdx.query.query` (the dataflow, the source, the filters and, for sums, what is
-summed), so that the tests can verify every figure against the store.
+Every observation comes from :meth:`imdx.store.base.Store.select`, so a page shows the store's own
+current values (the one rule of :mod:`imdx.store.base`: for each key and source, the value of the
+highest-ranked release that holds it). Each number a page shows is a :class:`Num`, which carries the
+check that reproduces it through :func:`imdx.query.query` (the dataflow, the source, the filters and,
+for sums, what is summed), so that the tests can verify every figure against the store.
 
-The store cannot change while it is served (it is opened read-only), so results are cached per
-portal instance (:class:`Reader` keeps them in a bounded dict).
+Results are cached per portal instance (:class:`Reader` keeps them in a bounded dict, and whole
+indexes of a dataflow once); the store's :meth:`~imdx.store.base.Store.version` is looked at every
+``freshness`` seconds, and what was kept is dropped when a release was committed meanwhile.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -24,8 +26,6 @@ import pyarrow as pa
 
 from imdx.model.dataflows import Dataflow
 from imdx.store.base import Store
-from imdx.store.duckdb_store import RANKED_RELEASES, coded_table
-from imdx.store.labels import code_in, decoded
 
 #: which source a page reads for each dataflow (the store may hold several for one dataflow)
 PREFERRED_SOURCE = {"migrant_stock": "undesa_ims", "migrant_stock_share": "undesa_ims", "refugees": "unhcr",
@@ -61,26 +61,6 @@ class Num:
         return json.dumps(self.check, separators=(",", ":"), default=str)
 
 
-def settle() -> None:
-    """Move what is alive now (the indexes just built: many small objects that live as long as the
-    server) out of the garbage collector's sight, so that its full passes stay short (otherwise a
-    request now and then pays a few hundred milliseconds of collection)."""
-    gc.collect()
-    gc.freeze()
-
-
-def warm(reader: Reader) -> None:
-    """Build the indexes the country profiles read (a few seconds on the full store), e.g. at start-up."""
-    from imdx.portal import pages, profile
-    from imdx.portal.router import ENV
-
-    for name in ENV.list_templates(extensions=["html"]):
-        ENV.get_template(name)
-    profile.country_profile(reader, "DEU")
-    pages.headlines(reader)
-    settle()
-
-
 def fmt(value, kind: str) -> str:
     """The one formatter of numbers on every page (the tests use it too)."""
     if value is None or pd.isna(value):
@@ -92,132 +72,123 @@ def fmt(value, kind: str) -> str:
     return f"{value:,.0f}"
 
 
-class Reader:
-    """Cached helper queries over one store (thread-safe: one cursor per query)."""
+#: the columns of :meth:`Reader.current` besides the dimensions
+CURRENT_COLUMNS = ["value", "obs_status", "note", "release_id", "source", "edition"]
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
-    def __init__(self, store: Store, max_items: int = 2048):
+
+class Reader:
+    """Cached reads of one store for the pages (thread-safe: the store's reads are)."""
+
+    def __init__(self, store: Store, max_items: int = 2048, freshness: float = 1.0):
         self.store = store
-        self.con = store.con
+        self.freshness = freshness
         self._cache: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_items
-        self._ids = None
         self._locks: dict[str, threading.Lock] = {}
-        self._index: dict[str, dict] = {}
+        self._index: dict[str, object] = {}
+        self._version: int | None = None
+        self._checked = 0.0
 
     # -- plumbing ------------------------------------------------------------------------------
-    def cached(self, key, compute):
+    def _fresh(self) -> None:
+        """Drop what was kept when the store's version changed (looked at every ``freshness`` seconds)."""
+        now = time.monotonic()
+        if now - self._checked < self.freshness:
+            return
+        version = self.store.version()
+        self._checked = now
+        if version != self._version:
+            with self._lock:
+                self._cache.clear()
+                self._index = {}
+                self._version = version
+
+    def cached(self, key, compute: Callable):
+        self._fresh()
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
+            version = self._version
         value = compute()
         with self._lock:
+            if version != self._version:  # the store changed meanwhile: answer it, keep nothing
+                return value
             self._cache[key] = value
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)
         return value
 
-    def sql(self, text: str, params: list | None = None) -> pd.DataFrame:
-        cur = self.con.cursor()
-        try:
-            cur.execute("SET enable_progress_bar = false")
-            table = cur.sql(text, params=params or None).to_arrow_table() if params else cur.sql(text).to_arrow_table()
-        finally:
-            cur.close()
-        return table.to_pandas()
+    def index(self, name: str, build: Callable):
+        """``build()``, computed once (per store version) and kept outside the bounded cache: the portal's
+        index of a whole dataflow, from which a page takes its country's rows without a query."""
+        self._fresh()
+        index = self._index
+        if name not in index:
+            with self._build_lock(name):
+                if name not in index:
+                    index[name] = build()
+        return index[name]
 
-    def dataflow_ids(self) -> list[str]:
-        if self._ids is None:
-            self._ids = self.store.dataflow_ids()
-        return self._ids
-
-    def servable(self, flow_id: str) -> bool:
-        """True when the store has a table for ``flow_id`` as this version of imdx defines it (a store
-        loaded by an older imdx may lack one, or have it with other dimensions)."""
-        def compute():
-            if flow_id not in self.dataflow_ids():
-                return False
-            cols = set(self.sql("SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                                [coded_table(flow_id)])["column_name"])
-            return bool(cols) and set(self.flow(flow_id).dimension_names) <= cols
-        return self.cached(("servable", flow_id), compute)
-
-    def servable_ids(self) -> list[str]:
-        return [f for f in self.dataflow_ids() if self.servable(f)]
-
-    def has(self, flow_id: str) -> bool:
-        """True when the store holds observations of ``flow_id`` (a known dataflow may have none yet)."""
-        return self.cached(("has", flow_id), lambda: self.servable(flow_id) and bool(self.sql(
-            "SELECT count(*) AS n FROM release_dataflow WHERE dataflow = ? AND n_obs > 0", [flow_id]).iloc[0, 0]))
-
-    def flow(self, flow_id: str) -> Dataflow:
-        return self.store.dataflow(flow_id)
-
-    def current(self, flow_id: str, where: dict[str, object], *, source: str | None = None,
-                extra: str = "", extra_params: list | None = None) -> pd.DataFrame:
-        """Current observations of ``flow_id`` whose dimensions equal (or are in) ``where``."""
-        conds, params = [], []
-        for dim, value in where.items():
-            self.flow(flow_id).dimension_names.index(dim)  # a dimension name, never user text
-            values = list(value) if isinstance(value, (list, tuple)) else [value]
-            if dim == "year":
-                conds.append(f'o.year IN ({", ".join("?" for _ in values)})')
-            else:
-                conds.append(code_in(f'o."{dim}"', len(values)))
-            params.extend(values)
-        if extra:
-            conds.append(extra)
-            params.extend(extra_params or [])
-        return self.sql(self.current_sql(flow_id, source=source, where=" AND ".join(conds) or "TRUE"), params)
-
-    def current_sql(self, flow_id: str, *, source: str | None = None, where: str = "TRUE") -> str:
-        """SQL of the current observations of ``flow_id``: for each key and source, the row of the most
-        recently published release (the rule of ``DuckDBStore.select``), as a GROUP BY with ``arg_max_null``
-        (several times faster than the equivalent window). Every column comes from that one row: a value the
-        latest release publishes as missing stays missing (``max_by`` skips NULLs, and took an older
-        edition's value under the latest edition's name and status). ``source=""`` means every source.
-
-        ``where`` reads the coded table ``o``: compare text columns with ``code('…')``."""
-        flow = self.flow(flow_id)
-        dims = ", ".join(f'o."{d}"' for d in flow.dimension_names)
-        source = source if source is not None else PREFERRED_SOURCE.get(flow_id)
-        src = f"r.source = '{source}'" if source else "TRUE"  # a constant of this module, never user input
-        picks = ", ".join(f"arg_max_null({c}, r.rank) AS {c.split('.')[-1]}" for c in
-                          ("o.value", "o.obs_status", "o.note", "o.release_id", "r.edition"))
-        return decoded(f"SELECT {dims}, r.source, {picks} FROM {coded_table(flow_id)} o JOIN {RANKED_RELEASES} r "
-                       f"USING (release_id) WHERE {src} AND ({where}) GROUP BY {dims}, r.source",
-                       flow.dimension_names[:-1] + ["obs_status", "note"])
-
-    def grouped(self, name: str, text: str, by: str) -> dict[str, list[dict]]:
-        """The rows of ``text`` (as dicts) split by the column ``by``, computed once: the portal's index
-        of a whole dataflow, from which a page takes its country's rows without a query."""
-        if name in self._index:
-            return self._index[name]
-        with self._build_lock(name):
-            if name not in self._index:
-                table = self.sql_arrow(text)
-                index: dict[str, list[dict]] = {}
-                for row in table.to_pylist():
-                    index.setdefault(row[by], []).append(row)
-                self._index[name] = index
-        return self._index[name]
-
-    def sql_arrow(self, text: str, params: list | None = None) -> pa.Table:
-        cur = self.con.cursor()
-        try:
-            cur.execute("SET enable_progress_bar = false")
-            return cur.sql(text, params=params or None).to_arrow_table() if params else cur.sql(text).to_arrow_table()
-        finally:
-            cur.close()
+    def grouped(self, name: str, rows: Callable[[], list[dict]], by: str) -> dict[str, list[dict]]:
+        """The rows ``rows()`` gives, split by the column ``by``, computed once (see :meth:`index`)."""
+        def build():
+            out: dict[str, list[dict]] = {}
+            for row in rows():
+                out.setdefault(row[by], []).append(row)
+            return out
+        return self.index(name, build)
 
     def _build_lock(self, name: str) -> threading.Lock:
         with self._lock:
             return self._locks.setdefault(name, threading.Lock())
 
+    # -- dataflows -----------------------------------------------------------------------------
+    def dataflow_ids(self) -> list[str]:
+        return self.cached(("dataflow_ids",), self.store.dataflow_ids)
+
+    def servable(self, flow_id: str) -> bool:
+        """True when the store holds ``flow_id`` as this version of imdx defines it."""
+        return flow_id in self.servable_ids()
+
+    def servable_ids(self) -> list[str]:
+        return self.cached(("servable",), self.store.servable_dataflows)
+
+    def has(self, flow_id: str) -> bool:
+        """True when the store holds observations of ``flow_id`` (a known dataflow may have none yet)."""
+        editions = self.editions()
+        return self.servable(flow_id) and bool((editions.loc[editions["dataflow"] == flow_id, "n_obs"] > 0).any())
+
+    def flow(self, flow_id: str) -> Dataflow:
+        return self.store.dataflow(flow_id)
+
+    def select(self, flow_id: str, filters: dict[str, list], *, source: str | None = None,
+               columns: list[str] | None = None) -> pa.Table:
+        """Current observations (:meth:`Store.select`); an empty table when the store holds none of
+        ``flow_id``. ``source`` defaults to the page's :data:`PREFERRED_SOURCE`; ``""`` means every source."""
+        source = source if source is not None else PREFERRED_SOURCE.get(flow_id)
+        flow = self.flow(flow_id)
+        if not self.servable(flow_id):
+            names = flow.dimension_names + (columns or CURRENT_COLUMNS)
+            return pa.table({c: pa.array([], pa.int16() if c == "year" else pa.string()) for c in names})
+        return self.store.select(flow_id, filters, source=source or None, columns=columns or CURRENT_COLUMNS)
+
+    def current(self, flow_id: str, where: dict[str, object], *, source: str | None = None) -> pd.DataFrame:
+        """Current observations of ``flow_id`` whose dimensions equal (or are in) ``where``, as a frame
+        of the dimensions and :data:`CURRENT_COLUMNS`."""
+        filters = {dim: list(v) if isinstance(v, (list, tuple)) else [v] for dim, v in where.items()}
+        return self.select(flow_id, filters, source=source).to_pandas()
+
     # -- reference ---------------------------------------------------------------------------
     def area_table(self) -> pd.DataFrame:
-        return self.cached(("areas",), lambda: self.sql("SELECT * FROM area ORDER BY name"))
+        def compute():
+            areas = self.store.areas()
+            if areas is None:
+                return pd.DataFrame(columns=["code", "name", "kind", "m49", "region", "subregion", "wb_income"])
+            return areas.frame.sort_values("name", kind="stable").reset_index(drop=True)
+        return self.cached(("areas",), compute)
 
     def area(self, code: str) -> dict | None:
         table = self.area_table()
@@ -235,26 +206,37 @@ class Reader:
         return self.cached(("releases",), self.store.releases)
 
     def release_files(self) -> pd.DataFrame:
-        return self.cached(("release_files",), lambda: self.sql(
-            "SELECT * FROM release_file ORDER BY release_id, name"))
+        return self.cached(("release_files",), self.store.release_files)
+
+    def editions(self) -> pd.DataFrame:
+        return self.cached(("editions",), self.store.editions)
+
+    def issues(self) -> pd.DataFrame:
+        """The whole issue report, most serious first (then by type, file and row)."""
+        def compute():
+            issues = self.store.issues()
+            rank = issues["severity"].map(SEVERITY_RANK)
+            return issues.assign(_rank=rank).sort_values(["_rank", "type", "file", "row"], kind="stable",
+                                                         na_position="last").drop(columns="_rank")
+        return self.cached(("issues",), compute)
 
     def release_of(self, source: str | None, flow_id: str) -> dict | None:
         """The latest release of ``source`` holding ``flow_id`` (for 'source, edition' lines)."""
         def compute():
-            rows = self.sql(f"SELECT r.* EXCLUDE (rank) FROM {RANKED_RELEASES} r JOIN release_dataflow d "
-                            "USING (release_id) WHERE d.dataflow = ? AND (? IS NULL OR r.source = ?) "
-                            "ORDER BY r.rank DESC LIMIT 1", [flow_id, source, source])
-            return None if rows.empty else rows.iloc[0].to_dict()
+            row = self.store.latest_release(flow_id, source)
+            return None if row is None else row.to_dict()
         return self.cached(("release_of", source, flow_id), compute)
 
     def editions_of(self, flow_id: str) -> list[tuple[str, str]]:
-        return self.cached(("editions", flow_id), lambda: [tuple(r) for r in self.sql(
-            "SELECT DISTINCT r.source, r.edition FROM release r JOIN release_dataflow d USING (release_id) "
-            "WHERE d.dataflow = ? ORDER BY 1, 2", [flow_id]).itertuples(index=False)])
+        def compute():
+            editions = self.editions()
+            rows = editions[editions["dataflow"] == flow_id]
+            return sorted({(r.source, r.edition) for r in rows.itertuples(index=False)})
+        return self.cached(("editions", flow_id), compute)
 
     def years(self, flow_id: str) -> list[int]:
-        return self.cached(("years", flow_id), lambda: [int(y) for y in self.sql(
-            f"SELECT DISTINCT year FROM {coded_table(flow_id)} ORDER BY 1")["year"]])
+        return self.cached(("years", flow_id), lambda: [int(y) for y in self.store.distinct(flow_id, "year")
+                                                        if y is not None] if self.servable(flow_id) else [])
 
 
 def keyed(frame, cols: tuple[str, ...]) -> dict[tuple, dict]:

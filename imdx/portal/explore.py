@@ -56,17 +56,12 @@ def run(reader: Reader, state: dict) -> dict:
     if state.get("error"):
         return out
     flow_id, filters, edition = state["flow"], state["filters"], state["edition"]
-    cursor = reader.con.cursor()
     try:
-        store = reader.store.with_cursor(cursor)
-        try:
-            resolved = resolve_filters(store, flow_id, filters)
-            table = store.select(flow_id, resolved, edition=edition)
-        except ImdxError as err:
-            state["error"] = str(err)
-            return out
-    finally:
-        cursor.close()
+        resolved = resolve_filters(reader.store, flow_id, filters)
+        table = reader.store.select(flow_id, resolved, edition=edition)
+    except ImdxError as err:
+        state["error"] = str(err)
+        return out
     total = table.num_rows
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(state["page"], pages)
@@ -123,14 +118,9 @@ class _Val:
 
 def excel_bytes(reader: Reader, state: dict, max_rows: int = 200_000) -> tuple[bytes, str]:
     """The whole result of the explorer's query as an .xlsx workbook (data sheet + about sheet)."""
-    cursor = reader.con.cursor()
-    try:
-        store = reader.store.with_cursor(cursor)
-        resolved = resolve_filters(store, state["flow"], state["filters"])
-        table = store.select(state["flow"], resolved, edition=state["edition"])
-        releases = store.releases()
-    finally:
-        cursor.close()
+    resolved = resolve_filters(reader.store, state["flow"], state["filters"])
+    table = reader.store.select(state["flow"], resolved, edition=state["edition"])
+    releases = reader.store.releases()
     if table.num_rows > max_rows:
         raise ImdxError(f"{table.num_rows:,} rows is more than an Excel download may hold ({max_rows:,}); narrow the "
                         "filters, or download CSV or Parquet")

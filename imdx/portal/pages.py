@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from imdx.codes.names import normalise
-from imdx.portal.data import ESTIMATED_FLOWS, Num, Reader, num_one, num_sum, one
+from imdx.portal.data import ESTIMATED_FLOWS, SEVERITY_RANK, Num, Reader, num_one, num_sum, one
 from imdx.portal.profile import source_line
-from imdx.store.duckdb_store import RANKED_RELEASES
-from imdx.store.labels import decoded
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,8 @@ def map_values(reader: Reader, indicator: str, year: int) -> list[dict]:
                 out.append((r, num_one(r, "percent", "migrant_stock_share", "undesa_ims",
                                        {"destination": r["code"], "sex": "_T", "year": str(year)})))
         elif indicator == "refugees":
-            f = reader.sql(decoded(f"WITH c AS ({_current_refugees('o.asylum, o.value')}) "
-                                   "SELECT asylum, sum(value) AS value FROM c GROUP BY 1", ["asylum"]), [year])
+            f = _refugees(reader, year).group_by("asylum").aggregate([("value", "sum")]) \
+                .rename_columns(["asylum", "value"]).to_pandas()
             f = f.merge(countries, left_on="asylum", right_on="code")
             for _, r in f.iterrows():
                 out.append((r, num_sum(r["value"], "persons", "refugees", "unhcr",
@@ -86,11 +85,10 @@ def map_values(reader: Reader, indicator: str, year: int) -> list[dict]:
     return reader.cached(("map", indicator, year), compute)
 
 
-def _current_refugees(columns: str) -> str:
-    """SQL: ``columns`` of UNHCR's current refugee numbers (population type REF) of the year given as parameter."""
-    return (f"SELECT {columns} FROM coded_refugees o JOIN {RANKED_RELEASES} r USING (release_id) "
-            "WHERE o.population_type = code('REF') AND o.year = ? AND r.source = 'unhcr' QUALIFY row_number() OVER "
-            "(PARTITION BY r.source, o.origin, o.asylum, o.population_type, o.year ORDER BY r.rank DESC) = 1")
+def _refugees(reader: Reader, year: int):
+    """UNHCR's current refugee numbers (population type REF) of ``year``, by origin and asylum country."""
+    return reader.select("refugees", {"population_type": ["REF"], "year": [year]}, source="unhcr",
+                         columns=["value"])
 
 
 def headlines(reader: Reader) -> list[dict]:
@@ -100,9 +98,11 @@ def headlines(reader: Reader) -> list[dict]:
         ms = reader.current("migrant_stock", {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T"})
         if len(ms):
             y = int(ms["year"].max())
-            out.append({"label": f"International migrants in the world, {y}", "line": source_line(reader, "migrant_stock"),
+            out.append({"label": f"International migrants in the world, {y}",
+                        "line": source_line(reader, "migrant_stock"),
                         "num": num_one(one(ms, year=y), "persons", "migrant_stock", "undesa_ims",
-                                       {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T", "year": str(y)})})
+                                       {"destination": "001", "origin": "_T", "sex": "_T", "age": "_T",
+                                        "year": str(y)})})
         sh = reader.current("migrant_stock_share", {"destination": "001", "sex": "_T"})
         if len(sh):
             y = int(sh["year"].max())
@@ -114,8 +114,7 @@ def headlines(reader: Reader) -> list[dict]:
             years = reader.years("refugees")
             if years:
                 y = years[-1]
-                total = reader.sql(f"WITH c AS ({_current_refugees('o.value')}) SELECT sum(value) FROM c",
-                                   [y]).iloc[0, 0]
+                total = pc.sum(_refugees(reader, y)["value"]).as_py()
                 out.append({"label": f"Refugees under UNHCR's mandate, {y}", "line": source_line(reader, "refugees"),
                             "num": num_sum(total, "persons", "refugees", "unhcr",
                                            {"population_type": "REF", "year": str(y)})})
@@ -235,22 +234,23 @@ def sources_page(reader: Reader) -> dict:
                              "dataflows": r.dataflows or "", "n_obs": int(r.n_obs) if pd.notna(r.n_obs) else 0,
                              "files": fs[["name", "url", "sha256", "size", "retrieved_from"]].to_dict("records")})
         diffs = []
-        ed = reader.sql("SELECT d.dataflow, r.source, r.edition, min(r.published) AS p FROM release r "
-                        "JOIN release_dataflow d USING (release_id) GROUP BY ALL ORDER BY 1, 2, 4, 3")
+        ed = reader.editions().groupby(["dataflow", "source", "edition"], as_index=False)["published"].min()
         for (flow, source), part in ed.groupby(["dataflow", "source"], sort=True):
             if not reader.servable(flow):
                 continue
-            eds = list(part["edition"])
+            eds = list(part.sort_values(["published", "edition"])["edition"])
             for a, b in pairwise(eds):
                 diffs.append({"flow": flow, "source": source, "from": a, "to": b,
                               "href": f"/api/v1/diff/{flow}?from={a}&to={b}&source={source}"})
-        issues = reader.sql("SELECT source, severity, type, count(*) AS n, sum(n_obs) AS n_obs FROM issue "
-                            "GROUP BY source, severity, type ORDER BY source, CASE severity WHEN 'error' THEN 0 WHEN 'warning' "
-                            "THEN 1 ELSE 2 END, type").to_dict("records")
-        serious = reader.sql("SELECT source, severity, type, dataflow, file, sheet, \"row\", area, message FROM issue "
-                             "WHERE severity IN ('error', 'warning') ORDER BY CASE severity WHEN 'error' THEN 0 "
-                             "ELSE 1 END, source, type, file, \"row\" LIMIT 100").to_dict("records")
-        return {"releases": releases, "diffs": diffs, "issues": issues, "serious": serious,
-                "n_serious": int(reader.sql("SELECT count(*) FROM issue WHERE severity IN ('error','warning')")
-                                 .iloc[0, 0])}
+        everything = reader.issues()
+        counts = everything.assign(n=1).groupby(["source", "severity", "type"], as_index=False, dropna=False).agg(
+            n=("n", "sum"), n_obs=("n_obs", "sum"))
+        counts = counts.assign(_rank=counts["severity"].map(SEVERITY_RANK)).sort_values(
+            ["source", "_rank", "type"], kind="stable").drop(columns="_rank")
+        serious = everything[everything["severity"].isin(["error", "warning"])]
+        shown = serious.sort_values(["source", "type", "file", "row"], kind="stable", na_position="last") \
+            .sort_values("severity", key=lambda s: s.map(SEVERITY_RANK), kind="stable").head(100)
+        columns = ["source", "severity", "type", "dataflow", "file", "sheet", "row", "area", "message"]
+        return {"releases": releases, "diffs": diffs, "issues": counts.to_dict("records"),
+                "serious": shown[columns].to_dict("records"), "n_serious": len(serious)}
     return reader.cached(("sources",), compute)

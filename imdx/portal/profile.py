@@ -10,6 +10,8 @@ from dataclasses import asdict
 from urllib.parse import urlencode
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from imdx.checks import declared_tolerance
 from imdx.checks.shown import sexes_exceed_total
@@ -51,23 +53,25 @@ def stock_index(reader: Reader) -> dict[str, dict[str, list[dict]]]:
     """Current migrant stock (UN DESA) by country, split once into what the pages read: ``totals``
     (all origins, by sex and age), ``origins`` (both sexes, all ages, by country of origin) and
     ``emigrants`` (all ages, by sex and country of destination)."""
-    if "stock" not in reader._index:
-        with reader._build_lock("stock"):
-            if "stock" not in reader._index:
-                countries = reader.country_codes()
-                rows = reader.sql_arrow("SELECT destination, origin, sex, age, year, value, obs_status, note, edition FROM "
-                                        f"({reader.current_sql('migrant_stock')})").to_pylist()
-                index: dict[str, dict[str, list[dict]]] = {}
-                for r in rows:
-                    if r["origin"] == "_T":
-                        index.setdefault(r["destination"], {}).setdefault("totals", []).append(r)
-                    elif r["age"] == "_T" and r["origin"] in countries:
-                        if r["sex"] == "_T":
-                            index.setdefault(r["destination"], {}).setdefault("origins", []).append(r)
-                        if r["destination"] in countries:
-                            index.setdefault(r["origin"], {}).setdefault("emigrants", []).append(r)
-                reader._index["stock"] = index
-    return reader._index["stock"]
+    def build():
+        countries = reader.country_codes()
+        rows = reader.select("migrant_stock", {}, columns=["value", "obs_status", "note", "edition"]).to_pylist()
+        index: dict[str, dict[str, list[dict]]] = {}
+        for r in rows:
+            if r["origin"] == "_T":
+                index.setdefault(r["destination"], {}).setdefault("totals", []).append(r)
+            elif r["age"] == "_T" and r["origin"] in countries:
+                if r["sex"] == "_T":
+                    index.setdefault(r["destination"], {}).setdefault("origins", []).append(r)
+                if r["destination"] in countries:
+                    index.setdefault(r["origin"], {}).setdefault("emigrants", []).append(r)
+        return index
+    return reader.index("stock", build)
+
+
+def _sums(table: pa.Table, by: list[str]) -> pa.Table:
+    """``value`` summed by the columns ``by`` (null where every value summed is: SQL's sum)."""
+    return table.group_by(by, use_threads=False).aggregate([("value", "sum")]).rename_columns(by + ["value"])
 
 
 def _stock(reader: Reader, code: str) -> dict:
@@ -76,7 +80,7 @@ def _stock(reader: Reader, code: str) -> dict:
     mine = stock_index(reader).get(code, {})
     emi_all = mine.get("emigrants", [])
     emi = [r for r in emi_all if r["sex"] == "_T"]
-    share = reader.grouped("share", reader.current_sql("migrant_stock_share", where="o.sex = code('_T')"),
+    share = reader.grouped("share", lambda: reader.select("migrant_stock_share", {"sex": ["_T"]}).to_pylist(),
                            "destination").get(code, [])
     totals = [r for r in mine.get("totals", []) if r["age"] == "_T"]
     tk, sk = keyed(totals, ("sex", "year")), keyed(share, ("year",))
@@ -141,11 +145,16 @@ def _stock(reader: Reader, code: str) -> dict:
 def refugee_index(reader: Reader) -> dict[str, pd.DataFrame]:
     """UNHCR populations summed over the other country: 'hosted' by the asylum country, 'originating'
     from the origin country (rows whose asylum country is the origin itself count as hosted only)."""
-    cur = reader.current_sql("refugees")
-    text = (f"WITH c AS (SELECT origin, asylum, population_type, year, value FROM ({cur})) SELECT asylum AS area, 'hosted' AS side, population_type, year, sum(value) AS value "
-            "FROM c GROUP BY ALL UNION ALL SELECT origin AS area, 'originating' AS side, population_type, year, "
-            "sum(value) AS value FROM c WHERE origin <> asylum GROUP BY ALL")
-    return reader.grouped("refugees", text, "area")
+    def rows():
+        c = reader.select("refugees", {}, columns=["value"])
+        hosted = _sums(c, ["asylum", "population_type", "year"]).rename_columns(["area", "population_type", "year",
+                                                                                 "value"])
+        elsewhere = c.filter(pc.not_equal(c["origin"], c["asylum"]))
+        originating = _sums(elsewhere, ["origin", "population_type", "year"]).rename_columns(
+            ["area", "population_type", "year", "value"])
+        return (hosted.append_column("side", pa.repeat(pa.scalar("hosted"), len(hosted))).to_pylist()
+                + originating.append_column("side", pa.repeat(pa.scalar("originating"), len(originating))).to_pylist())
+    return reader.grouped("refugees", rows, "area")
 
 
 def _refugees(reader: Reader, code: str) -> dict:
@@ -189,9 +198,13 @@ def _asylum(reader: Reader, code: str) -> dict:
     src = "unhcr"
     if not reader.has("asylum_decisions"):
         return {}
-    cur = reader.current_sql("asylum_decisions", where="o.year >= (SELECT max(year) - 9 FROM coded_asylum_decisions)")
-    rows = reader.grouped("asylum", f"WITH c AS ({cur}) SELECT asylum, year, count_unit, decision, sum(value) AS value "
-                                    "FROM c GROUP BY ALL ORDER BY year, count_unit", "asylum").get(code)
+    def rows():
+        years = reader.years("asylum_decisions")
+        recent = [y for y in years if y >= years[-1] - 9] if years else []
+        sums = _sums(reader.select("asylum_decisions", {"year": recent}, columns=["value"]),
+                     ["asylum", "year", "count_unit", "decision"])
+        return sums.sort_by([("year", "ascending"), ("count_unit", "ascending")]).to_pylist()
+    rows = reader.grouped("asylum", rows, "asylum").get(code)
     if rows is None:
         return {"rows": [], "download": api_csv("asylum_decisions", asylum=code)}
     out = []
@@ -213,8 +226,8 @@ def _economy(reader: Reader, code: str) -> dict:
     frames = {}
     for flow in ("remittances", "fdi_inflows", "oda_received", "gdp"):
         if reader.has(flow):
-            frames[flow] = reader.grouped(flow, reader.current_sql(flow, where=f"o.year >= {ECONOMY_FROM}"),
-                                          "area").get(code, [])
+            frames[flow] = reader.grouped(flow, lambda flow=flow: reader.select(flow, {"year": [
+                y for y in reader.years(flow) if y >= ECONOMY_FROM]}).to_pylist(), "area").get(code, [])
     years = sorted({r["year"] for f in frames.values() for r in f})
     keys = {flow: keyed(f, ("flow", "year") if flow == "remittances" else ("year",)) for flow, f in frames.items()}
     rows = []
@@ -251,10 +264,12 @@ def estimated_flows(reader: Reader, *, origin: str | None = None, destination: s
     where = {k: v for k, v in (("origin", origin), ("destination", destination)) if v}
     if "sex" in dims:
         where["sex"] = "_T"
-    extra, params = "", []
-    if either:
-        extra, params = "(o.origin = code(?) OR o.destination = code(?))", [either, either]
-    frame = reader.current(ESTIMATED_FLOWS, where, source="", extra=extra, extra_params=params)
+    if either:  # flows from or to the country: both queries, the flow from it to itself once
+        frame = pd.concat([reader.current(ESTIMATED_FLOWS, {**where, side: either}, source="")
+                           for side in ("origin", "destination")], ignore_index=True)
+        frame = frame.drop_duplicates(subset=[*dims, "source"], ignore_index=True)
+    else:
+        frame = reader.current(ESTIMATED_FLOWS, where, source="")
     if frame.empty:
         return {"loaded": True, "rows": []}
     names = reader.names()
@@ -273,9 +288,8 @@ def estimated_flows(reader: Reader, *, origin: str | None = None, destination: s
 
 def issues_for(reader: Reader, code: str, limit: int = 25, shown: list | None = None) -> dict:
     """The load's issues about the area, after those of the checks on what its page ``shown`` side by side."""
-    rows = reader.grouped("issues", "SELECT type, severity, source, dataflow, file, sheet, \"row\", area, message, n_obs "
-                                    "FROM issue WHERE area IS NOT NULL ORDER BY CASE severity WHEN 'error' THEN 0 "
-                                    "WHEN 'warning' THEN 1 ELSE 2 END, type, file, \"row\"", "area").get(code, [])
+    rows = reader.grouped("issues", lambda: reader.issues().dropna(subset=["area"]).astype(object).where(
+        lambda f: f.notna(), None).to_dict("records"), "area").get(code, [])
     rows = [asdict(issue) for issue in shown or []] + rows
     counts: dict[tuple, int] = {}
     for r in rows:
@@ -335,7 +349,8 @@ def corridor(reader: Reader, origin: str, destination: str) -> dict:
                                                     "year": str(int(r["year"]))})})
         refugees = []
         if reader.has("refugees"):
-            rf = reader.current("refugees", {"origin": origin, "asylum": destination}, extra="o.year >= 2000")
+            rf = reader.current("refugees", {"origin": origin, "asylum": destination})
+            rf = rf[rf["year"] >= 2000]
             rk = keyed(rf, ("year", "population_type"))
             for y in sorted(set(rf["year"]), reverse=True):
                 row = {"year": int(y)}

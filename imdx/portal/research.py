@@ -25,8 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from imdx.cases.errors import AccessDenied
 from imdx.errors import ImdxError, QueryError
 from imdx.library.index import FACETS
-from imdx.library.model import TYPES, Limits
-from imdx.library.service import Library
+from imdx.library.model import TYPES
+from imdx.library.service import Library, ServedLibrary
 
 HERE = Path(__file__).parent
 ENV = Environment(loader=FileSystemLoader([HERE / "templates"]), autoescape=select_autoescape(["html"]),
@@ -99,13 +99,7 @@ def research_router(state, cases=None) -> APIRouter:
 
     router = APIRouter(include_in_schema=False)
     who, login = resolver(cases)
-    limits = Limits.from_env()
-    shared: dict = {}
-
-    def library(store) -> Library:
-        if "glossary" not in shared:
-            shared["glossary"] = Library(store).glossary
-        return Library(store, limits, glossary=shared["glossary"])
+    served = ServedLibrary(state.store)
 
     def signed_in(request: Request):
         token = request.cookies.get(COOKIE)
@@ -131,17 +125,17 @@ def research_router(state, cases=None) -> APIRouter:
         page = int(page) if page.isdigit() and 0 < int(page) <= 500 else 1
 
         def work():
-            with state.reader() as store:
-                lib = library(store)
-                try:
-                    result = lib.search(q, filters, page=page, size=PAGE_SIZE,
-                                        sort=sort if sort in ("relevance", "year", "-year") else "relevance")
-                    error = None
-                except QueryError as err:
-                    result, error = None, str(err)
-                areas = store.areas()
-                names = {} if areas is None else areas.frame["name"].to_dict()
-                gcm = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
+            store = state.store
+            lib = served.get()
+            try:
+                result = lib.search(q, filters, page=page, size=PAGE_SIZE,
+                                    sort=sort if sort in ("relevance", "year", "-year") else "relevance")
+                error = None
+            except QueryError as err:
+                result, error = None, str(err)
+            areas = store.areas()
+            names = {} if areas is None else areas.frame["name"].to_dict()
+            gcm = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
             return result, error, names, gcm
 
         result, error, names, gcm = await run_in_threadpool(work)
@@ -158,15 +152,15 @@ def research_router(state, cases=None) -> APIRouter:
     @router.get("/library/records/{record_id}", response_class=HTMLResponse)
     async def record_page(record_id: str):
         def work():
-            with state.reader() as store:
-                full = library(store).record(record_id)
-                if full is None:
-                    return None
-                gcm = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
-                areas = store.areas()
-                activities = store.registry_entries("activity", rel="record", target=record_id)
-                return full, gcm, _statistics(store, full.record.countries), \
-                    {c: areas.name(c) if areas is not None else c for c in full.record.countries}, activities
+            store = state.store
+            full = served.get().record(record_id)
+            if full is None:
+                return None
+            gcm = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
+            areas = store.areas()
+            activities = store.registry_entries("activity", rel="record", target=record_id)
+            return full, gcm, _statistics(store, full.record.countries), \
+                {c: areas.name(c) if areas is not None else c for c in full.record.countries}, activities
 
         found = await run_in_threadpool(work)
         if found is None:
@@ -180,14 +174,15 @@ def research_router(state, cases=None) -> APIRouter:
     @router.get("/registry", response_class=HTMLResponse)
     async def registry_page(request: Request):
         kind = request.query_params.get("kind", "organisation")
-        kind = kind if kind in ("organisation", "data_product", "activity", "event", "three_w_table") else "organisation"
+        if kind not in ("organisation", "data_product", "activity", "event", "three_w_table"):
+            kind = "organisation"
 
         def work():
-            with state.reader() as store:
-                reg = Registry(store)
-                counts = {k: len(store.registry_entries(k)) for k in ("organisation", "data_product", "activity",
-                                                                      "event", "gcm_objective", "srf_node")}
-                return counts, reg.entries(kind)[:2000]
+            store = state.store
+            reg = Registry(store)
+            counts = {k: len(store.registry_entries(k)) for k in ("organisation", "data_product", "activity",
+                                                                  "event", "gcm_objective", "srf_node")}
+            return counts, reg.entries(kind)[:2000]
 
         counts, entries = await run_in_threadpool(work)
         return render("research/registry.html", title="Who does what: the coordination registry", counts=counts,
@@ -198,23 +193,23 @@ def research_router(state, cases=None) -> APIRouter:
         raw = [v for item in request.query_params.getlist("country") for v in item.split(",") if v.strip()][:24]
 
         def work():
-            with state.reader() as store:
-                areas = store.areas()
-                codes, unknown = [], []
-                for value in raw:
-                    code = areas.resolve(value).code if areas is not None and len(value) < 200 else None
-                    (codes.append(code) if code else unknown.append(value))
-                if not raw:  # the countries with most activities in the registry
-                    counts: dict[str, int] = {}
-                    for a in store.registry_entries("activity"):
-                        for c in a.body.get("countries", []):
-                            if areas is not None and areas.kind(c) == "country":
-                                counts[c] = counts.get(c, 0) + 1
-                    codes = sorted(counts, key=lambda c: (-counts[c], c))[:8]
-                codes = list(dict.fromkeys(codes))
-                cells = matrix(store, codes)
-                titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
-                names = {c: areas.name(c) for c in codes} if areas is not None else {}
+            store = state.store
+            areas = store.areas()
+            codes, unknown = [], []
+            for value in raw:
+                code = areas.resolve(value).code if areas is not None and len(value) < 200 else None
+                (codes.append(code) if code else unknown.append(value))
+            if not raw:  # the countries with most activities in the registry
+                counts: dict[str, int] = {}
+                for a in store.registry_entries("activity"):
+                    for c in a.body.get("countries", []):
+                        if areas is not None and areas.kind(c) == "country":
+                            counts[c] = counts.get(c, 0) + 1
+                codes = sorted(counts, key=lambda c: (-counts[c], c))[:8]
+            codes = list(dict.fromkeys(codes))
+            cells = matrix(store, codes)
+            titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
+            names = {c: areas.name(c) for c in codes} if areas is not None else {}
             return codes, unknown, cells, titles, names
 
         codes, unknown, cells, titles, names = await run_in_threadpool(work)
@@ -226,18 +221,19 @@ def research_router(state, cases=None) -> APIRouter:
     @router.get("/registry/gaps/{country}", response_class=HTMLResponse)
     async def country_gaps(country: str):
         def work():
-            with state.reader() as store:
-                areas = store.areas()
-                code = areas.resolve(country).code if areas is not None and len(country) < 200 else None
-                if code is None:
-                    return None
-                titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
-                return code, areas.name(code), matrix(store, [code], activity_limit=10), titles
+            store = state.store
+            areas = store.areas()
+            code = areas.resolve(country).code if areas is not None and len(country) < 200 else None
+            if code is None:
+                return None
+            titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
+            return code, areas.name(code), matrix(store, [code], activity_limit=10), titles
 
         found = await run_in_threadpool(work)
         if found is None:
             return render("research/message.html", 404, title="Not found",
-                          message=f"No country or area is called {country!r}.", link=("/registry/gaps", "The gaps matrix"))
+                          message=f"No country or area is called {country!r}.",
+                          link=("/registry/gaps", "The gaps matrix"))
         code, name, cells, titles = found
         return render("research/country_gaps.html", title=f"Gaps: {name}", code=code, name=name, cells=cells,
                       titles=titles)
@@ -276,22 +272,22 @@ def research_router(state, cases=None) -> APIRouter:
         user = signed_in(request)
 
         def work():
-            with state.reader() as store:
-                reg = Registry(store)
-                entry = reg.entry(kind, entry_id, signed_in=user is not None)
-                if entry is None:
-                    return None
-                related = {}
-                if kind == "organisation":
-                    related["activities"] = reg.entries("activity", rel="organisation", target=entry_id)[:200]
-                    related["data products"] = reg.entries("data_product", rel="organisation", target=entry_id)
-                    related["events"] = reg.entries("event", rel="organisation", target=entry_id)
-                elif kind == "gcm_objective":
-                    related["activities"] = reg.entries("activity", rel="gcm", target=entry_id)[:200]
-                areas = store.areas()
-                names = areas.frame["name"].to_dict() if areas is not None else {}
-                orgs = {e.entry_id: e.body.get("name") for e in store.registry_entries("organisation")}
-                return entry, related, names, orgs
+            store = state.store
+            reg = Registry(store)
+            entry = reg.entry(kind, entry_id, signed_in=user is not None)
+            if entry is None:
+                return None
+            related = {}
+            if kind == "organisation":
+                related["activities"] = reg.entries("activity", rel="organisation", target=entry_id)[:200]
+                related["data products"] = reg.entries("data_product", rel="organisation", target=entry_id)
+                related["events"] = reg.entries("event", rel="organisation", target=entry_id)
+            elif kind == "gcm_objective":
+                related["activities"] = reg.entries("activity", rel="gcm", target=entry_id)[:200]
+            areas = store.areas()
+            names = areas.frame["name"].to_dict() if areas is not None else {}
+            orgs = {e.entry_id: e.body.get("name") for e in store.registry_entries("organisation")}
+            return entry, related, names, orgs
 
         found = await run_in_threadpool(work)
         if found is None:

@@ -8,6 +8,7 @@ map is served from ``/static`` (no CDN), and a Content-Security-Policy says so t
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import mimetypes
 import threading
@@ -76,6 +77,18 @@ def reader_for(store: Store) -> Reader:
     if reader is None:
         reader = _readers[store] = Reader(store)
     return reader
+
+
+def warm(reader: Reader) -> None:
+    """Build the indexes the country profiles read (a few seconds on the full store), e.g. at start-up;
+    then move what is alive (those indexes: many small objects that live as long as the server) out of
+    the garbage collector's sight, so that its full passes stay short."""
+    for name in ENV.list_templates(extensions=["html"]):
+        ENV.get_template(name)
+    profile.country_profile(reader, "DEU")
+    pages.headlines(reader)
+    gc.collect()
+    gc.freeze()
 
 
 def render(name: str, status: int = 200, checks: bool = False, **context) -> HTMLResponse:
@@ -153,7 +166,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                                 description=f"World map of {ind.label.lower()} in {chosen}; the table below lists "
                                             "every country's value") if values else None
         lines = [profile.source_line(r, f) for f in ind.flows if r.has(f)]
-        return render("home.html", checks=checks == "1", title="International migration data", indicators=pages.INDICATORS,
+        return render("home.html", checks=checks == "1", title="International migration data",
+                      indicators=pages.INDICATORS,
                       indicator=ind, years=years, year=chosen, values=values, spec=spec, lines=lines,
                       headlines=pages.headlines(r), unmapped=[v for v in values if not v["id"]])
 
@@ -173,8 +187,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
         from imdx.portal.research import country_research
 
-        return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region, subregion=sub, p=data,
-                      research=country_research(r.store, area["code"]),
+        return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region,
+                      subregion=sub, p=data, research=country_research(r.store, area["code"]),
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
@@ -193,7 +207,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         spec = charts.line(f"{names.get(o, o)} → {names.get(d, d)}", c["stock"],
                            {"_T": "Both sexes", "M": "Men", "F": "Women"}, unit="persons",
                            description="Migrant stock of the corridor by year and sex")
-        return render("corridor.html", checks=checks == "1", spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
+        return render("corridor.html", checks=checks == "1", spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}",
+                      origin=o, destination=d,
                       origin_name=names.get(o, o), destination_name=names.get(d, d), c=c)
 
     @router.get("/flows", response_class=HTMLResponse)

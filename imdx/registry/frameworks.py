@@ -72,7 +72,8 @@ def parse_gcm(short_md: str, long_md: str, file: str = "gcms_short.md") -> dict[
         for number, block in zip(parts[1::2], parts[2::2]):
             title = re.search(r"^## Title:\s*(.+)$", block, re.MULTILINE)
             if not title:
-                raise SourceFileError(file, f"objective {number} has no '## Title:' line", expected="the iomeval layout")
+                raise SourceFileError(file, f"objective {number} has no '## Title:' line",
+                                      expected="the iomeval layout")
             obj = objectives.setdefault(number, Objective(number, title.group(1).strip()))
             body, _, actions = block[title.end():].partition("## Associated actions")
             lines = [line.strip() for line in actions.splitlines() if _ACTION.match(line.strip())]
@@ -134,8 +135,9 @@ def check_mappings(forward: dict, backward: dict, objectives: dict, srf: dict, r
     union: dict[str, list[str]] = {}
     for g, o in sorted(pairs_f | pairs_b, key=lambda p: (int(p[0]) if p[0].isdigit() else 99, p[1])):
         if g not in objectives:
-            report.add(Issue("mapping-unknown-objective", f"the mappings name GCM objective {g!r}, which does not exist",
-                             "error", source=SOURCE, file="gcm_to_srf_outputs.json", column=g))
+            report.add(Issue("mapping-unknown-objective",
+                             f"the mappings name GCM objective {g!r}, which does not exist", "error", source=SOURCE,
+                             file="gcm_to_srf_outputs.json", column=g))
             continue
         if o not in srf or srf[o].level != "output":
             report.add(Issue("mapping-unknown-output", f"the mappings name SRF output {o!r}, which is not an output of "

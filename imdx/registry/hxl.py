@@ -47,7 +47,8 @@ class ThreeWImportError(ImdxError):
         self.report = report
         errors = [i for i in report if i.severity == "error"]
         first = "; ".join(f"{i.location}: {i.message}" for i in errors[:3])
-        super().__init__(f"{file}: {len(errors)} error(s) in the 3W file ({first}{'; ...' if len(errors) > 3 else ''}); "
+        more = "; ..." if len(errors) > 3 else ""
+        super().__init__(f"{file}: {len(errors)} error(s) in the 3W file ({first}{more}); "
                          "correct them and import the file again; nothing was imported")
 
 
@@ -114,7 +115,8 @@ def read_table(path: Path, report: Report | None = None) -> Table:
     if tag_row is None:
         raise SourceFileError(str(path), "has no row of HXL hashtags in its first 25 rows",
                               expected="a row such as #org,#sector,#country+code,#adm1,#activity,#date+start under "
-                              "the headers", hint="Add the hashtag row (https://hxlstandard.org); nothing was imported.")
+                              "the headers",
+                              hint="Add the hashtag row (https://hxlstandard.org); nothing was imported.")
     columns = []
     width = max(len(r) for r in rows)
     headers = rows[:tag_row]

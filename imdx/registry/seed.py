@@ -135,8 +135,8 @@ def seed_activities(store: Store, actor: str = SEED) -> int:
     areas = store.areas()
     gcm_to_srf = {e.entry_id: e.body.get("srf_outputs", []) for e in store.registry_entries("gcm_objective")}
     tag = "seed: iom_evaluations"
-    orgs: dict[str, RegistryChange] = {"iom": _organisation("iom", *ORGANISATIONS["iom"],
-                                                            ["implementer", "commissioner", "data_producer"], None, tag)}
+    iom_roles = ["implementer", "commissioner", "data_producer"]
+    orgs: dict[str, RegistryChange] = {"iom": _organisation("iom", *ORGANISATIONS["iom"], iom_roles, None, tag)}
     changes = []
     for stored in records:
         body = stored.body

@@ -63,18 +63,51 @@ class _Orgs:
         return org_id
 
 
-def import_3w(store: Store, path: str | Path, principal: Principal, owner: str | None = None) -> ThreeWImport:
-    """Import a 3W file as activities owned by ``owner`` (default: the principal's organisation)."""
-    path = Path(path)
-    report = Report()
-    table = read_table(path, report)
+def _read_cell(role: str, value: str, body: dict, parsed: dict, orgs: _Orgs, areas, report: Report,
+               where: dict) -> None:
+    """One cell of a 3W row into the activity's ``body`` and the row's ``parsed`` values; a value that cannot
+    be read is an issue at ``where``."""
+    if role in ("org", "funder"):
+        org_id = orgs.find(value)
+        body["organisations"].append({"id": org_id, "role": "implementer" if role == "org" else "funder"})
+        parsed[role] = org_id
+    elif role in ("country_code", "country_name"):
+        systems = ("code", "iso3", "iso2", "m49") if role == "country_code" else ("name", "code", "iso3")
+        code = areas.resolve(value, systems).code if areas is not None else None
+        if code is None:
+            what = "code" if role == "country_code" else "name"
+            report.add(Issue("unknown-country", f"{value!r} is not a country {what} (ISO 3166 alpha-3, e.g. KEN)",
+                             "error", **where))
+            return
+        body["countries"].append(code)
+        parsed["country"] = code
+    elif role in ("start", "end"):
+        try:
+            body["period_from" if role == "start" else "period_to"] = parsed[role] = date_cell(value)
+        except ValueError:
+            report.add(Issue("bad-date", f"{value!r} is not a date; write YYYY-MM-DD", "error", **where))
+    elif role == "status":
+        status = status_cell(value)
+        if status is None:
+            report.add(Issue("unknown-status", f"{value!r} is not a status imdx knows ({', '.join(STATUSES)}); "
+                             "kept as written", "warning", **where))
+        parsed["status"] = body["status"] = status
+    elif role in ("adm1", "sector"):
+        body["adm1" if role == "adm1" else "sectors"].append(value)
+        parsed[role] = value
+    elif role == "activity":
+        body["title"] = parsed["activity"] = value
+
+
+def _owner(registry: Registry, principal: Principal, owner: str | None, path: Path) -> str:
+    """The organisation that will own the imported activities (default: the principal's), once the principal
+    may edit its entries (a refusal is audited)."""
     owner = owner or principal.organisation
     if not principal.is_authenticated:
         access.may_edit(principal, owner)  # 401: sign in first
     if owner is None:
         raise RegistryInputError("say which organisation the imported activities belong to (--organisation)",
                                  "organisation")
-    registry = Registry(store)
     try:
         access.may_edit(principal, owner)
         if not registry.entry("organisation", owner):
@@ -82,6 +115,16 @@ def import_3w(store: Store, path: str | Path, principal: Principal, owner: str |
     except AccessDenied as err:
         registry._refuse(principal, "import", TABLE, path.name, err)
         raise
+    return owner
+
+
+def import_3w(store: Store, path: str | Path, principal: Principal, owner: str | None = None) -> ThreeWImport:
+    """Import a 3W file as activities owned by ``owner`` (default: the principal's organisation)."""
+    path = Path(path)
+    report = Report()
+    table = read_table(path, report)
+    registry = Registry(store)
+    owner = _owner(registry, principal, owner, path)
     tid = table_id(path)
     areas = store.areas()
     orgs = _Orgs(store, owner)
@@ -96,41 +139,9 @@ def import_3w(store: Store, path: str | Path, principal: Principal, owner: str |
         body: dict = {"organisations": [], "countries": [], "adm1": [], "sectors": []}
         for col in table.columns:
             role, value = col.role(), _cell(row, col)
-            if role is None or not value:
-                continue
-            where = {"source": "3w", "file": path.name, "row": line, "column": f"{col.hashtag} ({col.header})"}
-            if role in ("org", "funder"):
-                org_id = orgs.find(value)
-                body["organisations"].append({"id": org_id, "role": "implementer" if role == "org" else "funder"})
-                parsed[role] = org_id
-            elif role in ("country_code", "country_name"):
-                systems = ("code", "iso3", "iso2", "m49") if role == "country_code" else ("name", "code", "iso3")
-                code = areas.resolve(value, systems).code if areas is not None else None
-                if code is None:
-                    report.add(Issue("unknown-country", f"{value!r} is not a country {'code' if role == 'country_code' else 'name'} "
-                                     "(ISO 3166 alpha-3, e.g. KEN)", "error", **where))
-                    continue
-                body["countries"].append(code)
-                parsed["country"] = code
-            elif role in ("start", "end"):
-                try:
-                    body["period_from" if role == "start" else "period_to"] = parsed[role] = date_cell(value)
-                except ValueError:
-                    report.add(Issue("bad-date", f"{value!r} is not a date; write YYYY-MM-DD", "error", **where))
-            elif role == "status":
-                status = status_cell(value)
-                if status is None:
-                    report.add(Issue("unknown-status", f"{value!r} is not a status imdx knows ({', '.join(STATUSES)}); "
-                                     "kept as written", "warning", **where))
-                parsed["status"] = body["status"] = status
-            elif role == "adm1":
-                body["adm1"].append(value)
-                parsed["adm1"] = value
-            elif role == "sector":
-                body["sectors"].append(value)
-                parsed["sector"] = value
-            elif role == "activity":
-                body["title"] = parsed["activity"] = value
+            if role is not None and value:
+                where = {"source": "3w", "file": path.name, "row": line, "column": f"{col.hashtag} ({col.header})"}
+                _read_cell(role, value, body, parsed, orgs, areas, report, where)
         if not any(o["role"] == "implementer" for o in body["organisations"]):
             report.add(Issue("row-without-organisation", "the row names no organisation (#org)", "error", source="3w",
                              file=path.name, row=line))

@@ -1,12 +1,13 @@
-"""SDMX exchange: imdx's dataflows published as SDMX 2.1 (structures, and data as SDMX-ML
-structure-specific and generic, SDMX-JSON 1.0 and SDMX-CSV 1.0/2.0) under SDMX-REST paths, and
-SDMX messages of other agencies loaded into the store.
+"""SDMX formats: imdx's dataflows as SDMX 2.1 structures and data messages, and any SDMX message read.
+
+Format code only (as sdmx1's ``reader/`` and ``writer/``); the HTTP routes that publish these
+messages are :mod:`imdx.api.sdmx`, and loading another agency's message into the store is
+:mod:`imdx.sources.sdmx`.
 
 * :mod:`imdx.sdmx.structure`: dataflows, DSDs, code lists and the concept scheme as sdmx1 objects;
-* :mod:`imdx.sdmx.data`, :mod:`imdx.sdmx.ml`: data messages in the four formats;
-* :mod:`imdx.sdmx.routes`: ``sdmx_router(get_store)``, the FastAPI router mounted at ``/sdmx``;
-* :mod:`imdx.sdmx.reader`: any SDMX data message, read through sdmx1, as one table;
-* :mod:`imdx.sdmx.importer`: ``load_sdmx(store, file=..., url=..., structure=...)``.
+* :mod:`imdx.sdmx.data`, :mod:`imdx.sdmx.ml`: data messages in the four formats (SDMX-ML structure-
+  specific and generic, SDMX-JSON 1.0, SDMX-CSV 1.0/2.0);
+* :mod:`imdx.sdmx.reader`: any SDMX data message, read through sdmx1, as one table.
 
 See docs/sdmx.md.
 """

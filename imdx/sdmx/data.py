@@ -99,7 +99,7 @@ def data_message(structures: Structures, obs: Observations, *, structure_specifi
     ds_cls = m.StructureSpecificDataSet if structure_specific else m.GenericDataSet
     measure = dsd.measures[0]
     attrs = {a.id: a for a in dsd.attributes}
-    for source, group in obs.frame.groupby("source", sort=True):
+    for _source, group in obs.frame.groupby("source", sort=True):
         ds = ds_cls(structured_by=dsd, described_by=dfd, action=m.ActionType.information)
         if obs.series_dims:
             for key, rows in group.groupby(obs.series_dims, sort=False):
@@ -224,7 +224,7 @@ def to_json(structures: Structures, obs: Observations) -> bytes:
         return [[n, *rest] for n, *rest in zip(numbers, *columns)]
 
     datasets = []
-    for source, group in frame.groupby("source", sort=True):
+    for _source, group in frame.groupby("source", sort=True):
         ds = {"action": "Information"}
         values_ = observation_values(group)
         if obs.series_dims:

@@ -70,7 +70,7 @@ def write(obs, *, structure_specific: bool, message_id: str, attributes: list[st
     ]
     series_dims, obs_dims = obs.series_dims, obs.obs_dims
     frame = obs.frame
-    for source, group in frame.groupby("source", sort=True):
+    for _source, group in frame.groupby("source", sort=True):
         if structure_specific:
             out.append(f'  <mes:DataSet data:structureRef="{dsd_id}" data:dataScope="DataStructure" '
                        f'data:action="Information" xsi:type="ns1:DataSetType">\n')
@@ -91,7 +91,8 @@ def write(obs, *, structure_specific: bool, message_id: str, attributes: list[st
                 if structure_specific:
                     out.append(f"    <Series{_attrs(zip(series_dims, key))}>\n")
                 else:
-                    values = "".join(f'<gen:Value id="{d}" value={quoteattr(str(v))}/>' for d, v in zip(series_dims, key))
+                    values = "".join(f'<gen:Value id="{d}" value={quoteattr(str(v))}/>'
+                                     for d, v in zip(series_dims, key))
                     out.append(f"    <gen:Series>\n      <gen:SeriesKey>{values}</gen:SeriesKey>\n")
                 indent = "      "
             dims = rec[n_series:n_series + len(obs_dims)]

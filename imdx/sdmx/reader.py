@@ -93,7 +93,8 @@ def read_structure(structure) -> object | None:
     try:
         msg = _quiet_read(io.BytesIO(data))
     except Exception as err:  # sdmx1 raises many kinds
-        raise SdmxMessageError(str(path or "structure"), f"cannot be read as an SDMX structure message ({err})") from err
+        raise SdmxMessageError(str(path or "structure"),
+                               f"cannot be read as an SDMX structure message ({err})") from err
     if type(msg).__name__ != "StructureMessage":
         raise SdmxMessageError(str(path or "structure"), "is not an SDMX structure message",
                                hint="Give a structure message (with a DataStructureDefinition) as the structure.")
@@ -251,18 +252,23 @@ _KNOWN_ATTRS = {"OBS_STATUS", "OBS_CONF", "OBS_COM", "UNIT_MEASURE", "UNIT_MULT"
                 "DEFINITION", "NOTE", "SOURCE"}  # the last three: imdx's own SDMX-CSV
 
 
-def _parse_csv(data: bytes, name: str, structure_msg) -> Parsed:
-    """SDMX-CSV 1.0 (``DATAFLOW`` column) and 2.0 (``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``). With a
-    structure, SDMX-CSV 2.0 is read by sdmx1; otherwise the columns are classified from the header
-    (``OBS_VALUE*`` measures, known SDMX attributes and ``ATTR*`` attributes, the rest dimensions)."""
+def _csv_text(data: bytes, name: str) -> tuple[str, str]:
+    """An SDMX-CSV message as text, and its delimiter, checked as any CSV file is before it is parsed."""
     line = data[: limits.current().max_text + 1].split(b"\n", 1)[0]
     delimiter = ";" if line.count(b";") > line.count(b",") else ","
     check_text(data, name=name, delimiter=delimiter, expected="an SDMX-CSV message")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), delimiter
     except UnicodeDecodeError as err:
         raise SdmxMessageError(name, f"is not UTF-8 text ({err.reason}, at byte {err.start:,})",
                                expected="an SDMX-CSV message") from err
+
+
+def _parse_csv(data: bytes, name: str, structure_msg) -> Parsed:
+    """SDMX-CSV 1.0 (``DATAFLOW`` column) and 2.0 (``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``). With a
+    structure, SDMX-CSV 2.0 is read by sdmx1; otherwise the columns are classified from the header
+    (``OBS_VALUE*`` measures, known SDMX attributes and ``ATTR*`` attributes, the rest dimensions)."""
+    text, delimiter = _csv_text(data, name)
     first = text.splitlines()[0] if text else ""
     head = first.split(delimiter)[0].split("[")[0].split(":")[0].strip().upper()
     if head not in ("DATAFLOW", "STRUCTURE"):

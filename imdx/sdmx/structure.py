@@ -114,10 +114,7 @@ class Structures:
         return self.store.dataflow(flow_id)
 
     def free_codelist(self, flow_id: str, dim: str) -> m.Codelist | None:
-        try:
-            codes = [c for c in self.store.distinct(flow_id, dim) if c is not None]
-        except Exception:  # noqa: BLE001  a dataflow without a table in this store (defined after it was made)
-            return None
+        codes = [c for c in self.store.distinct(flow_id, dim) if c is not None]  # none: nothing stored
         if not codes or len(codes) > MAX_FREE_CODES or not all(_ID.fullmatch(str(c)) for c in codes):
             return None  # published codes that are not valid SDMX ids: the dimension is left uncoded
         return codelist(f"CL_{sdmx_id(flow_id)}_{dim.upper()}", f"{dim} (codes as published)",

@@ -27,5 +27,6 @@ def registry() -> dict[str, Source]:
 def get(name: str) -> Source:
     sources = registry()
     if name not in sources:
-        raise QueryError(f"unknown source {name!r}; known sources: {', '.join(sources)}")
+        raise QueryError("is not a known source", kind="unknown-source", parameter="source", value=name,
+                         allowed=list(sources))
     return sources[name]

@@ -128,7 +128,7 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     if area_dims:
         out = out.dropna(subset=area_dims)
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
-    out["year"] = out["year"].astype("int16")
+    out["year"] = out["year"].astype("Int16" if out["year"].isna().any() else "int16")  # none: no time dimension
     out["cell_row"] = pd.to_numeric(out["cell_row"]).astype("Int32")
     for col in dims[:-1] + TEXT_ATTRIBUTES:
         out[col] = _categorical(out[col])

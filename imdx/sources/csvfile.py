@@ -81,7 +81,8 @@ def check_text(data, *, name: str, delimiter: str = ",", header_row: int = 1, en
     limits.check(name, "the number of columns in the header", columns, "max_columns", row=header_row)
     limits.check(name, "the number of lines", lines, "max_rows")
     limits.check(name, f"the table's cells ({lines:,} lines of {columns:,} columns)", lines * columns, "max_cells")
-    limits.check_memory(name, f"parsing {lines:,} lines of {columns:,} columns", lines * columns * BYTES_PER_CELL + size)
+    limits.check_memory(name, f"parsing {lines:,} lines of {columns:,} columns",
+                        lines * columns * BYTES_PER_CELL + size)
     return CsvShape(lines, columns, longest, header)
 
 

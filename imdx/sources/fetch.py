@@ -274,7 +274,8 @@ def fetch_file(source: str, file: SourceFile, *, mirror: Path | None, cache: Pat
         known = store.vintages(source, file.name)
         if file.sha256 is None and known and store.has(known[-1]["sha256"]):
             sha = known[-1]["sha256"]
-            return store.view(source, file.name, sha), f"cache:{store.object(sha)} (downloaded {known[-1]['retrieved_at']})"
+            return (store.view(source, file.name, sha),
+                    f"cache:{store.object(sha)} (downloaded {known[-1]['retrieved_at']})")
     url = publisher_url(file.url, url_map)
     seen = {} if seen is None else seen
     origin = file.url
@@ -339,7 +340,8 @@ def _zip_member(store: Cache, sha: str, name: str) -> tuple[str, int, str] | Non
 def _fall_back(source: str, file: SourceFile, store: Cache, folder: Path | None, reason: str) -> tuple[Path, str]:
     if folder is not None and (Path(folder) / source / file.name).is_file():
         path = Path(folder) / source / file.name
-        log.warning("publisher unreachable for %s of %s (%s): using the mirror copy %s", file.name, source, reason, path)
+        log.warning("publisher unreachable for %s of %s (%s): using the mirror copy %s", file.name, source, reason,
+                    path)
         return path, f"fallback:{path} (publisher failed: {reason})"
     known = store.vintages(source, file.name)
     for vintage in reversed(known):
@@ -347,7 +349,8 @@ def _fall_back(source: str, file: SourceFile, store: Cache, folder: Path | None,
             sha = vintage["sha256"]
             log.warning("publisher unreachable for %s of %s (%s): using the cached vintage of %s", file.name, source,
                         reason, vintage["retrieved_at"])
-            return store.view(source, file.name, sha), f"fallback:cache:{store.object(sha)} (publisher failed: {reason})"
+            return (store.view(source, file.name, sha),
+                    f"fallback:cache:{store.object(sha)} (publisher failed: {reason})")
     where = ""
     if folder is not None:
         where = (f" It is not in the mirror folder {folder} either (looked for {Path(folder) / source / file.name}) "

@@ -88,7 +88,8 @@ class Matrix:
 def read_matrix(path: Path, layout: MatrixLayout) -> Matrix:
     raw = read_xlsx_sheet(path, layout.sheet, f"the KNOMAD workbook with the sheet {layout.sheet!r}")
     where = {"sheet": layout.sheet}
-    cell = lambda r, c: raw.iat[r, c] if r < raw.shape[0] and c < raw.shape[1] else None
+    def cell(r, c):
+        return raw.iat[r, c] if r < raw.shape[0] and c < raw.shape[1] else None
     if layout.title_must_contain not in str(cell(0, 0) or ""):
         raise SourceFileError(str(path), f"the title is {cell(0, 0)!r}", row=1, column="A",
                               expected=f"a title containing {layout.title_must_contain!r}", **where)

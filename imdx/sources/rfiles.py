@@ -169,28 +169,9 @@ class _Reader:
             self.refs.append(_Symbol(name))
             return self.refs[-1]
         if kind == LISTSXP:
-            items = []
-            while True:  # a pairlist is written as nested cells: follow the CDRs iteratively
-                attrs = self._item() if has_attr else None
-                tag = self._item() if has_tag else None
-                if attrs is not None:
-                    raise _Unsupported("a pairlist with attributes")
-                items.append((tag.name if isinstance(tag, _Symbol) else None, self._item()))
-                flags = self._int()
-                kind, has_attr, has_tag = flags & 0xFF, flags & (1 << 9), flags & (1 << 10)
-                if kind == NILVALUE_SXP:
-                    return _Pairlist(items)
-                if kind != LISTSXP:
-                    raise _Unsupported(f"a pairlist ending in type {kind}")
+            return self._pairlist(has_attr, has_tag)
         if kind == CHARSXP:
-            n = self._int()
-            if n == -1:
-                return None
-            text = self.data[self.pos:self.pos + n]
-            self.pos += n
-            if flags & (_LATIN1 | _BYTES):
-                raise _Unsupported("a Latin-1 or byte string")
-            return text.decode("utf-8")
+            return self._charsxp(flags)
         if kind in (LGLSXP, INTSXP):
             value = _Vector(kind, self._array(">i4", self._length(4)))
         elif kind == REALSXP:
@@ -207,6 +188,31 @@ class _Reader:
                 raise _Unsupported("attributes that are not a pairlist")
             value.attrs = dict(attrs.items)
         return value
+
+    def _pairlist(self, has_attr, has_tag) -> _Pairlist:
+        items = []
+        while True:  # a pairlist is written as nested cells: follow the CDRs iteratively
+            attrs = self._item() if has_attr else None
+            tag = self._item() if has_tag else None
+            if attrs is not None:
+                raise _Unsupported("a pairlist with attributes")
+            items.append((tag.name if isinstance(tag, _Symbol) else None, self._item()))
+            flags = self._int()
+            kind, has_attr, has_tag = flags & 0xFF, flags & (1 << 9), flags & (1 << 10)
+            if kind == NILVALUE_SXP:
+                return _Pairlist(items)
+            if kind != LISTSXP:
+                raise _Unsupported(f"a pairlist ending in type {kind}")
+
+    def _charsxp(self, flags: int) -> str | None:
+        n = self._int()
+        if n == -1:
+            return None
+        text = self.data[self.pos:self.pos + n]
+        self.pos += n
+        if flags & (_LATIN1 | _BYTES):
+            raise _Unsupported("a Latin-1 or byte string")
+        return text.decode("utf-8")
 
     def _strings(self, n: int) -> pa.Array:
         """``n`` CHARSXP records from the current position, as one Arrow string array."""

@@ -129,7 +129,8 @@ def read_api_csv(path: Path) -> ApiCsv:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             head = [fh.readline() for _ in range(5)]
     except UnicodeDecodeError as err:
-        raise SourceFileError(str(path), f"is not UTF-8 text ({err.reason})", expected="a World Bank API CSV")
+        raise SourceFileError(str(path), f"is not UTF-8 text ({err.reason})", expected="a World Bank API CSV") \
+            from err
     if not head[0].startswith('"Data Source"'):
         raise SourceFileError(str(path), "line 1 is not the World Bank preamble", row=1,
                               expected='"Data Source","World Development Indicators"')

@@ -4,8 +4,13 @@ One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``
 the attributes, text stored as the ids of :mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
 that reads it as text (for people and tools exploring the file; imdx's own queries read the coded
 table), and the tables ``label``, ``release``, ``release_file``, ``release_dataflow``, ``area``,
-``area_alias`` and ``issue``. A release is written in one transaction; a process killed part-way
+``area_alias`` and ``issue``; the research library's and the registry's tables are those of
+:mod:`imdx.store.library_tables`. A release is written in one transaction; a process killed part-way
 leaves the file as it was at the last commit (DuckDB's write-ahead log holds only committed work).
+
+A DuckDB file has one writing process at a time: while ``imdx load`` writes it, ``imdx serve`` cannot
+open it, and the other way round (a shared server that loads while it answers runs on PostgreSQL).
+Reads from many threads go through one cursor per thread (:meth:`DuckDBStore._reader`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,11 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imdx.codes.areas import AREA_COLUMNS, AreaChanges, Areas
-from imdx.errors import StoreError
+from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
-from imdx.model.report import Issue, Report
-from imdx.store.base import ReleaseRecord, Store
+from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns
 from imdx.store.labels import LABEL_SCHEMA, Labels, decoded
 from imdx.store.library_tables import DocumentTables
 
@@ -53,9 +58,8 @@ CREATE TABLE IF NOT EXISTS issue (
 _SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
-#: the releases, each with its ``rank``: the order that decides which value of a key is current (the
-#: latest publication date, then the later edition, then the later load)
-RANKED_RELEASES = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
+#: the releases, each with its ``rank`` (:data:`imdx.store.base.RANK_ORDER`)
+_RANKED = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
 
 
 def coded_table(flow_id: str) -> str:
@@ -72,6 +76,7 @@ def text_columns(flow: Dataflow) -> list[str]:
 class DuckDBStore(DocumentTables, Store):
     def __init__(self, path: str | Path = "imdx.duckdb", *, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}; load one first with `imdx load --db {self.path}`")
         try:
@@ -79,15 +84,62 @@ class DuckDBStore(DocumentTables, Store):
         except duckdb.Error as err:
             raise StoreError(f"cannot open the store {self.path}: {err}. If another imdx process is "
                              "loading into it, wait for it to finish.") from err
+        self.con.execute("SET enable_progress_bar = false")
         self._check_layout()
         if not read_only:
             self.con.execute(_SCHEMA + LABEL_SCHEMA)
             for flow in dataflows.DATAFLOWS.values():
                 self._create_obs_table(flow)
             self._create_document_tables()  # the research library and the coordination registry
+        self._find_document_tables()
+        self._owner = threading.get_ident()  # the thread that reads and writes through self.con
+        self._local = threading.local()  # other threads' cursors
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one write transaction at a time (library and registry writes)
         self._labels: Labels | None = None  # see labels()
-        self._areas: Areas | None = None
+        self._cache: dict[str, tuple[int, object]] = {}  # what reads keep, with the version they were read at
+        self._version: int | None = None  # a read-only file cannot change while it is open
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        """The connection this thread reads through: the store's own in the thread that opened it, else a
+        cursor of it, one per thread (a DuckDB connection must not run two queries at once)."""
+        if threading.get_ident() == self._owner:
+            return self.con
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self.con.cursor()
+            cursor.execute("SET enable_progress_bar = false")
+            self._local.cursor = cursor
+            with self._lock:
+                self._cursors.append(cursor)
+        return cursor
+
+    def _kept(self, name: str, compute):
+        """``compute()``, kept until the store's version changes."""
+        version = self.version()
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        self._cache[name] = (version, value)
+        return value
+
+    def describe(self) -> str:
+        return f"the DuckDB file {self.path}"
+
+    def version(self) -> int:
+        if self._version is not None:
+            return self._version
+        # two counters that only grow, read in one statement: the last release, and the number of the library's
+        # and the registry's writes (none in a file written before the counter: it is open read-only)
+        writes = "(SELECT coalesce(max(n), 0) FROM document_version)" if self._counted else "0"
+        version = self._reader().execute(f"SELECT (SELECT coalesce(max(release_id), 0) FROM release) + {writes}"
+                                         ).fetchall()[0][0]
+        if self.read_only:
+            self._version = version
+        return version
 
     def _check_layout(self) -> None:
         """Refuse a store written by an imdx that kept observations as text (before label ids)."""
@@ -142,21 +194,40 @@ class DuckDBStore(DocumentTables, Store):
     def dataflow(self, dataflow_id: str) -> Dataflow:
         if dataflow_id in dataflows.DATAFLOWS:
             return dataflows.DATAFLOWS[dataflow_id]
-        rows = self.con.execute("SELECT definition FROM dataflow_definition WHERE id = ?", [dataflow_id]).fetchall()
-        if not rows:
-            return dataflows.get(dataflow_id)  # raises the QueryError listing the known dataflows
-        return dataflows.from_dict(json.loads(rows[0][0]))
+        stored = self._definitions()
+        if dataflow_id not in stored:
+            raise dataflows.unknown_dataflow(dataflow_id, self.dataflow_ids())
+        return stored[dataflow_id]
+
+    def _definitions(self) -> dict[str, Dataflow]:
+        def read():
+            rows = self._reader().execute("SELECT id, definition FROM dataflow_definition ORDER BY id").fetchall()
+            return {i: dataflows.from_dict(json.loads(d)) for i, d in rows}
+        return self._kept("definitions", read)
 
     def dataflow_ids(self) -> list[str]:
-        stored = [r[0] for r in self.con.execute("SELECT id FROM dataflow_definition ORDER BY id").fetchall()]
-        return sorted(dataflows.DATAFLOWS) + [i for i in stored if i not in dataflows.DATAFLOWS]
+        return sorted(dataflows.DATAFLOWS) + [i for i in self._definitions() if i not in dataflows.DATAFLOWS]
+
+    def servable_dataflows(self) -> list[str]:
+        def read():
+            rows = self._reader().execute(
+                "SELECT table_name, list(column_name) FROM information_schema.columns "
+                "WHERE starts_with(table_name, 'coded_') GROUP BY table_name").fetchall()
+            tables = {t: set(c) for t, c in rows}
+            return [f for f in self.dataflow_ids()
+                    if set(self.dataflow(f).dimension_names) <= tables.get(coded_table(f), set())]
+        return self._kept("servable", read)
 
     def close(self) -> None:
+        with self._lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
         self.con.close()
 
     # -- writing ------------------------------------------------------------------------------
     def has_release(self, release: ReleaseRecord) -> bool:
-        row = self.con.execute("SELECT count(*) FROM release WHERE source = ? AND key = ? AND fingerprint = ?",
+        row = self._reader().execute("SELECT count(*) FROM release WHERE source = ? AND key = ? AND fingerprint = ?",
                                [release.source, release.key, release.fingerprint]).fetchall()[0]
         return row[0] > 0
 
@@ -181,8 +252,9 @@ class DuckDBStore(DocumentTables, Store):
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
             labels = self.labels()  # as this transaction sees it
+            brought = {flow.id: flow for flow in definitions}
             for flow_id, frame in observations.items():
-                flow = self.dataflow(flow_id)
+                flow = brought.get(flow_id) or self.dataflow(flow_id)
                 cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
                 table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
                 con.register("_incoming", table)
@@ -215,7 +287,8 @@ class DuckDBStore(DocumentTables, Store):
                 self._labels.rollback()
             raise
         if changed:
-            self._merged, self._areas = merged, None
+            self._merged = merged
+        self._cache.clear()
         return release_id
 
     def share_cpus(self, taken: int) -> None:
@@ -245,108 +318,39 @@ class DuckDBStore(DocumentTables, Store):
                              "b.system = a.system AND b.alias = a.alias)")
             self.con.unregister("_aliases")
 
-    def add_issues(self, release_id: int, issues: list[Issue]) -> None:
-        frame = Report(issues).to_frame()
-        if len(frame):
-            frame.insert(0, "release_id", release_id)
-            self.con.register("_issues", frame)
-            self.con.execute("INSERT INTO issue SELECT release_id, type, severity, source, dataflow, file, sheet, "
-                             '"row", "column", area, message, n_obs FROM _issues')
-            self.con.unregister("_issues")
-
     # -- reading ------------------------------------------------------------------------------
+    def _df(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return self._reader().execute(sql, params or []).df()
+
     def releases(self) -> pd.DataFrame:
-        return self.con.execute("""
+        return self._df("""
             SELECT r.release_id, r.source, r.key, r.title, r.edition, r.published, r.loaded_at, r.licence,
+                   r.fingerprint,
                    (SELECT string_agg(dataflow || ' (' || n_obs || ')', ', ' ORDER BY dataflow)
                       FROM release_dataflow d WHERE d.release_id = r.release_id) AS dataflows,
                    (SELECT coalesce(sum(n_obs), 0) FROM release_dataflow d WHERE d.release_id = r.release_id) AS n_obs,
                    (SELECT string_agg(name || ' sha256:' || sha256, '; ' ORDER BY name)
                       FROM release_file f WHERE f.release_id = r.release_id) AS files
-            FROM release r ORDER BY r.source, r.published, r.release_id""").df()
+            FROM release r ORDER BY r.source, r.published, r.release_id""")
 
     def release_files(self) -> pd.DataFrame:
-        return self.con.execute("SELECT * FROM release_file ORDER BY release_id, name").df()
+        return self._df("SELECT * FROM release_file ORDER BY release_id, name")
+
+    def editions(self, dataflow: str | None = None) -> pd.DataFrame:
+        frame = self._kept("editions", lambda: editions_frame(self._df(
+            f"SELECT {', '.join(EDITION_COLUMNS)} FROM release_dataflow JOIN {_RANKED} USING (release_id) "
+            "ORDER BY dataflow, rank")))
+        if dataflow is not None:
+            frame = frame[frame["dataflow"] == dataflow]
+        return frame.reset_index(drop=True)
 
     def areas(self) -> Areas | None:
-        if self._areas is None:
-            frame = self.con.execute("SELECT * FROM area").df()
+        def read():
+            frame = self._df("SELECT * FROM area")
             if frame.empty:
                 return None
-            aliases = self.con.execute("SELECT code, system, alias FROM area_alias").df()
-            self._areas = Areas(frame, aliases)
-        return self._areas
-
-    def select(self, dataflow, filters, *, edition=None, source=None, as_of=None) -> pa.Table:
-        flow = self.dataflow(dataflow)
-        dims, text = flow.dimension_names, text_columns(flow)
-        labels = self.labels()
-        where, params = [], []
-        for dim, values in filters.items():
-            if dim not in dims:
-                raise StoreError(f"{dataflow} has no dimension {dim}")
-            values = list(values) if dim == "year" else labels.known(values)
-            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
-            params.extend(values)
-        if edition is not None:
-            where.append("r.edition = ?")
-            params.append(edition)
-        if source is not None:
-            where.append("r.source = ?")
-            params.append(source)
-        if as_of is not None:
-            where.append("r.published <= ?")
-            params.append(as_of)
-        if edition is None and as_of is None:  # the current values, marked at load time
-            latest = ""
-            where.append("o.current")
-        else:
-            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
-                      "ORDER BY r.rank DESC) = 1")
-        coded = self.con.sql(f"""
-            SELECT {', '.join(f'o."{c}"' for c in dims + ["value"] + ATTRIBUTES)}, r.source, r.edition, o.release_id
-            FROM {coded_table(dataflow)} o JOIN {RANKED_RELEASES} r USING (release_id)
-            WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
-        # text and order in Arrow, from the ids: cheaper than joining the label table once per column
-        keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims} | {"source": coded["source"]})
-        coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
-        areas = self.areas()
-        names = {} if areas is None else areas.frame["name"].to_dict()
-        revision = None if areas is None else areas.revision
-        out = {}
-        for d in dims:
-            out[d] = labels.decode(coded[d]) if d in text else coded[d]
-        for d in (d.name for d in flow.dimensions if d.is_area):
-            out[f"{d}_name"] = labels.lookup(f"area names {revision}", names, coded[d])
-        out["value"] = coded["value"]
-        out["unit"] = pa.repeat(pa.scalar(flow.unit), len(coded))
-        for c in ["obs_status", "definition", "note", "source", "edition", "release_id", "cell_file", "cell_sheet",
-                  "cell_row", "cell_column"]:
-            out[c] = labels.decode(coded[c]) if c in text else coded[c]
-        return pa.table(out)
-
-    def distinct(self, dataflow, dimension) -> list:
-        self.dataflow(dataflow).dimension_names.index(dimension)
-        values = self.con.sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}').to_arrow_table()["v"]
-        if dimension != "year":
-            values = self.labels().decode(values)
-        return sorted(values.to_pylist(), key=lambda v: (v is None, v))
-
-    def labels(self) -> Labels:
-        """The label table, as committed now (one copy per store, shared with its cursors)."""
-        if self._labels is None:
-            self._labels = Labels([])
-        return self._labels.refresh(self.con)
-
-    def with_cursor(self, cursor=None) -> DuckDBStore:
-        """This store, read through its own cursor of the same connection (one per thread: a connection must
-        not run two queries at once), sharing the areas and labels read so far."""
-        if self._labels is None:
-            self._labels = Labels([])  # one copy for all cursors; each brings it up to date through its own
-        view = DuckDBStore.__new__(DuckDBStore)
-        view.path, view.con, view._merged = self.path, cursor if cursor is not None else self.con.cursor(), None
-        view._areas, view._labels = self._areas, self._labels
-        return view
+            return Areas(frame, self._df("SELECT code, system, alias FROM area_alias"))
+        return self._kept("areas", read)
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
@@ -356,11 +360,78 @@ class DuckDBStore(DocumentTables, Store):
         if area:
             where.append("area = ?")
             params.append(area)
-        sql = (f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
-               "ORDER BY release_id, severity, type, file, \"row\"")
-        return self.con.execute(sql, params).df()
+        return self._df(f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
+                        'ORDER BY release_id, severity, type, file, "row"', params)
 
+    def select(self, dataflow, filters, *, edition=None, source=None, as_of=None, columns=None) -> pa.Table:
+        flow = self.dataflow(dataflow)
+        if dataflow not in self.servable_dataflows():
+            raise QueryError(f"has no stored observations in {self.describe()}; load its source first (or load "
+                             "the store again with this version of imdx)", kind="not-loaded", parameter="dataflow",
+                             value=dataflow)
+        dims = flow.dimension_names
+        wanted = result_columns(flow, columns)
+        labels = self.labels()
+        where: list[str] = []
+        params: list = []
+        for dim, values in filters.items():
+            if dim not in dims:
+                raise flow.unknown_dimension(dim)
+            values = list(values) if dim == "year" else labels.known(values)
+            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
+            params.extend(values)
+        for column, value, op in (("edition", edition, "="), ("source", source, "="), ("published", as_of, "<=")):
+            if value is not None:
+                where.append(f"r.{column} {op} ?")
+                params.append(value)
+        if edition is None and as_of is None:  # the current values, marked at load time
+            latest = ""
+            where.append("o.current")
+        else:
+            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
+                      "ORDER BY r.rank DESC) = 1")
+        stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
+        picks = [f'o."{c}"' for c in dims + stored] + ["r.source", "r.edition", "o.release_id"]
+        coded = self._reader().sql(f"""
+            SELECT {', '.join(picks)} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id)
+            WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
+        return self._decoded(flow, coded, wanted, labels)
 
-def open_store(path: str | Path | None = None, *, read_only: bool = False) -> DuckDBStore:
-    return DuckDBStore(path or "imdx.duckdb", read_only=read_only)
+    def _decoded(self, flow: Dataflow, coded: pa.Table, wanted: list[str], labels: Labels) -> pa.Table:
+        """The rows of a coded query in the store's order, with text for ids, area names and the unit."""
+        dims, text = flow.dimension_names, set(text_columns(flow))
+        # text and order in Arrow, from the ids: cheaper than joining the label table once per column
+        keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims}
+                        | {"source": coded["source"]})
+        coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
+        areas = self.areas()
+        names = {} if areas is None else areas.frame["name"].to_dict()
+        revision = None if areas is None else areas.revision
+        out = {}
+        for column in wanted:
+            if column.endswith("_name") and column not in coded.column_names:
+                out[column] = labels.lookup(f"area names {revision}", names, coded[column[:-5]])
+            elif column == "unit":
+                out[column] = pa.repeat(pa.scalar(flow.unit), len(coded))
+            else:
+                out[column] = labels.decode(coded[column]) if column in text else coded[column]
+        return pa.table(out)
 
+    def distinct(self, dataflow, dimension) -> list:
+        flow = self.dataflow(dataflow)
+        if dimension not in flow.dimension_names:
+            raise flow.unknown_dimension(dimension)
+        if dataflow not in self.servable_dataflows():
+            return []
+        values = self._reader().sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}') \
+            .to_arrow_table()["v"]
+        if dimension != "year":
+            values = self.labels().decode(values)
+        return sorted(values.to_pylist(), key=lambda v: (v is None, v))
+
+    def labels(self) -> Labels:
+        """The label table, as committed now (one copy per store, shared by the threads reading it)."""
+        with self._lock:
+            if self._labels is None:
+                self._labels = Labels([])
+        return self._labels.refresh(self._reader())

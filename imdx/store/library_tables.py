@@ -1,6 +1,11 @@
 """The research library's and the coordination registry's tables in the DuckDB store (a mixin of
 :class:`imdx.store.duckdb_store.DuckDBStore`; the methods are documented on :class:`imdx.store.base.Store`).
 
+As the statistics: reads go through the calling thread's own cursor (``_reader``), a read of several
+queries runs in one transaction (one consistent state while a write commits); writes run one at a time
+(``_write_lock``), each in one transaction, and count themselves in ``document_version`` so that
+:meth:`~imdx.store.base.Store.version` changes (an audit row alone, a refusal, does not).
+
 Plain SQL types only, so that the PostgreSQL backend can create the same tables::
 
   library_record (record_id, body, updated_at)           -- body: the record as JSON text
@@ -11,15 +16,21 @@ Plain SQL types only, so that the PostgreSQL backend can create the same tables:
   registry_entry (kind, entry_id, owner, body, version, updated_at, updated_by)
   registry_link  (kind, entry_id, rel, target)
   registry_audit (seq, logged_at, actor, organisation, action, kind, entry_id, outcome, before_body, after_body, detail)
+  document_version (n)                                   -- one row: the number of library and registry writes
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import duckdb
 import pandas as pd
 
+from imdx.errors import StoreError
 from imdx.model.report import Report
 from imdx.store.documents import (
     AuditRow,
@@ -51,6 +62,8 @@ CREATE TABLE IF NOT EXISTS registry_link (kind VARCHAR NOT NULL, entry_id VARCHA
 CREATE TABLE IF NOT EXISTS registry_audit (seq BIGINT PRIMARY KEY, logged_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL,
   organisation VARCHAR, action VARCHAR NOT NULL, kind VARCHAR, entry_id VARCHAR, outcome VARCHAR,
   before_body VARCHAR, after_body VARCHAR, detail VARCHAR);
+CREATE TABLE IF NOT EXISTS document_version (n BIGINT NOT NULL);
+INSERT INTO document_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM document_version);
 """
 
 
@@ -63,27 +76,56 @@ def _dumps(value) -> str | None:
 
 
 class DocumentTables:
-    """Library and registry reads and writes for :class:`~imdx.store.duckdb_store.DuckDBStore` (``self.con``)."""
+    """Library and registry reads and writes for :class:`~imdx.store.duckdb_store.DuckDBStore` (its
+    ``con``, ``read_only``, ``_reader()`` and ``_write_lock``)."""
+
+    con: duckdb.DuckDBPyConnection
+    read_only: bool
+    _write_lock: threading.Lock
+    _documents: bool  # the tables exist (a file written before them, opened read-only, lacks them)
+    _counted: bool  # document_version exists (a file written before it, opened read-only, lacks it)
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        raise NotImplementedError
 
     def _create_document_tables(self) -> None:
         self.con.execute(DOCUMENT_SCHEMA)
 
+    def _find_document_tables(self) -> None:
+        tables = {t for (t,) in self.con.execute("SELECT table_name FROM information_schema.tables WHERE table_name "
+                                                 "IN ('library_record', 'document_version')").fetchall()}
+        self._documents, self._counted = "library_record" in tables, "document_version" in tables
+
     def is_read_only(self) -> bool:
-        return self.con.execute("SELECT current_setting('access_mode')").fetchall()[0][0] == "read_only"
+        return self.read_only
 
-    def _has_documents(self) -> bool:
-        rows = self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'library_record'")
-        return rows.fetchall()[0][0] > 0
-
-    def _transaction(self, write):
-        con = self.con
+    @contextmanager
+    def _snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This thread's cursor, in a transaction: the queries of one read see one state of the store."""
+        con = self._reader()
         con.execute("BEGIN TRANSACTION")
         try:
-            result = write(con)
+            yield con
+        finally:
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+
+    def _transaction(self, write, *, counted: bool = True):
+        """``write(con)`` in one transaction of this thread's cursor, one write at a time; ``counted``: a
+        change of what is answered (:meth:`version` changes), not an audit row alone."""
+        if self.read_only:
+            raise StoreError("the store is open read-only, so the library and the registry cannot change: open it "
+                             "with imdx.store.connect(target, read_only=False) (`imdx serve --registry-edits` does)")
+        with self._write_lock:
+            con = self._reader()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = write(con)
+                if counted:
+                    con.execute("UPDATE document_version SET n = n + 1")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         return result
 
     # -- library -------------------------------------------------------------------------------
@@ -118,15 +160,15 @@ class DocumentTables:
             if len(issues):
                 issues.insert(0, "import_id", import_id)
                 con.register("_issues", issues)
-                con.execute('INSERT INTO library_issue SELECT import_id, type, severity, source, dataflow, file, sheet, '
-                            '"row", "column", area, message, n_obs FROM _issues')
+                con.execute('INSERT INTO library_issue SELECT import_id, type, severity, source, dataflow, file, '
+                            'sheet, "row", "column", area, message, n_obs FROM _issues')
                 con.unregister("_issues")
             return import_id
 
         return self._transaction(write)
 
     def library_records(self, record_ids: list[str] | None = None) -> list[StoredRecord]:
-        if not self._has_documents():
+        if not self._documents:
             return []
         where, params = "", []
         if record_ids is not None:
@@ -134,55 +176,59 @@ class DocumentTables:
                 return []
             where = f"WHERE record_id IN ({', '.join('?' for _ in record_ids)})"
             params = list(record_ids)
-        rows = self.con.execute(f"SELECT record_id, body, updated_at FROM library_record {where} ORDER BY record_id",
-                                params).fetchall()
+        with self._snapshot() as con:
+            rows = con.execute(f"SELECT record_id, body, updated_at FROM library_record {where} ORDER BY record_id",
+                               params).fetchall()
+            link_rows = con.execute(f"SELECT record_id, rel, target FROM library_link {where} "
+                                    "ORDER BY record_id, rel, target", params).fetchall()
+            source_rows = con.execute("SELECT record_id, import_id, source, source_key, file, sha256, location "
+                                      f"FROM library_source {where} ORDER BY record_id, import_id", params).fetchall()
         links: dict[str, list] = {}
-        for rid, rel, target in self.con.execute(
-                f"SELECT record_id, rel, target FROM library_link {where} ORDER BY record_id, rel, target",
-                params).fetchall():
+        for rid, rel, target in link_rows:
             links.setdefault(rid, []).append((rel, target))
         sources: dict[str, list] = {}
-        for rid, imp, src, key, file, sha, loc in self.con.execute(
-                "SELECT record_id, import_id, source, source_key, file, sha256, location FROM library_source "
-                f"{where} ORDER BY record_id, import_id", params).fetchall():
+        for rid, imp, src, key, file, sha, loc in source_rows:
             sources.setdefault(rid, []).append(RecordSource(src, key, file, sha, loc, imp))
         return [StoredRecord(rid, json.loads(body), links.get(rid, []), sources.get(rid, []), at)
                 for rid, body, at in rows]
 
     def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
-        if not self._has_documents() or not targets:
+        if not self._documents or not targets:
             return pd.DataFrame(columns=["record_id", "target"])
         marks = ", ".join("?" for _ in targets)
-        return self.con.execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND target IN "
-                                f"({marks}) ORDER BY record_id", [rel, *targets]).df()
+        return self._reader().execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND "
+                                      f"target IN ({marks}) ORDER BY record_id", [rel, *targets]).df()
 
     def library_link_counts(self, rel: str) -> pd.DataFrame:
-        if not self._has_documents():
+        if not self._documents:
             return pd.DataFrame(columns=["target", "n"])
-        return self.con.execute("SELECT target, count(DISTINCT record_id) AS n FROM library_link WHERE rel = ? "
+        return self._reader().execute("SELECT target, count(DISTINCT record_id) AS n FROM library_link WHERE rel = ? "
                                 "GROUP BY target ORDER BY target", [rel]).df()
 
     def library_imports(self) -> pd.DataFrame:
-        if not self._has_documents():
+        if not self._documents:
             return pd.DataFrame()
-        return self.con.execute("SELECT * FROM library_import ORDER BY import_id").df()
+        return self._reader().execute("SELECT * FROM library_import ORDER BY import_id").df()
 
     def library_issues(self, import_id: int | None = None) -> pd.DataFrame:
-        if not self._has_documents():
+        if not self._documents:
             return pd.DataFrame()
         where = "WHERE import_id = ?" if import_id is not None else ""
-        return self.con.execute(f'SELECT * FROM library_issue {where} ORDER BY import_id, "row", type',
+        return self._reader().execute(f'SELECT * FROM library_issue {where} ORDER BY import_id, "row", type',
                                 [] if import_id is None else [import_id]).df()
 
     def library_generation(self) -> str:
-        if not self._has_documents():
+        if not self._documents:
             return "0:0"
-        n, last = self.con.execute("SELECT count(*), (SELECT coalesce(max(import_id), 0) FROM library_import) "
+        n, last = self._reader().execute("SELECT count(*), (SELECT coalesce(max(import_id), 0) FROM library_import) "
                                    "FROM library_record").fetchall()[0]
         return f"{last}:{n}"
 
     # -- registry ------------------------------------------------------------------------------
     def write_registry(self, changes: list[RegistryChange], audit: list[AuditRow]) -> None:
+        if changes and not audit:
+            raise ValueError("every registry change is audited: give write_registry its audit rows")
+
         def write(con) -> None:
             now = _now()
             actor = audit[0].actor if audit else None
@@ -227,12 +273,12 @@ class DocumentTables:
         con.executemany("INSERT INTO registry_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def audit_registry(self, audit: list[AuditRow]) -> None:
-        self._transaction(lambda con: self._append_audit(con, audit, _now()))
+        self._transaction(lambda con: self._append_audit(con, audit, _now()), counted=False)
 
     def registry_entries(self, kind: str | None = None, *, entry_ids: list[str] | None = None,
                          owner: str | None = None, rel: str | None = None,
                          target: str | None = None) -> list[StoredEntry]:
-        if not self._has_documents():
+        if not self._documents:
             return []
         where, params = [], []
         for column, value in (("e.kind", kind), ("e.owner", owner)):
@@ -249,27 +295,28 @@ class DocumentTables:
                          "AND l.rel = ?" + (" AND l.target = ?)" if target is not None else ")"))
             params.extend([rel] + ([target] if target is not None else []))
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self.con.execute("SELECT e.kind, e.entry_id, e.owner, e.body, e.version, e.updated_at, e.updated_by "
-                                f"FROM registry_entry e {clause} ORDER BY e.kind, e.entry_id", params).fetchall()
+        with self._snapshot() as con:
+            rows = con.execute("SELECT e.kind, e.entry_id, e.owner, e.body, e.version, e.updated_at, e.updated_by "
+                               f"FROM registry_entry e {clause} ORDER BY e.kind, e.entry_id", params).fetchall()
+            link_rows = con.execute(
+                "SELECT l.kind, l.entry_id, l.rel, l.target FROM registry_link l JOIN registry_entry e "
+                f"ON l.kind = e.kind AND l.entry_id = e.entry_id {clause} ORDER BY l.rel, l.target", params).fetchall()
         links: dict[tuple[str, str], list] = {}
-        link_rows = self.con.execute(
-            "SELECT l.kind, l.entry_id, l.rel, l.target FROM registry_link l JOIN registry_entry e "
-            f"ON l.kind = e.kind AND l.entry_id = e.entry_id {clause} ORDER BY l.rel, l.target", params).fetchall()
         for k, eid, r, t in link_rows:
             links.setdefault((k, eid), []).append((r, t))
         return [StoredEntry(k, eid, own, json.loads(body), links.get((k, eid), []), ver, at, by)
                 for k, eid, own, body, ver, at, by in rows]
 
     def registry_links(self, rel: str | None = None) -> pd.DataFrame:
-        if not self._has_documents():
+        if not self._documents:
             return pd.DataFrame(columns=["kind", "entry_id", "rel", "target"])
         where, params = ("WHERE rel = ?", [rel]) if rel else ("", [])
-        return self.con.execute(f"SELECT kind, entry_id, rel, target FROM registry_link {where} "
+        return self._reader().execute(f"SELECT kind, entry_id, rel, target FROM registry_link {where} "
                                 "ORDER BY kind, entry_id, rel, target", params).df()
 
     def registry_audit(self, kind: str | None = None, entry_id: str | None = None,
                        limit: int = 1000) -> pd.DataFrame:
-        if not self._has_documents():
+        if not self._documents:
             return pd.DataFrame()
         where, params = [], []
         for column, value in (("kind", kind), ("entry_id", entry_id)):
@@ -277,5 +324,5 @@ class DocumentTables:
                 where.append(f"{column} = ?")
                 params.append(value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        return self.con.execute(f"SELECT * FROM registry_audit {clause} ORDER BY seq DESC LIMIT ?",
+        return self._reader().execute(f"SELECT * FROM registry_audit {clause} ORDER BY seq DESC LIMIT ?",
                                 [*params, int(limit)]).df()

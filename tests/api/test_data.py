@@ -89,7 +89,8 @@ def test_page_past_the_end(http):
 
 
 def test_page_size_limits(http):
-    error = assert_envelope(http.get(STOCK, params={**DEU, "page_size": 10_001}), 400, "page-size-too-large", "page_size")
+    error = assert_envelope(http.get(STOCK, params={**DEU, "page_size": 10_001}), 400, "page-size-too-large",
+                            "page_size")
     assert "10000" in error["message"]
     assert http.get(STOCK, params={**DEU, "page_size": 10_000}).status_code == 200
     assert http.get(STOCK, params={**DEU, "page_size": 100_000, "format": "csv"}).status_code == 200
@@ -134,9 +135,11 @@ def test_cors_for_reads_only(http):
     r = http.get(STOCK, params=DEU, headers={"Origin": "https://example.org"})
     assert r.headers["access-control-allow-origin"] == "*"
     assert "X-Total-Count" in r.headers["access-control-expose-headers"]
-    pre = http.options(STOCK, params=DEU, headers={"Origin": "https://example.org", "Access-Control-Request-Method": "GET"})
+    pre = http.options(STOCK, params=DEU, headers={"Origin": "https://example.org",
+                                                   "Access-Control-Request-Method": "GET"})
     assert pre.status_code == 200 and "GET" in pre.headers["access-control-allow-methods"]
-    bad = http.options(STOCK, params=DEU, headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"})
+    bad = http.options(STOCK, params=DEU, headers={"Origin": "https://example.org",
+                                                   "Access-Control-Request-Method": "POST"})
     assert bad.status_code == 400
 
 

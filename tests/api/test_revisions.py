@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from imdx.cli.diff import diff_cmd
-from imdx.revisions import diff, editions, summary
+from imdx.revisions import diff, summary
 from imdx.store.duckdb_store import DuckDBStore
 from tests.api.conftest import assert_envelope
 
@@ -25,13 +25,13 @@ def store(api_db):
 @pytest.fixture(scope="module")
 def fdi_vintages(store):
     """The editions of the two WDI FDI files (their Last Updated dates): 2018-06-28 and 2023-10-26."""
-    found = editions(store, "fdi_inflows")
+    found = store.editions("fdi_inflows")
     api_files = found[found["key"].str.startswith("BX.KLT.DINV.CD.WD")]
     return api_files.sort_values("published")["edition"].tolist()
 
 
 def test_editions(store):
-    stock = editions(store, "migrant_stock")
+    stock = store.editions("migrant_stock")
     assert {"2015", "2019", "2020"} <= set(stock["edition"]) and (stock["n_obs"] > 0).all()
 
 
@@ -135,9 +135,8 @@ def test_api_diff_paging(http):
     assert body["total"] > 50 and len(body["data"]) == 50 and body["links"]["next"]
     second = http.get(body["links"]["next"]).json()
     assert second["page"] == 2 and second["data"] != body["data"]
-    assert_envelope(http.get("/api/v1/diff/migrant_stock", params={"from": "2019", "to": "2020", "year": "2015",
-                                                                   "origin": "_T", "page_size": 50, "page": 10**6}), 404,
-                    "page-out-of-range", "page")
+    far = {"from": "2019", "to": "2020", "year": "2015", "origin": "_T", "page_size": 50, "page": 10**6}
+    assert_envelope(http.get("/api/v1/diff/migrant_stock", params=far), 404, "page-out-of-range", "page")
 
 
 def test_api_diff_needs_editions(http):

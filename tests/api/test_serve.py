@@ -59,7 +59,8 @@ def test_serve(api_db, workers):
 def test_serve_loads_an_empty_store_first_and_stops_when_nothing_loads(tmp_path):
     empty_mirror = tmp_path / "mirror"
     empty_mirror.mkdir()
-    result = CliRunner(env={"IMDX_MIRROR": str(empty_mirror)}).invoke(serve_cmd, ["--db", str(tmp_path / "none.duckdb")])
+    runner = CliRunner(env={"IMDX_MIRROR": str(empty_mirror)})
+    result = runner.invoke(serve_cmd, ["--db", str(tmp_path / "none.duckdb")])
     assert result.exit_code != 0
     assert "is empty: loading every source first" in result.output
     assert "nothing could be loaded" in str(result.exception)

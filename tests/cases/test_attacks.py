@@ -124,7 +124,10 @@ def test_a_record_is_stored_only_with_its_answer_and_a_retry_creates_one_record(
     """Attack: POST /records answered 500 after storing the record (a warning without a row and an issue with
     one made NaN in the JSON), so a client that retried created duplicates."""
     fo = served.token("fo_a")
-    count = lambda: served.svc.store.query("SELECT count(*) FROM cases")[0][0]
+
+    def count():
+        return served.svc.store.query("SELECT count(*) FROM cases")[0][0]
+
     before = count()
     record = {"data_source": "hotline", "gender": "Woman", "colour": "blue"}   # unknown column + missing fields
     first = served.post(f"{PREFIX}/records", headers={**fo, "Idempotency-Key": "intake-0001"}, json=record)

@@ -201,7 +201,8 @@ def test_passwords_that_are_too_long_are_refused_without_hashing(short):
         short.login("fo_a", "x" * 10_000_000)
 
 
-@pytest.mark.parametrize("host,expected", [("203.0.113.9", "203.0.113.9"), ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+@pytest.mark.parametrize("host,expected", [("203.0.113.9", "203.0.113.9"),
+                                           ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
                                            ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
                                            ("::ffff:198.51.100.7", "198.51.100.7"), ("testclient", "testclient")])
 def test_an_ipv6_client_is_throttled_by_its_64_network(host, expected):

@@ -29,7 +29,8 @@ from imdx.cases.service import CaseService
 
 from .conftest import approve, make_env, populate, principal, set_policy
 
-SLOW = settings(max_examples=12, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+SLOW = settings(max_examples=12, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
 
 

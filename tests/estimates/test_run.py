@@ -70,8 +70,7 @@ def test_the_release_is_queryable_with_method_options_and_inputs(est_store, rele
     files = release["files"]
     for key in ("undesa_ims/ims2020-origin-destination-gdiviz", "undesa_ims/ims2020-destination", "wpp/wpp2024"):
         assert f"release:{key} sha256:" in files
-    fingerprint = est_store.con.execute(
-        "SELECT fingerprint FROM release WHERE key = 'wpp2024'").fetchall()[0][0]
+    fingerprint = est_store.releases().set_index("key").loc["wpp2024", "fingerprint"]
     assert fingerprint in files
     # recorded adjustments are issues of the release
     issues = est_store.issues(source="imdx-estimates")

@@ -19,10 +19,10 @@ GLOSSARY = "research_library/iom_evaluations/glossary_migration.json"
 def stats_db(tmp_path_factory, mirror):
     from imdx.config import settings
     from imdx.load import load
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
     db = tmp_path_factory.mktemp("stats") / "imdx.duckdb"
-    with DuckDBStore(db) as store:
+    with connect(db) as store:
         summary = load(store, settings(mirror=str(mirror), db=str(db), env={"IMDX_WORKERS": "1"}), ["undesa_ims"])
     assert not summary.failed, [(o.key, o.error) for o in summary.failed]
     return db
@@ -32,11 +32,11 @@ def stats_db(tmp_path_factory, mirror):
 def library_db(tmp_path_factory, stats_db, mirror):
     from imdx.library.service import Library
     from imdx.registry.seed import seed_all
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
     db = tmp_path_factory.mktemp("library") / "imdx.duckdb"
     shutil.copy(stats_db, db)
-    with DuckDBStore(db) as store:
+    with connect(db) as store:
         results = Library(store).add_from_mirror(mirror, actor="test")
         assert [r.status for r in results] == ["imported", "imported"]
         seed_all(store, mirror, actor="test")
@@ -68,7 +68,7 @@ def library_copy(library_db, tmp_path):
 @pytest.fixture
 def library_store(library_db):
     """The shared library store, read-only."""
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
-    with DuckDBStore(library_db, read_only=True) as store:
+    with connect(library_db, read_only=True) as store:
         yield store

@@ -79,7 +79,11 @@ MEDIA = any_of(theme("Media and communications"), title(r"campaign|awareness|com
 SMUGGLING = title(r"smuggl|tr[aá]fico il[ií]cito|trafic illicite")
 GENDER = title(r"gender|g[ée]nero|genre\b|\bgbv\b|women|mujeres|femmes")
 COVID = title(r"covid|coronavirus|pandemic")
-STRATEGY = lambda m: "Strategy" in str(m.get("Type of Evaluation Scope") or "")
+
+
+def STRATEGY(m) -> bool:  # a rule, named as the others
+    return "Strategy" in str(m.get("Type of Evaluation Scope") or "")
+
 
 
 #: (query, rule): at least 40, each with at least one relevant record (a test checks both)

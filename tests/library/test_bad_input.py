@@ -13,7 +13,7 @@ import pytest
 from imdx.errors import SourceFileError
 from imdx.library.ingest import import_file
 from imdx.library.model import Limits, Record
-from imdx.store.duckdb_store import DuckDBStore
+from imdx.store import connect
 
 CTDC_PDF = "ctdc/Codebook_CTDC_global_synthetic_data_v2024.pdf"
 ONS_PDF = "census_microdata/ons_2011_teaching_file_subset/Microdatateachinguserguide.pdf"
@@ -21,7 +21,7 @@ ONS_PDF = "census_microdata/ons_2011_teaching_file_subset/Microdatateachinguserg
 
 @pytest.fixture
 def store(stats_copy):
-    with DuckDBStore(stats_copy) as s:
+    with connect(stats_copy) as s:
         yield s
 
 

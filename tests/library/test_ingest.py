@@ -10,7 +10,7 @@ import pytest
 
 from imdx.library.ingest import import_file
 from imdx.library.model import Record
-from imdx.store.duckdb_store import DuckDBStore
+from imdx.store import connect
 from tests.library.fixtures import EVALUATIONS
 
 FIRST = "iom-eval-9992310969aa2f428bc8aba29f865cf3"
@@ -66,7 +66,7 @@ def test_unmappable_areas_are_reported_with_file_row_and_name(stats_copy, tmp_pa
     path = tmp_path / "refs.json"
     path.write_text(json.dumps([{"id": "a", "type": "report", "title": "Migration in Atlantis and Kenya",
                                  "issued": {"date-parts": [[2021]]}, "country": "Atlantis; Republic of Kenya"}]))
-    with DuckDBStore(stats_copy) as store:
+    with connect(stats_copy) as store:
         result = import_file(store, path)
         rec = Record.from_body(store.library_records(result.record_ids)[0].body)
     unmapped = [i for i in result.report if i.type == "unmapped-area"]
@@ -96,7 +96,7 @@ def test_one_source_listing_a_report_twice_keeps_both_and_says_so(library_store)
 
 
 def test_importing_the_same_file_again_changes_nothing(library_copy, mirror):
-    with DuckDBStore(library_copy) as store:
+    with connect(library_copy) as store:
         before = (store.library_generation(), len(store.library_imports()))
         result = import_file(store, Path(mirror) / EVALUATIONS)
         assert result.status == "unchanged"
@@ -106,7 +106,7 @@ def test_importing_the_same_file_again_changes_nothing(library_copy, mirror):
 def test_exports_read_back_as_the_same_records_merged_across_sources(library_copy, tmp_path):
     from imdx.library import export
 
-    with DuckDBStore(library_copy) as store:
+    with connect(library_copy) as store:
         records = [Record.from_body(r.body) for r in store.library_records()[:60]]
         n_before = len(store.library_records())
         (tmp_path / "x.bib").write_text(export.bibtex(records), "utf-8")
@@ -132,7 +132,7 @@ def test_a_record_seen_in_two_formats_is_one_record_by_doi(stats_copy, tmp_path)
                                     "AB  - Widely available data on the number of people living outside of their "
                                     "country of birth do not adequately capture contemporary migration flows.\n"
                                     "ER  - \n", "utf-8")
-    with DuckDBStore(stats_copy) as store:
+    with connect(stats_copy) as store:
         first, second = import_file(store, tmp_path / "a.bib"), import_file(store, tmp_path / "b.ris")
         assert (first.n_new, second.n_new, second.n_merged) == (1, 0, 1)
         [stored] = store.library_records()
@@ -145,5 +145,5 @@ def test_a_record_seen_in_two_formats_is_one_record_by_doi(stats_copy, tmp_path)
 def test_an_empty_store_without_areas_is_refused_with_what_to_do(tmp_path, mirror):
     from imdx.errors import StoreError
 
-    with DuckDBStore(tmp_path / "empty.duckdb") as store, pytest.raises(StoreError, match="imdx load m49"):
+    with connect(tmp_path / "empty.duckdb") as store, pytest.raises(StoreError, match="imdx load m49"):
         import_file(store, Path(mirror) / EVALUATIONS)

@@ -16,13 +16,13 @@ from imdx.library.glossary import Glossary, unknown_synonym_terms
 from imdx.library.ingest import import_file
 from imdx.library.search import baseline
 from imdx.library.service import Library
-from imdx.store.duckdb_store import DuckDBStore
+from imdx.store import connect
 from tests.library.judgements import QUERIES, ndcg_at_10, recall_at_10, relevant
 
 
 @pytest.fixture(scope="module")
 def lib(library_db):
-    with DuckDBStore(library_db, read_only=True) as store:
+    with connect(library_db, read_only=True) as store:
         yield Library(store)
 
 
@@ -55,7 +55,7 @@ def test_the_glossary_finds_other_names_of_a_term(lib, stats_copy, mirror, tmp_p
     path = tmp_path / "study.json"
     path.write_text(json.dumps([{"title": "Undocumented workers in the construction sector", "type": "report",
                                  "issued": {"date-parts": [[2020]]}}]), "utf-8")
-    with DuckDBStore(stats_copy) as store:
+    with connect(stats_copy) as store:
         library = Library(store)
         library.add(Path(mirror) / "research_library/iom_evaluations/glossary_migration.json")
         import_file(store, path)

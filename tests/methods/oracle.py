@@ -40,7 +40,8 @@ needs_oracle: list = []
 @cache
 def matrix(prefix: str, name: str, folder: str = "inputs") -> np.ndarray:
     """A square CSV (first column = row labels) as a float array, in the file's own order."""
-    path = ORACLE / folder / f"{prefix}_{name}.csv" if folder == "inputs" else ORACLE / folder / f"{prefix}_{name}.csv.gz"
+    suffix = ".csv" if folder == "inputs" else ".csv.gz"
+    path = ORACLE / folder / f"{prefix}_{name}{suffix}"
     df = pd.read_csv(path, index_col=0)
     assert list(df.index.astype(str)) == list(df.columns.astype(str)), f"{path}: row and column labels differ"
     return df.to_numpy(dtype=float)

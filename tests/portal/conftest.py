@@ -60,8 +60,7 @@ def build_app(db: Path):
 def server(portal_db, vendor):
     import uvicorn
 
-    from imdx.portal.data import warm
-    from imdx.portal.router import reader_for
+    from imdx.portal.router import reader_for, warm
 
     app, store, with_api = build_app(portal_db)
     warm(reader_for(store))
@@ -91,8 +90,8 @@ def http(base_url):
 
 @pytest.fixture(scope="session")
 def store(server):
-    """A second read-only view of the served store (its own cursor)."""
-    return server["store"].with_cursor()
+    """The served store (its reads are safe from any thread)."""
+    return server["store"]
 
 
 @pytest.fixture(scope="session")

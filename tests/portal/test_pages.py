@@ -10,7 +10,8 @@ import pytest
 from imdx.portal import chord
 
 PAGES = ["/", "/?indicator=refugees&year=2010", "/?indicator=remittances_gdp", "/country/DEU", "/country/MEX",
-         "/corridor/MEX/USA", "/flows", "/explore", "/explore?dataflow=remittances&area=IND&flow=received&year=2015:2020",
+         "/corridor/MEX/USA", "/flows", "/explore",
+         "/explore?dataflow=remittances&area=IND&flow=received&year=2015:2020",
          "/sources", "/search?q=Mexico+to+United+States"]
 
 
@@ -139,7 +140,8 @@ def test_flows_page_and_panels_light_up_when_estimates_are_loaded(server):
     from imdx.portal.data import Reader
     from imdx.portal.router import ENV
 
-    frame = pd.DataFrame({"origin": ["MEX", "DEU", "IND", "USA", "MEX"], "destination": ["DEU", "USA", "FRA", "IND", "DEU"],
+    frame = pd.DataFrame({"origin": ["MEX", "DEU", "IND", "USA", "MEX"],
+                          "destination": ["DEU", "USA", "FRA", "IND", "DEU"],
                           "sex": "_T", "method": ["pseudo_bayesian", "pseudo_bayesian", "pseudo_bayesian",
                                                   "pseudo_bayesian", "stock_difference"],
                           "period_start": "2015", "year": 2020, "value": [500.0, 80.0, 900.0, 40.0, 300.0],

@@ -5,6 +5,8 @@ hostile bodies, floods of searches."""
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
+import sys
 import threading
 import time
 
@@ -126,7 +128,8 @@ def test_creating_and_deleting_with_checks(site):
     assert made.status_code == 201 and made.json()["country"] == "KEN" and made.json()["gcm"] == ["1", "23"]
     bad = site.put("/api/v1/registry/entries/event/x", json=event | {"country": "Atlantis"}, headers=unhcr)
     assert bad.status_code == 400 and bad.json()["error"]["parameter"] == "country"
-    assert site.put("/api/v1/registry/entries/event/y", json=event | {"colour": "red"}, headers=unhcr).status_code == 400
+    colour = site.put("/api/v1/registry/entries/event/y", json=event | {"colour": "red"}, headers=unhcr)
+    assert colour.status_code == 400
     assert site.put("/api/v1/registry/entries/event/z", json=event | {"gcm": [24]}, headers=unhcr).status_code == 400
     assert site.put("/api/v1/registry/entries/event/z", content=b"{not json", headers=unhcr).status_code == 400
     assert site.put("/api/v1/registry/entries/event/z", content=b"[" + b" " * (300 * 1024) + b"]",
@@ -203,6 +206,59 @@ def test_a_read_only_server_refuses_changes(library_db):
         thread.join(timeout=10)
 
 
+def test_imdx_serve_with_registry_edits_opens_the_store_for_writing_and_answers_each_change_at_once(library_copy,
+                                                                                                     tmp_path):
+    """`imdx serve --registry-edits` (a real server process): a signed-in user's change is answered by the very
+    next request (the answer caches are keyed on the store's version, which the change moves), the library
+    keeps answering, and the change is in the file once the server stops. Several workers are refused."""
+    from imdx.cases.service import CaseService
+    from imdx.store import connect
+    from tests.cases.test_serve import _serve, _stop, _wait
+
+    env = {"IMDX_CASES_DB": str(tmp_path / "cases.duckdb"), "IMDX_CASES_KEYS": new_key(),
+           "IMDX_CASES_AUDIT_KEY": new_key(), "IMDX_CASES_FINGERPRINT_KEY": new_key(),
+           "IMDX_CASES_CHECKPOINTS": str(tmp_path / "audit.jsonl"), "IMDX_CASES_ARGON2_COST": "1,8192"}
+    service = CaseService.from_env(env)
+    service.bootstrap("admin", PASSWORDS["admin"], "platform")
+    admin = service.principal(service.login("admin", PASSWORDS["admin"]).access_token)
+    service.add_organisation(admin, "iom")
+    service.add_user(admin, "iom_user", PASSWORDS["iom_user"], "iom", "analyst")
+    service.close()
+
+    refused = subprocess.run([sys.executable, "-m", "imdx.cli", "serve", "--db", str(library_copy), "--registry-edits",
+                              "--workers", "2"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "--workers 1" in refused.stderr
+
+    proc, url = _serve(library_copy, env, "--registry-edits")
+    try:
+        _wait(proc, f"{url}/api/v1/registry")
+        assert httpx.get(f"{url}/api/v1/registry").json()["editable"] is True
+        before = httpx.get(f"{url}/api/v1/library", params={"q": "trafficking"})
+        assert before.status_code == 200 and before.json()["total"] > 0
+        login = httpx.post(f"{url}/api/v1/cases/token", timeout=60,
+                           json={"username": "iom_user", "password": PASSWORDS["iom_user"]})
+        assert login.status_code == 200, login.text
+        iom = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        entry = "/api/v1/registry/entries/organisation/iom"
+        current = httpx.get(url + entry).json()
+        body = {k: v for k, v in current.items() if k != "links"} | {"website": "https://migration.example.org/served"}
+        changed = httpx.put(url + entry, json=body, headers=iom | {"If-Match": f'"{current["version"]}"'})
+        assert changed.status_code == 200, changed.text
+        after = httpx.get(url + entry).json()
+        assert (after["version"], after["website"]) == (current["version"] + 1, "https://migration.example.org/served")
+        listed = httpx.get(f"{url}/api/v1/registry/entries", params={"kind": "organisation", "page_size": 1000})
+        assert next(e for e in listed.json()["entries"] if e["id"] == "iom")["version"] == after["version"]
+        again = httpx.get(f"{url}/api/v1/library", params={"q": "trafficking"})
+        assert again.status_code == 200 and again.json()["total"] == before.json()["total"]
+    finally:
+        err = _stop(proc)
+    assert "case API at /api/v1/cases" in err
+    with connect(library_copy, read_only=True) as store:
+        assert store.registry_entries("organisation", entry_ids=["iom"])[0].body["website"] == \
+            "https://migration.example.org/served"
+        assert store.registry_audit("organisation", "iom")["actor"].iloc[0] == "iom_user"
+
+
 def test_the_openapi_document_lists_every_library_and_registry_route_and_parameter(site):
     paths = {p: item for p, item in site.get("/api/v1/openapi.json").json()["paths"].items()
              if p.startswith(("/api/v1/library", "/api/v1/registry"))}
@@ -210,8 +266,9 @@ def test_the_openapi_document_lists_every_library_and_registry_route_and_paramet
             "/api/v1/registry", "/api/v1/registry/entries", "/api/v1/registry/entries/{kind}/{id}",
             "/api/v1/registry/gaps", "/api/v1/registry/3w", "/api/v1/registry/audit"} == set(paths)
     assert set(paths["/api/v1/registry/entries/{kind}/{id}"]) == {"get", "put", "delete"}
-    examples = {"q": "migration", "country": "KEN", "year": "2020", "theme": "Counter trafficking", "type": "evaluation",
-                "language": "en", "commissioner": "IOM", "gcm": "10", "dataflow": "migrant_stock", "sort": "year",
+    examples = {"q": "migration", "country": "KEN", "year": "2020", "theme": "Counter trafficking",
+                "type": "evaluation", "language": "en", "commissioner": "IOM", "gcm": "10", "dataflow": "migrant_stock",
+                "sort": "year",
                 "page": "1", "page_size": "5", "format": "bibtex", "kind": "organisation", "organisation": "iom",
                 "table": "kenya"}
     url = {"/api/v1/library/records/{id}": "/api/v1/library/records/iom-eval-9992310969aa2f428bc8aba29f865cf3",

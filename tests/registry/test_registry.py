@@ -15,7 +15,7 @@ from imdx.registry.frameworks import FOLDER, read_frameworks
 from imdx.registry.gaps import matrix
 from imdx.registry.hxl import ThreeWImportError
 from imdx.registry.threew import export_3w, import_3w
-from imdx.store.duckdb_store import DuckDBStore
+from imdx.store import connect
 
 OPERATOR = operator("cli:test")
 THREE_W = ("Organisation,Sector,Country code,Province,Activity,Start date,End date,Status,Budget\r\n"
@@ -38,7 +38,8 @@ def test_the_23_objectives_and_the_srf_as_published(mirror):
     assert (levels.count("objective"), levels.count("long_term_outcome"), levels.count("short_term_outcome"),
             levels.count("output"), levels.count("enabler"), levels.count("crosscutting_priority")) == (3, 10, 33,
                                                                                                         113, 7, 4)
-    assert fw.srf["1a11"].title == "Crisis-affected populations in-need receive dignified shelter and settlement support."
+    assert fw.srf["1a11"].title == \
+        "Crisis-affected populations in-need receive dignified shelter and settlement support."
     types = {i.type for i in fw.report}
     assert types == {"duplicate-id", "typo-as-published"}  # 2a12 twice; "regular migation"; mappings agree
 
@@ -82,7 +83,7 @@ def test_seed_loads_frameworks_products_and_activities(library_store, mirror):
 def test_three_w_round_trip_is_byte_identical(library_copy, tmp_path):
     path = tmp_path / "kenya-3w.csv"
     path.write_bytes(THREE_W.encode())
-    with DuckDBStore(library_copy) as store:
+    with connect(library_copy) as store:
         result = import_3w(store, path, OPERATOR, owner="iom")
         assert (result.rows, result.activities, result.organisations) == (3, 3, 1)
         assert export_3w(store, result.table).encode() == path.read_bytes()
@@ -97,7 +98,8 @@ def test_three_w_round_trip_is_byte_identical(library_copy, tmp_path):
         lines = export_3w(store, result.table).splitlines()
         assert lines[4].endswith(",ongoing,5000") and lines[2:4] == THREE_W.splitlines()[2:4]
         everything = export_3w(store)
-        assert everything.splitlines()[1] == "#org,#sector,#country+code,#adm1+name,#activity,#date+start,#date+end,#status"
+        assert everything.splitlines()[1] == \
+            "#org,#sector,#country+code,#adm1+name,#activity,#date+start,#date+end,#status"
         assert store.registry_audit(kind="activity", entry_id=act.entry_id)["action"].tolist() == ["update", "create"]
 
 
@@ -109,7 +111,7 @@ def test_three_w_round_trip_is_byte_identical(library_copy, tmp_path):
 def test_bad_three_w_rows_refuse_the_whole_file(library_copy, tmp_path, text, problem):
     path = tmp_path / "bad.csv"
     path.write_text(text, "utf-8", newline="")
-    with DuckDBStore(library_copy) as store:
+    with connect(library_copy) as store:
         before = (len(store.registry_entries()), len(store.registry_audit(limit=100_000)))
         with pytest.raises(ThreeWImportError, match="nothing was imported") as err:
             import_3w(store, path, OPERATOR, owner="iom")
@@ -121,7 +123,7 @@ def test_bad_three_w_rows_refuse_the_whole_file(library_copy, tmp_path, text, pr
 def test_unknown_hashtags_are_reported_and_kept(library_copy, tmp_path):
     path = tmp_path / "extra.csv"
     path.write_text(THREE_W.replace("#x_budget", "#budgetline+usd"), "utf-8", newline="")
-    with DuckDBStore(library_copy) as store:
+    with connect(library_copy) as store:
         result = import_3w(store, path, OPERATOR, owner="iom")
         assert [(i.type, i.column) for i in result.report] == [("unknown-hashtag", "I")]
         assert export_3w(store, result.table).encode() == path.read_bytes()
@@ -135,7 +137,7 @@ def test_unknown_hashtags_are_reported_and_kept(library_copy, tmp_path):
 def test_files_that_are_not_3w_are_refused(library_copy, tmp_path, text, match):
     path = tmp_path / "x.csv"
     path.write_text(text, "utf-8", newline="")
-    with DuckDBStore(library_copy) as store, pytest.raises(SourceFileError, match=match):
+    with connect(library_copy) as store, pytest.raises(SourceFileError, match=match):
         import_3w(store, path, OPERATOR, owner="iom")
 
 
@@ -149,4 +151,5 @@ def test_gaps_show_present_and_missing_dataflows_by_side(library_store):
     assert cells[("10", "KEN")].status == "none" and cells[("10", "KEN")].activities  # IOM works on it there
     assert cells[("3", "KEN")].status == "unmeasured"
     stock = cells[("1", "DEU")]
-    assert {"dataflow": "migrant_stock", "sides": ["receiving", "sending"], "collected_by": ["undesa-pd"]} in stock.present
+    expected = {"dataflow": "migrant_stock", "sides": ["receiving", "sending"], "collected_by": ["undesa-pd"]}
+    assert expected in stock.present

@@ -23,9 +23,9 @@ def sdmx_db(tmp_path_factory, mirror, areas):
     """Path of a DuckDB store with WPP 2024 and the SDMX data messages loaded."""
     from imdx.errors import ImdxError
     from imdx.load import load_release
-    from imdx.sdmx.importer import load_sdmx
     from imdx.sources import wpp
     from imdx.sources.fetch import fetch_release
+    from imdx.sources.sdmx import load_sdmx
     from imdx.store.duckdb_store import DuckDBStore
 
     db = tmp_path_factory.mktemp("sdmx") / "imdx.duckdb"
@@ -55,7 +55,7 @@ def sdmx_server(sdmx_db):
     import uvicorn
     from fastapi import FastAPI
 
-    from imdx.sdmx.routes import sdmx_router
+    from imdx.api.sdmx import sdmx_router
     from imdx.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(sdmx_db, read_only=True)

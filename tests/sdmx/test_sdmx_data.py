@@ -89,7 +89,8 @@ def test_imported_sdmx_comes_back_out(http, dsds):
     assert got[("A", "BEL", "F", "LEXPNSIT", "2008")] == 83.5
     assert got.index.get_level_values("COUNTRY").unique().tolist() == ["BEL", "GRC"]
     generic = http.get("/sdmx/data/SDMX_ESTAT_DEMOGRAPHY/A.BEL.F.DEATHST", params={"format": "genericdata"}).content
-    ss = http.get("/sdmx/data/SDMX_ESTAT_DEMOGRAPHY/A.BEL.F.DEATHST", params={"format": "structurespecificdata"}).content
+    ss = http.get("/sdmx/data/SDMX_ESTAT_DEMOGRAPHY/A.BEL.F.DEATHST",
+                  params={"format": "structurespecificdata"}).content
     assert b'<gen:ObsValue value="NaN"/>' in generic and b'OBS_STATUS" value="M"' in generic
     missing = [line for line in ss.decode().splitlines() if 'OBS_STATUS="M"' in line]
     assert missing and all("OBS_VALUE" not in line for line in missing)
@@ -172,7 +173,7 @@ def test_bad_requests_get_the_envelope(http, path, params, headers, status, word
 
 
 def test_too_large_a_response_is_refused(http, monkeypatch):
-    from imdx.sdmx import routes
+    from imdx.api import sdmx as routes
 
     monkeypatch.setattr(routes, "MAX_OBSERVATIONS", 100)
     error(http.get("/sdmx/data/BIRTHS"), 413, "Narrow the key")

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sdmx.md"
-EXAMPLE = re.compile(r"^GET (/sdmx/\S+)\n(?:Accept: ([^\n]+)\n)?\n?(\d{3}) ?(\S*)(.*?)(?=\n```|\nGET )", re.MULTILINE | re.DOTALL)
+EXAMPLE = re.compile(r"^GET (/sdmx/\S+)\n(?:Accept: ([^\n]+)\n)?\n?(\d{3}) ?(\S*)(.*?)(?=\n```|\nGET )",
+                     re.MULTILINE | re.DOTALL)
 
 
 def examples():

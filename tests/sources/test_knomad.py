@@ -88,7 +88,8 @@ def test_migration_rows_are_origins(migration, folder):
     assert got["value"] == 10924662 and (got["cell_row"], got["cell_column"]) == (r, c)
     assert one(frame, origin="USA", destination="MEX")["value"] == cell(rows, "United States", "Mexico")[0] == 799248
     assert one(frame, origin="_ON", destination="AFG")["value"] == cell(rows, "Other North", "Afghanistan")[0]
-    assert one(frame, origin="_OS", destination="USA")["value"] == cell(rows, "Other South", "United States")[0] == 4026745
+    assert (one(frame, origin="_OS", destination="USA")["value"]
+            == cell(rows, "Other South", "United States")[0] == 4026745)
     assert one(frame, origin="_OS", destination="_ON")["obs_status"] == "M"  # a blank cell
     assert one(frame, origin="001", destination="001")["value"] == cell(rows, "World", "World")[0]
 

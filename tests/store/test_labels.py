@@ -107,12 +107,12 @@ def test_cursors_read_labels_concurrently(wpp_store):
 
     with DuckDBStore(wpp_store, read_only=True) as store:
         store.areas()
-        expected = store.with_cursor().select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
+        expected = store.select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
 
         def read(_):
-            view = store.with_cursor()
-            return view.select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
+            return store.select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
 
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(read, range(64)))
         assert len(expected) == 2 and all(r == expected for r in results)
+        assert len(store._cursors) == 8  # one cursor per thread that read, closed with the store

@@ -7,6 +7,8 @@ error; the first page of a query that matches nothing is an empty page (``total`
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -53,7 +55,7 @@ def _check_size(state: ApiState, flow: Dataflow, edition, source, as_of) -> None
 
 
 def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_of):
-    key = (flow.id, tuple(sorted((k, tuple(v)) for k, v in filters.items())), edition, source, as_of)
+    key = (state.version, flow.id, tuple(sorted((k, tuple(v)) for k, v in filters.items())), edition, source, as_of)
     table = state.tables.get(key)
     if table is None:
         table = store.select(flow.id, filters, edition=edition, source=source, as_of=as_of)
@@ -62,17 +64,17 @@ def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_
 
 
 def compute(state: ApiState, request: Request, flow_id: str) -> Body:
-    with state.reader() as store:
-        flow = _flow(state, store, flow_id)
-        params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
-        fmt = params.output_format(request)
-        page, size = params.paging(request, fmt)
-        edition, source = edition_and_source(request, flow, state.editions)
-        as_of = params.iso_date(request, "as_of")
-        filters = dimension_filters(store, flow, request)
-        if not filters:
-            _check_size(state, flow, edition, source, as_of)
-        table = _table(state, store, flow, filters, edition, source, as_of)
+    store = state.store
+    flow = _flow(state, store, flow_id)
+    params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
+    fmt = params.output_format(request)
+    page, size = params.paging(request, fmt)
+    edition, source = edition_and_source(request, flow, state.editions)
+    as_of = params.iso_date(request, "as_of")
+    filters = dimension_filters(store, flow, request)
+    if not filters:
+        _check_size(state, flow, edition, source, as_of)
+    table = _table(state, store, flow, filters, edition, source, as_of)
     start, stop, pages = params.page_bounds(table.num_rows, page, size)
     chunk = table.slice(start, stop - start)
     link = params.links(request, page, pages)
@@ -93,13 +95,14 @@ def compute(state: ApiState, request: Request, flow_id: str) -> Body:
     return Body(parquet_bytes(chunk, meta), params.MEDIA_TYPES["parquet"], headers)
 
 
-_RESPONSES = {200: {"description": "Observations, one per row, in a stable order. JSON: a document with "
-                    "`data` (rows), `total`, `page`, `pages` and `links`; CSV and Parquet: the rows, with the "
-                    "paging in the headers `X-Total-Count`, `X-Page`, `X-Pages` and `Link`.",
-                    "content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}},
-              304: {"description": "Not modified (the If-None-Match ETag still holds)"},
-              400: {"description": "A bad parameter (error envelope)"},
-              404: {"description": "Unknown dataflow, or a page past the end (error envelope)"}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Observations, one per row, in a stable order. JSON: a document with `data` (rows), "
+                         "`total`, `page`, `pages` and `links`; CSV and Parquet: the rows, with the paging in the "
+                         "headers `X-Total-Count`, `X-Page`, `X-Pages` and `Link`.",
+          "content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}},
+    304: {"description": "Not modified (the If-None-Match ETag still holds)"},
+    400: {"description": "A bad parameter (error envelope)"},
+    404: {"description": "Unknown dataflow, or a page past the end (error envelope)"}}
 
 
 def register(app: FastAPI, state: ApiState) -> None:

@@ -7,38 +7,35 @@ from starlette.responses import Response
 
 from imdx.api import params
 from imdx.api.encode import csv_bytes, frame_table, json_bytes, records
-from imdx.api.errors import ApiError, from_query_error
+from imdx.api.errors import ApiError
 from imdx.api.openapi import filters_object, format_param, paging_parameters, query_param
 from imdx.api.responses import Body, respond
 from imdx.api.routes.data import _flow
 from imdx.api.routes.filters import dimension_filters
 from imdx.api.state import ApiState
-from imdx.errors import QueryError
 from imdx.revisions import diff, summary
 
 CONTROL = ["from", "to", "source", "format", "page", "page_size"]
 
 
 def compute(state: ApiState, request: Request, flow_id: str) -> Body:
-    with state.reader() as store:
-        flow = _flow(state, store, flow_id)
-        params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/diff/{flow.id}")
-        fmt = params.output_format(request, ("json", "csv"))
-        page, size = params.paging(request, fmt)
-        editions = {}
-        for which in ("from", "to"):
-            editions[which] = params.single(request, which)
-            if not editions[which]:
-                known = ", ".join(dict.fromkeys(state.editions.loc[state.editions.dataflow == flow.id, "edition"]))
-                raise ApiError(400, "missing-parameter", f"give the editions to compare as from=...&to=...; the "
-                               f"editions of {flow.id} are: {known or 'none (nothing of it is loaded)'}", which)
-        filters = dimension_filters(store, flow, request)
-        codes = {dim: values for dim, values in filters.items()}
-        try:
-            changes = diff(store, flow.id, editions["from"], editions["to"], source=params.single(request, "source"),
-                           **codes)
-        except QueryError as err:
-            raise from_query_error(err) from None
+    store = state.store
+    flow = _flow(state, store, flow_id)
+    params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/diff/{flow.id}")
+    fmt = params.output_format(request, ("json", "csv"))
+    page, size = params.paging(request, fmt)
+    editions: dict[str, str] = {}
+    for which in ("from", "to"):
+        given = params.single(request, which)
+        if not given:
+            known = ", ".join(dict.fromkeys(state.editions.loc[state.editions.dataflow == flow.id, "edition"]))
+            raise ApiError(400, "missing-parameter", f"give the editions to compare as from=...&to=...; the "
+                           f"editions of {flow.id} are: {known or 'none (nothing of it is loaded)'}", which)
+        editions[which] = given
+    filters = dimension_filters(store, flow, request)
+    codes = {dim: values for dim, values in filters.items()}
+    changes = diff(store, flow.id, editions["from"], editions["to"], source=params.single(request, "source"),
+                   **codes)
     counts = summary(changes)
     start, stop, pages = params.page_bounds(len(changes), page, size)
     chunk = frame_table(changes.iloc[start:stop])

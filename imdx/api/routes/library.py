@@ -19,10 +19,9 @@ from imdx.api.errors import ApiError
 from imdx.api.openapi import query_param
 from imdx.api.responses import Body, respond
 from imdx.api.state import ApiState
-from imdx.errors import QueryError
 from imdx.library.index import FACETS
-from imdx.library.model import Limits
 from imdx.library.search import SORTS
+from imdx.library.service import ServedLibrary
 
 MAX_CONCURRENT_SEARCHES = 8
 MAX_EXPORT = 1000
@@ -45,15 +44,6 @@ class Searches:
         self.slots.release()
 
 
-def _library(state: ApiState, store):
-    from imdx.library.service import Library
-
-    shared = getattr(state, "library", None)
-    if shared is None:  # limits and glossary, read once per process (the store does not change while served)
-        shared = state.library = Library(store, Limits.from_env())
-    return Library(store, shared.limits, glossary=shared.glossary)
-
-
 def _filters(request: Request) -> dict[str, list[str]]:
     out = {}
     for facet in FACETS:
@@ -63,33 +53,22 @@ def _filters(request: Request) -> dict[str, list[str]]:
     return out
 
 
-def _query_error(err: QueryError) -> ApiError:
-    message = str(err)
-    parameter = next((p for p in _SEARCH_PARAMS if message.startswith(f"{p}=")), None)
-    if "characters" in message or "words" in message:
-        parameter = "q"
-    return ApiError(400, "bad-query", message, parameter)
-
-
 def _json(document) -> Body:
     return Body(json_bytes(document), params.MEDIA_TYPES["json"])
 
 
-def search(state: ApiState, searches: Searches, request: Request) -> Body:
+def search(shared: ServedLibrary, searches: Searches, request: Request) -> Body:
     params.check_known(request, _SEARCH_PARAMS, "/api/v1/library")
     page = params._positive_int(request, "page", 1)
     size = params._positive_int(request, "page_size", 20)
     q = params.single(request, "q") or ""
     sort = params.single(request, "sort") or "relevance"
-    with searches, state.reader() as store:
-        lib = _library(state, store)
-        if size > lib.limits.max_page_size:
-            raise ApiError(400, "page-size-too-large", f"page_size={size} is more than the {lib.limits.max_page_size} "
-                           "records a page may hold", "page_size")
-        try:
-            result = lib.search(q, _filters(request), page=page, size=size, sort=sort)
-        except QueryError as err:
-            raise _query_error(err) from None
+    lib = shared.get()
+    if size > lib.limits.max_page_size:
+        raise ApiError(400, "page-size-too-large", f"page_size={size} is more than the {lib.limits.max_page_size} "
+                       "records a page may hold", "page_size")
+    with searches:
+        result = lib.search(q, _filters(request), page=page, size=size, sort=sort)
     pages = max(1, -(-result.total // size))
     return _json({"q": q, "filters": _filters(request), "sort": sort, "total": result.total, "page": page,
                   "page_size": size, "pages": pages, "relaxed": result.relaxed, "expansions": result.expansions,
@@ -100,21 +79,20 @@ def search(state: ApiState, searches: Searches, request: Request) -> Body:
                   "facets": {f: [{"value": v, "count": n} for v, n in values] for f, values in result.facets.items()}})
 
 
-def record(state: ApiState, request: Request, record_id: str) -> Body:
+def record(shared: ServedLibrary, request: Request, record_id: str) -> Body:
     params.check_known(request, ["format"], "/api/v1/library/records/{id}")
     fmt = params.single(request, "format") or "json"
     if fmt not in ("json", "csl-json", "bibtex"):
         raise ApiError(400, "unknown-format", f"format={fmt!r}: use json, csl-json or bibtex", "format")
-    with state.reader() as store:
-        lib = _library(state, store)
-        full = lib.record(record_id)
-        if full is None:
-            raise ApiError(404, "unknown-record", f"no library record {record_id!r}; /api/v1/library?q= searches",
-                           "id")
-        if fmt != "json":
-            text, media = lib.export([full.record], fmt)
-            return Body(text.encode(), media)
-        areas = store.areas()
+    lib = shared.get()
+    full = lib.record(record_id)
+    if full is None:
+        raise ApiError(404, "unknown-record", f"no library record {record_id!r}; /api/v1/library?q= searches",
+                       "id")
+    if fmt != "json":
+        text, media = lib.export([full.record], fmt)
+        return Body(text.encode(), media)
+    areas = lib.store.areas()
     rec = full.record
     names = {} if areas is None else {c: areas.name(c) for c in rec.countries}
     body = rec.to_body()
@@ -134,60 +112,57 @@ def record(state: ApiState, request: Request, record_id: str) -> Body:
                    "bibtex": f"/api/v1/library/records/{rec.id}?format=bibtex"}})
 
 
-def export(state: ApiState, searches: Searches, request: Request) -> Body:
+def export(shared: ServedLibrary, searches: Searches, request: Request) -> Body:
     params.check_known(request, ["q", *FACETS, "format"], "/api/v1/library/export")
     fmt = params.single(request, "format") or "csl-json"
     if fmt not in ("csl-json", "bibtex"):
         raise ApiError(400, "unknown-format", f"format={fmt!r}: use csl-json or bibtex", "format")
-    with searches, state.reader() as store:
-        lib = _library(state, store)
-        ids: list[str] = []
-        try:
-            page = 1
-            while len(ids) < MAX_EXPORT:
-                result = lib.search(params.single(request, "q") or "", _filters(request), page=page, size=100)
-                ids += [h.id for h in result.hits]
-                if not result.hits or len(ids) >= result.total:
-                    break
-                page += 1
-        except QueryError as err:
-            raise _query_error(err) from None
+    lib = shared.get()
+    ids: list[str] = []
+    with searches:
+        page = 1
+        while len(ids) < MAX_EXPORT:
+            result = lib.search(params.single(request, "q") or "", _filters(request), page=page, size=100)
+            ids += [h.id for h in result.hits]
+            if not result.hits or len(ids) >= result.total:
+                break
+            page += 1
         text, media = lib.export(lib.records(ids[:MAX_EXPORT]), fmt)
     name = "library.bib" if fmt == "bibtex" else "library.json"
     return Body(text.encode(), media, {"Content-Disposition": f'attachment; filename="{name}"',
                                        "X-Total-Count": str(len(ids[:MAX_EXPORT]))})
 
 
-def area(state: ApiState, request: Request, code: str) -> Body:
+def area(shared: ServedLibrary, request: Request, code: str) -> Body:
     params.check_known(request, [], "/api/v1/library/areas/{code}")
-    with state.reader() as store:
-        areas = store.areas()
-        found = areas.resolve(code).code if areas is not None and len(code) <= 200 else None
-        if found is None:
-            raise ApiError(404, "unknown-code", f"{code!r} is not a known area; /api/v1/areas?q= searches", "code")
-        total, records = _library(state, store).about_area(found, limit=100)
+    lib = shared.get()
+    areas = lib.store.areas()
+    found = areas.resolve(code).code if areas is not None and len(code) <= 200 else None
+    if areas is None or found is None:
+        raise ApiError(404, "unknown-code", f"{code!r} is not a known area; /api/v1/areas?q= searches", "code")
+    total, records = lib.about_area(found, limit=100)
     return _json({"area": found, "name": areas.name(found), "total": total,
                   "records": [{"id": r.id, "title": r.title, "year": r.year, "type": r.type,
                                "self": f"/api/v1/library/records/{r.id}"} for r in records]})
 
 
 def register(app: FastAPI, state: ApiState) -> None:
-    searches = Searches()
+    searches, shared = Searches(), ServedLibrary(state.store)
     facet_params = [query_param(f, f"Only records with this {f} (repeat, or separate with commas, for any of several)"
                                 + ("; a name in any spelling, ISO3 or M49 code" if f == "country" else "")
                                 + ("; a year or a range 2010:2020" if f == "year" else "")) for f in FACETS]
 
     async def search_route(request: Request) -> Response:
-        return await respond(request, lambda: search(state, searches, request))
+        return await respond(request, lambda: search(shared, searches, request))
 
     async def record_route(request: Request, id: str) -> Response:
-        return await respond(request, lambda: record(state, request, id))
+        return await respond(request, lambda: record(shared, request, id))
 
     async def export_route(request: Request) -> Response:
-        return await respond(request, lambda: export(state, searches, request))
+        return await respond(request, lambda: export(shared, searches, request))
 
     async def area_route(request: Request, code: str) -> Response:
-        return await respond(request, lambda: area(state, request, code))
+        return await respond(request, lambda: area(shared, request, code))
 
     app.add_api_route("/api/v1/library", search_route, methods=["GET"], tags=["library"], response_class=Response,
                       summary="Search the research library: ranked, with facets, glossary expansion and typo tolerance",

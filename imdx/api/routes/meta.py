@@ -41,24 +41,25 @@ def describe(state: ApiState, store, flow: Dataflow, detail: bool) -> dict:
     rows = state.editions[state.editions["dataflow"] == flow.id]
     dims = []
     for dim in flow.dimensions:
-        item = {"name": dim.name, "description": dim.description, "codelist": dim.codelist}
+        item: dict[str, object] = {"name": dim.name, "description": dim.description, "codelist": dim.codelist}
         if dim.is_area:
             item["codes_url"] = "/api/v1/areas"
-            if detail and len(rows):
-                areas = store.areas()
+            areas = store.areas()
+            if detail and len(rows) and areas is not None:
                 item["codes"] = {c: areas.name(c) for c in store.distinct(flow.id, dim.name) if c is not None}
         elif dim.codes() is not None:
             item["codes"] = dim.codes()
         elif len(rows):
             item["codes"] = {c: c for c in store.distinct(flow.id, dim.name) if c is not None}
         dims.append(item)
-    year = {"name": "year", "description": "Calendar year (mid-year or end-year for stocks, as the source says)",
-            "codelist": "year"}
+    year: dict[str, object] = {"name": "year", "codelist": "year",
+                               "description": "Calendar year (mid-year or end-year for stocks, as the source says)"}
     if detail and len(rows):
         years = [y for y in store.distinct(flow.id, "year") if y is not None]
         year["range"] = [min(years), max(years)] if years else None
     dims.append(year)
-    editions = [{"source": r.source, "edition": r.edition, "published": _day(r.published), "release_id": int(r.release_id),
+    editions = [{"source": r.source, "edition": r.edition, "published": _day(r.published),
+                 "release_id": int(r.release_id),
                  "release": r.key, "n_obs": int(r.n_obs)} for r in rows.itertuples(index=False)]
     return {"id": flow.id, "name": flow.name, "description": flow.description, "unit": flow.unit,
             "dimensions": dims,
@@ -70,15 +71,15 @@ def describe(state: ApiState, store, flow: Dataflow, detail: bool) -> dict:
 
 def dataflows(state: ApiState, request: Request) -> Body:
     params.check_known(request, [], "/api/v1/dataflows")
-    with state.reader() as store:
-        items = [describe(state, store, store.dataflow(i), detail=False) for i in state.dataflow_ids]
+    store = state.store
+    items = [describe(state, store, store.dataflow(i), detail=False) for i in state.dataflow_ids]
     return _json({"dataflows": items, "total": len(items)})
 
 
 def dataflow(state: ApiState, request: Request, flow_id: str) -> Body:
     params.check_known(request, [], f"/api/v1/dataflows/{flow_id}")
-    with state.reader() as store:
-        return _json(describe(state, store, _flow(state, store, flow_id), detail=True))
+    store = state.store
+    return _json(describe(state, store, _flow(state, store, flow_id), detail=True))
 
 
 # -- areas ------------------------------------------------------------------------------------
@@ -116,9 +117,9 @@ def areas(state: ApiState, request: Request) -> Body:
 def releases(state: ApiState, request: Request) -> Body:
     params.check_known(request, ["source", "dataflow"], "/api/v1/releases")
     source, flow_id = params.single(request, "source"), params.single(request, "dataflow")
-    with state.reader() as store:
-        rel = store.releases()
-        files = store.release_files()
+    store = state.store
+    rel = store.releases()
+    files = store.release_files()
     if source is not None and source not in set(rel["source"]):
         raise ApiError(400, "unknown-code", f"source={source!r} has no releases in this store; sources: "
                        f"{', '.join(dict.fromkeys(rel['source']))}", "source")
@@ -145,8 +146,8 @@ def report(state: ApiState, request: Request) -> Body:
                        "/api/v1/report")
     fmt = params.output_format(request, ("json", "csv"))
     page, size = params.paging(request, fmt)
-    with state.reader() as store:
-        everything = store.issues()
+    store = state.store
+    everything = store.issues()
     source, area = params.single(request, "source"), params.single(request, "area")
     severity, kind = params.single(request, "severity"), params.single(request, "type")
     known_sources = set(state.editions["source"]) | set(everything["source"].dropna())
@@ -154,7 +155,8 @@ def report(state: ApiState, request: Request) -> Body:
         raise ApiError(400, "unknown-code", f"source={source!r} is not a source in this store; sources: "
                        f"{', '.join(sorted(known_sources))}", "source")
     if area is not None:
-        code = state.store.areas().resolve(area).code if state.store.areas() is not None else None
+        areas = state.store.areas()
+        code = areas.resolve(area).code if areas is not None else None
         if code is None and area not in set(everything["area"].dropna()):
             raise ApiError(400, "unknown-code", f"area={area!r} is neither a known area (ISO3, M49 code or name; "
                            "/api/v1/areas?q= searches) nor a name the report mentions", "area")
@@ -192,14 +194,16 @@ def index(state: ApiState, request: Request) -> Body:
 
 def register(app: FastAPI, state: ApiState) -> None:
     def add(path, fn, summary, parameters=(), tags=("catalogue",), with_id=False):
-        if with_id:
-            async def endpoint(request: Request, id: str) -> Response:
-                return await respond(request, lambda: fn(state, request, id))
-        else:
-            async def endpoint(request: Request) -> Response:
-                return await respond(request, lambda: fn(state, request))
+        async def with_id_endpoint(request: Request, id: str) -> Response:
+            return await respond(request, lambda: fn(state, request, id))
+
+        async def plain_endpoint(request: Request) -> Response:
+            return await respond(request, lambda: fn(state, request))
+
+        endpoint = with_id_endpoint if with_id else plain_endpoint
         app.add_api_route(path, endpoint, methods=["GET"], summary=summary, tags=list(tags), name=fn.__name__,
-                          response_class=Response, openapi_extra={"parameters": list(parameters)} if parameters else None)
+                          response_class=Response,
+                          openapi_extra={"parameters": list(parameters)} if parameters else None)
 
     add("/api/v1", index, "Index of the API's routes and dataflows")
     add("/api/v1/dataflows", dataflows, "Every dataflow: dimensions, code lists, unit, definitions, editions")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import threading
+from enum import Enum
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -93,8 +94,8 @@ class RegistryRoutes:
     # -- reading ---------------------------------------------------------------------------------
     def index(self, request: Request) -> dict:
         params.check_known(request, [], "/api/v1/registry")
-        with self.state.reader() as store:
-            counts = {kind: len(store.registry_entries(kind)) for kind in KINDS}
+        store = self.state.store
+        counts = {kind: len(store.registry_entries(kind)) for kind in KINDS}
         return {"counts": counts, "editable": self.editable,
                 "routes": {"entries": "/api/v1/registry/entries?kind=&country=&gcm=&organisation=",
                            "entry": "/api/v1/registry/entries/{kind}/{id}",
@@ -109,15 +110,16 @@ class RegistryRoutes:
         kind = params.single(request, "kind")
         if kind is not None and kind not in KINDS:
             raise ApiError(400, "unknown-code", f"kind={kind!r}: use one of {', '.join(KINDS)}", "kind")
-        with self.state.reader() as store:
-            rel, target = None, None
-            if params.single(request, "country"):
-                rel, target = "area", self._area(store, params.single(request, "country"), "country")
-            elif params.single(request, "gcm"):
-                rel, target = "gcm", params.single(request, "gcm")
-            elif params.single(request, "organisation"):
-                rel, target = "organisation", params.single(request, "organisation")
-            items = self._registry(store).entries(kind, signed_in=signed_in, rel=rel, target=target)
+        store = self.state.store
+        rel, target = None, None
+        country = params.single(request, "country")
+        if country:
+            rel, target = "area", self._area(store, country, "country")
+        elif params.single(request, "gcm"):
+            rel, target = "gcm", params.single(request, "gcm")
+        elif params.single(request, "organisation"):
+            rel, target = "organisation", params.single(request, "organisation")
+        items = self._registry(store).entries(kind, signed_in=signed_in, rel=rel, target=target)
         start, stop, pages = params.page_bounds(len(items), page, size)
         return {"total": len(items), "page": page, "page_size": size, "pages": pages,
                 "links": params.links(request, page, pages), "entries": items[start:stop]}
@@ -125,9 +127,9 @@ class RegistryRoutes:
     def entry(self, request: Request, kind: str, entry_id: str) -> dict:
         params.check_known(request, [], "/api/v1/registry/entries/{kind}/{id}")
         signed_in = self.principal(request).is_authenticated
-        with self.state.reader() as store:
-            found = self._registry(store).entry(kind, entry_id, signed_in=signed_in)
-            links = store.registry_entries(kind, entry_ids=[entry_id])[0].links if found else []
+        store = self.state.store
+        found = self._registry(store).entry(kind, entry_id, signed_in=signed_in)
+        links = store.registry_entries(kind, entry_ids=[entry_id])[0].links if found else []
         if found is None:
             raise ApiError(404, "unknown-entry", f"no {kind} {entry_id!r} in the registry; "
                            "/api/v1/registry/entries?kind= lists them", "id")
@@ -147,10 +149,10 @@ class RegistryRoutes:
         bad = [g for g in objectives if g not in {str(i) for i in range(1, 24)}]
         if bad:
             raise ApiError(400, "unknown-code", f"gcm={bad[0]!r}: GCM objectives are 1 to 23", "gcm")
-        with self.state.reader() as store:
-            codes = list(dict.fromkeys(self._area(store, c, "country") for c in raw))
-            cells = matrix(store, codes, objectives or None)
-            titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
+        store = self.state.store
+        codes = list(dict.fromkeys(self._area(store, c, "country") for c in raw))
+        cells = matrix(store, codes, objectives or None)
+        titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
         detail = len(codes) * len(objectives or range(23)) <= 200
         return {"countries": codes, "objectives": [{"number": g, "title": titles.get(g)}
                                                    for g in (objectives or [str(i) for i in range(1, 24)])],
@@ -164,8 +166,8 @@ class RegistryRoutes:
         limit = params.single(request, "limit") or "100"
         if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
             raise ApiError(400, "malformed-value", "limit must be 1 to 10000", "limit")
-        with self.state.reader() as store:
-            log = store.registry_audit(params.single(request, "kind"), params.single(request, "id"), int(limit))
+        store = self.state.store
+        log = store.registry_audit(params.single(request, "kind"), params.single(request, "id"), int(limit))
         rows = log.astype(object).where(log.notna(), None).to_dict("records")
         for row in rows:
             for key in ("before_body", "after_body", "detail"):
@@ -191,8 +193,8 @@ class RegistryRoutes:
 
     def _change(self, fn):
         try:
-            with _WRITE, self.state.reader() as store:
-                return fn(store)
+            with _WRITE:
+                return fn(self.state.store)
         except AccessDenied as err:
             raise _access_error(err) from None
         except RegistryInputError as err:
@@ -263,11 +265,11 @@ class RegistryRoutes:
         from imdx.registry.threew import export_3w
 
         params.check_known(request, ["table"], "/api/v1/registry/3w")
-        with self.state.reader() as store:
-            try:
-                text = export_3w(store, params.single(request, "table"))
-            except RegistryInputError as err:
-                raise ApiError(404, "unknown-table", str(err), "table") from None
+        store = self.state.store
+        try:
+            text = export_3w(store, params.single(request, "table"))
+        except RegistryInputError as err:
+            raise ApiError(404, "unknown-table", str(err), "table") from None
         return Response(text.encode(), media_type="text/csv; charset=utf-8",
                         headers={"Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="3w.csv"'})
 
@@ -297,7 +299,7 @@ def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = Fals
     async def export(request: Request) -> Response:
         return await run_in_threadpool(routes.export_3w, request)
 
-    tags = ["registry"]
+    tags: list[str | Enum] = ["registry"]
     app.add_api_route("/api/v1/registry", index, methods=["GET"], tags=tags, response_class=Response,
                       summary="The registry's kinds of entries, their counts and routes")
     app.add_api_route("/api/v1/registry/entries", entries, methods=["GET"], tags=tags, response_class=Response,

@@ -176,7 +176,8 @@ def k_anonymise(records: pd.DataFrame, *, k: int = 11,
             if col.level >= col.top:
                 continue
             codes, labels = col.at(col.level + 1)
-            trial = _sizes_from_codes([(codes, len(labels)) if c is col else (c.codes, len(c.labels)) for c in cols.values()]) < k
+            trial = _sizes_from_codes([(codes, len(labels)) if c is col else (c.codes, len(c.labels))
+                                       for c in cols.values()]) < k
             score = (int(trial.sum()), -len(labels))   # fewest suppressed, then most detail kept
             if best is None or score < best[0]:
                 best = (score, col, codes, labels, trial)

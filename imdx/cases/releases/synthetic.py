@@ -7,7 +7,8 @@ once, to measure noisy two-way count tables along a fixed tree of attributes::
     exploitation_type -> sex, sex -> age_band
 
 Synthetic records are then drawn from those noisy tables alone: the root (country) from the noisy
-margin of the country x exploitation_type table, each child from its noisy conditional distribution given its parent. Since sampling is
+margin of the country x exploitation_type table, each child from its noisy conditional distribution given its parent.
+Since sampling is
 post-processing of the DP tables, the synthetic file carries exactly the privacy guarantee of the
 tables (``epsilon`` charged once to the ledger). Noisy cells below a threshold of about
 ``scale * ln(cells)`` are set to zero before sampling so noise in empty cells does not create

@@ -17,6 +17,7 @@ import pandas as pd
 
 from imdx.cases.errors import ReleaseError
 from imdx.cases.releases.observations import observation_tables
+from imdx.ingest import ingest
 from imdx.model.report import Issue, Report
 from imdx.sources.base import LoadContext, finish
 from imdx.sources.fetch import sha256_of
@@ -38,7 +39,8 @@ def store_release(svc, principal, release_id: str, store) -> int:
                            "published release for the public can go into the statistics store")
     folder = Path(svc.settings.release_dir) / release_id
     manifest = json.loads((folder / "release.json").read_text())
-    observations, report = release_observations(folder, store.areas())
+    areas = store.areas().copy()  # the store's is shared: the release's names are added to a copy
+    observations, report = release_observations(folder, areas)
     files = [FileRecord(name=name, url=f"imdx-cases://releases/{release_id}/{name}", sha256=sha256_of(folder / name),
                         size=(folder / name).stat().st_size, retrieved_from=str(folder / name),
                         retrieved_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
@@ -50,7 +52,7 @@ def store_release(svc, principal, release_id: str, store) -> int:
                            licence="published aggregate statistics; see docs/cases.md", files=files)
     if store.has_release(record):
         raise ReleaseError(f"release {release_id} is in the store already")
-    store_id = store.write_release(record, {FLOW: observations}, report, store.areas())
+    store_id = ingest(store, record, {FLOW: observations}, report=report, areas=areas)
     svc.audit.record(principal.username, "release:store", release_id, "ok")
     return store_id
 

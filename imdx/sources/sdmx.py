@@ -35,6 +35,7 @@ import pandas as pd
 from imdx import limits
 from imdx.codes.areas import Areas
 from imdx.errors import ImdxError
+from imdx.ingest import ingest
 from imdx.load import ReleaseOutcome
 from imdx.model import codelists as cl
 from imdx.model.dataflows import ATTRIBUTES, Dataflow, Dimension
@@ -87,6 +88,27 @@ def _is_area(dim: str, parsed: Parsed) -> bool:
     return dim.upper() in AREA_DIMENSIONS or any(w in cl_id for w in ("CL_AREA", "CL_COUNTRY", "CL_GEO"))
 
 
+def _time(parsed: Parsed, frame: pd.DataFrame, out: pd.DataFrame, dims: list[Dimension], ctx: LoadContext,
+          file: str, rows: pd.Series) -> None:
+    """``year`` (and ``period`` when the periods are not plain years) from the time dimension."""
+    if parsed.time_dim is None:
+        out["year"] = pd.NA
+        ctx.issue("no-time-dimension", "the message has no time dimension; year is left empty", severity="info",
+                  file=file)
+        return
+    periods = frame[parsed.time_dim].astype("string")
+    years = periods.str.slice(0, 4)
+    bad = ~years.fillna("").str.fullmatch(r"\d{4}")
+    if bad.any():
+        ctx.issue("bad-period", f"{int(bad.sum())} observation(s) have a period that does not start with a "
+                  f"year (e.g. {periods[bad].iloc[0]!r}); they were not loaded", severity="error",
+                  file=file, column=parsed.time_dim, row=int(rows[bad].iloc[0]), n_obs=int(bad.sum()))
+    out["year"] = pd.to_numeric(years.where(~bad), errors="coerce")
+    if not periods.fillna("").str.fullmatch(r"\d{4}").all():
+        out["period"] = periods
+        dims.append(Dimension("period", f"{parsed.time_dim} as published (the period within the year)", "free"))
+
+
 def harmonise(parsed: Parsed, ctx: LoadContext, file: str) -> tuple[Dataflow, pd.DataFrame]:
     frame = parsed.frame.reset_index(drop=True)
     out = pd.DataFrame(index=frame.index)
@@ -127,23 +149,7 @@ def harmonise(parsed: Parsed, ctx: LoadContext, file: str) -> tuple[Dataflow, pd
         if label:
             desc += "; codes: " + ", ".join(f"{k} {v}" for k, v in list(label.items())[:40])
         dims.append(Dimension(name, desc[:2000], "free"))
-    if parsed.time_dim is not None:
-        periods = frame[parsed.time_dim].astype("string")
-        years = periods.str.slice(0, 4)
-        bad = ~years.fillna("").str.fullmatch(r"\d{4}")
-        if bad.any():
-            ctx.issue("bad-period", f"{int(bad.sum())} observation(s) have a period that does not start with a "
-                      f"year (e.g. {periods[bad].iloc[0]!r}); they were not loaded", severity="error",
-                      file=file, column=parsed.time_dim, row=int(rows[bad].iloc[0]), n_obs=int(bad.sum()))
-        out["year"] = pd.to_numeric(years.where(~bad), errors="coerce")
-        if not periods.fillna("").str.fullmatch(r"\d{4}").all():
-            out["period"] = periods
-            dims.append(Dimension("period", f"{parsed.time_dim} as published (the period within the year)",
-                                  "free"))
-    else:
-        out["year"] = pd.NA
-        ctx.issue("no-time-dimension", "the message has no time dimension; year is left empty", severity="info",
-                  file=file)
+    _time(parsed, frame, out, dims, ctx, file, rows)
     values = pd.to_numeric(frame["OBS_VALUE"], errors="coerce")
     bad_value = values.isna() & frame["OBS_VALUE"].notna() & (frame["OBS_VALUE"].astype(str).str.strip() != "") \
         & ~frame["OBS_VALUE"].astype(str).str.upper().isin(["NAN", "NA"])
@@ -251,7 +257,7 @@ def load_sdmx(store: Store, *, file: str | Path | None = None, url: str | None =
         raise SdmxMessageError(name, f"none of its {len(parsed.frame)} observations could be loaded: "
                                + "; ".join(i.message for i in report if i.severity == "error")[:500],
                                hint="Nothing was stored.")
-    release_id = store.write_release(record, {flow.id: table}, report, areas, definitions=(flow,))
+    release_id = ingest(store, record, {flow.id: table}, report=report, areas=areas, definitions=(flow,))
     return SdmxOutcome(SOURCE, record.key, edition, "loaded", n_obs=len(table), release_id=release_id,
                        report=report, dataflow=flow.id, files=files,
                        message=f"{name}: {len(table):,} observations of {parsed.agency}:{parsed.flow} loaded as "

@@ -10,19 +10,21 @@ paths (see docs/sdmx.md for examples):
   is the imdx source (``wpp``, ``undesa_ims``, ``sdmx``, ...).
 
 The response format is chosen by the ``Accept`` header or ``format=`` (which wins). Every error is
-the JSON envelope the rest of the API uses: ``{"error": {"status", "type", "message", "parameter"}}``.
+the JSON envelope the rest of the API uses (:mod:`imdx.api.errors`):
+``{"error": {"status", "type", "message", "parameter"}}``. The messages themselves are made by
+:mod:`imdx.sdmx` (format code only).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from imdx.errors import ImdxError
+from imdx.api.errors import STATUS_TYPES, ApiError, response_for
 from imdx.sdmx import data as sdmx_data
 from imdx.sdmx.structure import AGENCY_ID, VERSION, Structures, dim_id, sdmx_id
 from imdx.store.base import Store
@@ -48,25 +50,18 @@ REFERENCES = ("none", "parents", "parentsandsiblings", "children", "descendants"
 _PERIOD = re.compile(r"(\d{4})(-(0[1-9]|1[0-2])(-\d{2})?|-Q[1-4]|-S[12]|-W\d{2}|-A1|-M\d{2})?")
 
 
-class SdmxError(Exception):
-    TYPES: ClassVar[dict[int, str]] = {500: "internal-error", 400: "bad-request", 404: "not-found", 406: "not-acceptable", 413: "too-large", 501: "not-implemented"}
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
+def _refused(status: int, message: str, parameter: str | None = None) -> ApiError:
+    """An SDMX request refused: the API's error, its type from the HTTP status."""
+    return ApiError(status, STATUS_TYPES.get(status, "bad-request"), message, parameter)
 
 
 _ENVELOPE = {"type": "object", "properties": {"error": {"type": "object", "properties": {
     "status": {"type": "integer"}, "type": {"type": "string"}, "message": {"type": "string"},
     "parameter": {"type": ["string", "null"]}}}}}
-ERRORS = {status: {"description": kind, "content": {"application/json": {"schema": _ENVELOPE}}}
-          for status, kind in {400: "bad request", 404: "no results", 406: "not acceptable", 413: "too large",
-                               501: "not implemented"}.items()}
-
-
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"status": status, "type": SdmxError.TYPES.get(status, "error"),
-                                   "message": message, "parameter": None}}, status_code=status)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": kind, "content": {"application/json": {"schema": _ENVELOPE}}}
+    for status, kind in {400: "bad request", 404: "no results", 406: "not acceptable", 413: "too large",
+                         501: "not implemented"}.items()}
 
 
 # -- content negotiation ---------------------------------------------------------------------
@@ -76,8 +71,8 @@ def _media_ranges(accept: str) -> list[tuple[str, dict, float]]:
         bits = [b.strip() for b in part.split(";") if b.strip()]
         if not bits:
             continue
-        params = dict(b.split("=", 1) if "=" in b else (b, "") for b in bits[1:])
-        params = {k.strip().lower(): v.strip().strip('"') for k, v in params.items()}
+        pairs = (b.partition("=") for b in bits[1:])
+        params = {k.strip().lower(): v.strip().strip('"') for k, _, v in pairs}
         try:
             q = float(params.pop("q", 1))
         except ValueError:
@@ -90,7 +85,7 @@ def negotiate(accept: str | None, fmt: str | None, *, structure: bool) -> str:
     formats = STRUCTURE_FORMATS if structure else DATA_FORMATS
     if fmt:
         if fmt.lower() not in formats:
-            raise SdmxError(406, f"format={fmt!r} is not available here; use one of {', '.join(formats)}")
+            raise _refused(406, f"format={fmt!r} is not available here; use one of {', '.join(formats)}")
         return formats[fmt.lower()]
     offers = [STRUCTURE] if structure else [GENERIC, SS, JSON, CSV1, CSV2]
     default = offers[0]
@@ -99,15 +94,16 @@ def negotiate(accept: str | None, fmt: str | None, *, structure: bool) -> str:
     for media, params, q in _media_ranges(accept or "*/*"):
         if q <= 0:
             continue
-        if aliases.get(media):
-            return aliases[media]
+        alias = aliases.get(media)
+        if alias:
+            return alias
         for offer in offers:
             base, _, version = offer.partition(";version=")
             if media == base and params.get("version", version) == version:
                 return offer
             if media == base and base.endswith("+csv") and params.get("version") is None:
                 return CSV1
-    raise SdmxError(406, f"cannot answer in {accept!r}; this resource is available as "
+    raise _refused(406, f"cannot answer in {accept!r}; this resource is available as "
                     f"{', '.join(offers)} (or ask with ?format={'|'.join(formats)})")
 
 
@@ -117,15 +113,15 @@ def _flow_ref(structures: Structures, flow: str) -> str:
     if len(parts) == 3:
         agency, fid, version = parts
         if agency not in ("all", AGENCY_ID) or version not in ("latest", "all", VERSION):
-            raise SdmxError(404, f"no dataflow {flow!r}: this service publishes agency {AGENCY_ID}, version {VERSION}")
+            raise _refused(404, f"no dataflow {flow!r}: this service publishes agency {AGENCY_ID}, version {VERSION}")
     elif len(parts) == 1:
         fid = parts[0]
     else:
-        raise SdmxError(400, f"dataflow reference {flow!r}: use ID or AGENCY,ID,VERSION (e.g. IMDX,MIGRANT_STOCK,1.0)")
+        raise _refused(400, f"dataflow reference {flow!r}: use ID or AGENCY,ID,VERSION (e.g. IMDX,MIGRANT_STOCK,1.0)")
     flow_id = structures.imdx_id(fid)
     if flow_id is None:
         known = ", ".join(sorted(structures.flow_ids))
-        raise SdmxError(404, f"unknown dataflow {fid!r}; known dataflows: {known}")
+        raise _refused(404, f"unknown dataflow {fid!r}; known dataflows: {known}")
     return flow_id
 
 
@@ -135,16 +131,16 @@ def parse_key(structures: Structures, flow_id: str, key: str | None) -> dict[str
     if key is None or key in ("", "all", "ALL"):
         return {}
     if len(key) > MAX_KEY_LENGTH:
-        raise SdmxError(400, f"the key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}. Ask for fewer "
+        raise _refused(400, f"the key is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}. Ask for fewer "
                         "codes per request, or leave a dimension empty to get all its codes.")
     if not re.fullmatch(r"[A-Za-z0-9_@$\-+.]*", key):
-        raise SdmxError(400, f"key {key!r} has characters a key cannot have: a key is dimension codes separated "
+        raise _refused(400, f"key {key!r} has characters a key cannot have: a key is dimension codes separated "
                         "by '.', several codes of one dimension joined by '+', an empty position for all codes")
     parts = key.split(".")
     dims = list(flow.dimensions)
     if len(parts) != len(dims):
         example = ".".join(dim_id(d.name) for d in dims)
-        raise SdmxError(400, f"key {key!r} has {len(parts)} position(s) but {sdmx_id(flow_id)} has {len(dims)} "
+        raise _refused(400, f"key {key!r} has {len(parts)} position(s) but {sdmx_id(flow_id)} has {len(dims)} "
                         f"dimensions ({example}); give one position per dimension, empty for all codes")
     areas = structures.store.areas()
     filters = {}
@@ -154,7 +150,7 @@ def parse_key(structures: Structures, flow_id: str, key: str | None) -> dict[str
         codes = []
         for code in part.split("+"):
             if code == "":
-                raise SdmxError(400, f"key {key!r}: empty code between '+' at dimension {dim_id(dim.name)}")
+                raise _refused(400, f"key {key!r}: empty code between '+' at dimension {dim_id(dim.name)}")
             codes.append(_check_code(structures, flow_id, dim, code, areas))
         filters[dim.name] = codes
     return filters
@@ -164,7 +160,7 @@ def _check_code(structures, flow_id, dim, code, areas) -> str:
     if dim.is_area:
         match = areas.resolve(code, ("code", "iso3", "m49", "iso2")) if areas is not None else None
         if match is None or match.code is None:
-            raise SdmxError(404, f"{code!r} is not a code of CL_AREA (dimension {dim_id(dim.name)}); use imdx area "
+            raise _refused(404, f"{code!r} is not a code of CL_AREA (dimension {dim_id(dim.name)}); use imdx area "
                             "codes: ISO 3166 alpha-3 for countries (DEU), M49 for regions (001 World); "
                             "GET /sdmx/codelist/IMDX/CL_AREA lists them")
         return match.code
@@ -176,7 +172,7 @@ def _check_code(structures, flow_id, dim, code, areas) -> str:
         if alt:
             return alt
         shown = ", ".join(list(allowed)[:30])
-        raise SdmxError(404, f"{code!r} is not a code of dimension {dim_id(dim.name)} in {sdmx_id(flow_id)}; "
+        raise _refused(404, f"{code!r} is not a code of dimension {dim_id(dim.name)} in {sdmx_id(flow_id)}; "
                         f"its codes: {shown}")
     return code
 
@@ -186,7 +182,7 @@ def parse_period(value: str | None, name: str) -> int | None:
         return None
     match = _PERIOD.fullmatch(value.strip())
     if not match:
-        raise SdmxError(400, f"{name}={value!r} is not an SDMX time period; use e.g. 2015, 2015-06, 2015-Q2 "
+        raise _refused(400, f"{name}={value!r} is not an SDMX time period; use e.g. 2015, 2015-06, 2015-Q2 "
                         "or 2015-06-30")
     return int(match.group(1))
 
@@ -197,7 +193,7 @@ def _provider(structures: Structures, provider: str | None) -> str | None:
     name = provider.split(",")[-1]
     sources = set(structures.store.releases()["source"])
     if name not in sources:
-        raise SdmxError(404, f"unknown data provider {provider!r}; the providers are the imdx sources loaded: "
+        raise _refused(404, f"unknown data provider {provider!r}; the providers are the imdx sources loaded: "
                         f"{', '.join(sorted(sources))}")
     return name
 
@@ -208,19 +204,17 @@ def data_response(store: Store, flow: str, key: str | None, provider: str | None
     media = negotiate(accept, params.get("format"), structure=False)
     flow_id = _flow_ref(structures, flow)
     filters = parse_key(structures, flow_id, key)
-    start, end = parse_period(params.get("startPeriod"), "startPeriod"), parse_period(params.get("endPeriod"), "endPeriod")
+    start = parse_period(params.get("startPeriod"), "startPeriod")
+    end = parse_period(params.get("endPeriod"), "endPeriod")
     if start is not None and end is not None and start > end:
-        raise SdmxError(400, f"startPeriod {params['startPeriod']} is after endPeriod {params['endPeriod']}")
+        raise _refused(400, f"startPeriod {params['startPeriod']} is after endPeriod {params['endPeriod']}")
+    if flow_id not in store.servable_dataflows():  # e.g. a dataflow defined after this store was made
+        raise _refused(404, f"no observations of {sdmx_id(flow_id)} are stored yet; load its source first")
     if start is not None or end is not None:
-        try:
-            years = store.distinct(flow_id, "year")
-        except Exception as err:
-            if "does not exist" not in str(err):
-                raise
-            raise SdmxError(404, f"no observations of {sdmx_id(flow_id)} are stored yet; load its source first") from err
+        years = store.distinct(flow_id, "year")
         filters["year"] = [y for y in years if (start is None or y >= start) and (end is None or y <= end)]
         if not filters["year"]:
-            raise SdmxError(404, f"no observations of {sdmx_id(flow_id)} between {start or 'the start'} and "
+            raise _refused(404, f"no observations of {sdmx_id(flow_id)} between {start or 'the start'} and "
                             f"{end or 'the end'}")
     at_obs = params.get("dimensionAtObservation") or "TIME_PERIOD"
     dims = [dim_id(d) for d in structures.flow(flow_id).dimension_names]
@@ -231,26 +225,19 @@ def data_response(store: Store, flow: str, key: str | None, provider: str | None
         elif upper == "ALLDIMENSIONS":
             at_obs = "AllDimensions"
         else:
-            raise SdmxError(400, f"dimensionAtObservation={at_obs!r}: use TIME_PERIOD, AllDimensions or one of "
+            raise _refused(400, f"dimensionAtObservation={at_obs!r}: use TIME_PERIOD, AllDimensions or one of "
                             f"{', '.join(dims)}")
     detail = params.get("detail") or "full"
     if detail not in ("full", "dataonly"):
-        raise SdmxError(501, f"detail={detail!r} is not implemented; use detail=full or detail=dataonly")
+        raise _refused(501, f"detail={detail!r} is not implemented; use detail=full or detail=dataonly")
     source = _provider(structures, provider)
-    try:
-        table = store.select(flow_id, filters, edition=params.get("edition"), source=source)
-    except ImdxError as err:
-        raise SdmxError(400, str(err)) from err
-    except Exception as err:  # e.g. a dataflow defined after this store was created: it has no table
-        if "does not exist" not in str(err):
-            raise
-        raise SdmxError(404, f"no observations of {sdmx_id(flow_id)} are stored yet; load its source first") from err
+    table = store.select(flow_id, filters, edition=params.get("edition"), source=source)
     if table.num_rows == 0:
-        raise SdmxError(404, f"no observations of {sdmx_id(flow_id)} match key {key or 'all'!r}"
+        raise _refused(404, f"no observations of {sdmx_id(flow_id)} match key {key or 'all'!r}"
                         + (f" and provider {provider!r}" if provider else "")
                         + (f" in edition {params['edition']!r}" if params.get("edition") else ""))
     if table.num_rows > MAX_OBSERVATIONS:
-        raise SdmxError(413, f"the query matches {table.num_rows:,} observations; the limit per response is "
+        raise _refused(413, f"the query matches {table.num_rows:,} observations; the limit per response is "
                         f"{MAX_OBSERVATIONS:,}. Narrow the key (e.g. one area) or the period (startPeriod, endPeriod)")
     obs = sdmx_data.observations(structures, flow_id, table, at_obs)
     if detail == "dataonly":
@@ -271,7 +258,7 @@ def _select(items: dict, id: str, what: str) -> list:
         return list(items.values())
     hit = [v for k, v in items.items() if k.upper() == id.upper()]
     if not hit:
-        raise SdmxError(404, f"no {what} {id!r}; known: {', '.join(sorted(items))}")
+        raise _refused(404, f"no {what} {id!r}; known: {', '.join(sorted(items))}")
     return hit
 
 
@@ -281,16 +268,16 @@ def structure_response(store: Store, resource: str, agency: str, id: str, versio
 
     media = negotiate(accept, fmt, structure=True)
     if resource not in STRUCTURE_RESOURCES:
-        raise SdmxError(501, f"structure resource {resource!r} is not implemented; available: "
+        raise _refused(501, f"structure resource {resource!r} is not implemented; available: "
                         f"{', '.join(STRUCTURE_RESOURCES)}")
     if agency not in ("all", "ALL", AGENCY_ID):
-        raise SdmxError(404, f"no structures of agency {agency!r}: this service's agency is {AGENCY_ID}")
+        raise _refused(404, f"no structures of agency {agency!r}: this service's agency is {AGENCY_ID}")
     if version not in ("latest", "all", VERSION, "~", "*"):
-        raise SdmxError(404, f"no version {version!r}: every structure here is version {VERSION}")
+        raise _refused(404, f"no version {version!r}: every structure here is version {VERSION}")
     if references not in REFERENCES:
-        raise SdmxError(400, f"references={references!r}: use one of {', '.join(REFERENCES)}")
+        raise _refused(400, f"references={references!r}: use one of {', '.join(REFERENCES)}")
     if detail not in ("full", "referencepartial"):
-        raise SdmxError(501, f"detail={detail!r} is not implemented; use detail=full")
+        raise _refused(501, f"detail={detail!r} is not implemented; use detail=full")
     st = Structures(store)
     flows = {sdmx_id(f): f for f in store.dataflow_ids()}
     found: dict[str, list] = {"dataflow": [], "datastructure": [], "codelist": [], "conceptscheme": []}
@@ -351,40 +338,38 @@ def sdmx_router(get_store: Callable[[], Store]) -> APIRouter:
     """The ``/sdmx`` routes over the store that ``get_store()`` returns."""
     router = APIRouter(prefix="/sdmx", tags=["SDMX"])
 
-    def guarded(fn):
+    def guarded(request: Request, fn):
+        """The answer, or the envelope of the error: here, so that the router keeps its envelope when it
+        is mounted on an app without imdx's handlers."""
         try:
             return fn()
-        except SdmxError as err:
-            return error_response(err.status, err.message)
-        except ImdxError as err:
-            return error_response(400, str(err))
-        except Exception as err:  # a fault of ours: still the envelope, and the log has the traceback
-            import logging
+        except Exception as err:  # noqa: BLE001 -- every error is answered in the envelope (bugs are logged)
+            return response_for(request, err)
 
-            logging.getLogger("imdx.sdmx").exception("SDMX request failed")
-            return error_response(500, f"internal error ({type(err).__name__}); the server log has the details")
+    data_responses: dict[int | str, dict[str, Any]] = {
+        200: {"content": {m: {} for m in DATA_FORMATS.values()}, "description": "SDMX data"}, **ERRORS}
 
-    data_doc = {"response_class": Response, "responses": {200: {"content": {m: {} for m in DATA_FORMATS.values()},
-                                                                "description": "SDMX data"}, **ERRORS}}
-
-    @router.get("/data/{flow}", summary="SDMX data of a dataflow (all keys)", **data_doc)
-    @router.get("/data/{flow}/{key}", summary="SDMX data of a dataflow for a key", **data_doc)
+    @router.get("/data/{flow}", summary="SDMX data of a dataflow (all keys)", response_class=Response,
+                responses=data_responses)
+    @router.get("/data/{flow}/{key}", summary="SDMX data of a dataflow for a key", response_class=Response,
+                responses=data_responses)
     @router.get("/data/{flow}/{key}/{provider}", summary="SDMX data of a dataflow for a key and a provider",
-                **data_doc)
+                response_class=Response, responses=data_responses)
     def data(request: Request, flow: str, key: str | None = None, provider: str | None = None,
              startPeriod: str | None = None, endPeriod: str | None = None,
              dimensionAtObservation: str | None = None, detail: str | None = None,
              edition: str | None = None, format: str | None = None):
         params = {"startPeriod": startPeriod, "endPeriod": endPeriod, "format": format, "detail": detail,
                   "dimensionAtObservation": dimensionAtObservation, "edition": edition}
-        return guarded(lambda: data_response(get_store(), flow, key, provider, params,
-                                             request.headers.get("accept")))
+        return guarded(request, lambda: data_response(get_store(), flow, key, provider, params,
+                                                      request.headers.get("accept")))
 
     def structure_route(resource: str):
         def handler(request: Request, agency: str = "all", id: str = "all", version: str = "latest",
                     references: str = "none", detail: str = "full", format: str | None = None):
-            return guarded(lambda: structure_response(get_store(), resource, agency, id, version, references,
-                                                      detail, request.headers.get("accept"), format))
+            return guarded(request, lambda: structure_response(get_store(), resource, agency, id, version,
+                                                               references, detail, request.headers.get("accept"),
+                                                               format))
 
         handler.__name__ = f"{resource}_structure"
         return handler
