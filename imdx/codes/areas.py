@@ -217,4 +217,7 @@ class Areas:
 
 
 def read_m49(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    from imdx.sources.csvfile import read_csv
+
+    return read_csv(path, expected="UNSD's M49 table (unsd_m49_methodology.csv)", dtype=str, keep_default_na=False,
+                    encoding="utf-8-sig")

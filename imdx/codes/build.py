@@ -23,6 +23,7 @@ import pycountry
 from imdx.codes.areas import AREA_COLUMNS, RESIDUALS, Areas, read_m49
 from imdx.codes.names import normalise, strip_footnote
 from imdx.errors import SourceFileError
+from imdx.sources.xlsx import open_workbook
 
 M49_FILE = "unsd_m49_methodology.csv"
 ANNEX_FILE = "aggregates_correspondence_table_2020_1.xlsx"
@@ -79,11 +80,12 @@ def _region_rows(m49: pd.DataFrame) -> list[dict]:
 
 def read_annex(path: Path) -> pd.DataFrame:
     """UN DESA's location table: one row per location code, with its type and memberships."""
-    try:
-        raw = pd.read_excel(path, header=None, engine="calamine", sheet_name="Annex")
-    except Exception as err:  # calamine raises its own error types for broken zips
-        raise SourceFileError(str(path), f"cannot be read as an xlsx workbook ({err})",
-                              expected="the UN DESA IMS 2020 annex workbook") from err
+    with open_workbook(path, "the UN DESA IMS 2020 annex workbook") as book:
+        if "Annex" not in book.sheet_names:
+            raise SourceFileError(str(path), f"has no sheet 'Annex' (sheets: {book.sheet_names})", sheet="Annex",
+                                  expected="the UN DESA IMS 2020 annex workbook")
+        raw = pd.DataFrame(book.rows("Annex"), dtype=object)
+    raw = raw.where(raw != "", None)
     labels = [str(v) for v in raw.iloc[10].tolist()]
     if "Location code" not in labels or "ISO3 Alpha-code" not in labels:
         raise SourceFileError(str(path), "the header row is not where it was published", sheet="Annex",
@@ -115,7 +117,7 @@ def build_areas(m49_folder: Path) -> Areas:
     csv_path = m49_folder / M49_FILE
     try:
         m49 = read_m49(csv_path)
-    except FileNotFoundError:
+    except (FileNotFoundError, SourceFileError):
         raise
     except Exception as err:
         raise SourceFileError(str(csv_path), f"cannot be read as CSV ({err})") from err

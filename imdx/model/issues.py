@@ -80,7 +80,13 @@ _TYPES = [
     IssueType("parts-exceed-total", "checks", "parts (sexes, origins, countries) add up to more than their "
               "published total, beyond the tolerance", "check the published totals and parts"),
     IssueType("parts-differ-from-total", "checks", "parts add up to less than their published total, beyond "
-              "the tolerance (parts may be missing)", "check which parts are not published"),
+              "the tolerance the source declares (a few units for exact counts); the message names the members "
+              "that can explain the gap (a member with a total but no parts, a member published as missing)",
+              "check which parts are not published; the members named are where to look first"),
+    IssueType("total-without-parts", "checks", "a member has a published total but every one of its parts is "
+              "published as missing (UN DESA gives Bonaire, Sint Eustatius and Saba no split by sex), so totals "
+              "over it exceed the sum of their parts", "none needed if the publisher's notes say so; otherwise ask "
+              "the publisher for the split"),
     IssueType("implausible-jump", "checks", "a series grows or falls more than tenfold from one observation to "
               "the next", "check the two observations"),
     # -- estimates -------------------------------------------------------------------------------

@@ -6,12 +6,15 @@ the templates render as tables, and from which :mod:`imdx.portal.charts` draws t
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from imdx.checks import declared_tolerance
+from imdx.checks.shown import sexes_exceed_total
 from imdx.model import codelists as cl
 from imdx.portal import editions, flows
 from imdx.portal.census import census_section
@@ -82,7 +85,8 @@ def _stock(reader: Reader, code: str, wanted: str | None = None) -> dict:
     tk, sk = keyed(totals, ("sex", "year")), keyed(mine.get("share", []), ("year",))
     trend = []
     for y in sorted({r["year"] for r in totals}):
-        row = {"year": int(y)}
+        row = {"year": int(y), "edition": (tk.get(("_T", y)) or {}).get("edition"),
+               "editions": {sex: (tk.get((sex, y)) or {}).get("edition") for sex in ("_T", "M", "F")}}
         for sex in ("_T", "M", "F"):
             row[sex] = num(tk.get((sex, y)), "persons", "migrant_stock",
                            {"destination": code, "origin": "_T", "sex": sex, "age": "_T", "year": str(y)})
@@ -258,9 +262,11 @@ def _economy(reader: Reader, code: str) -> dict:
 
 
 # -- estimates, issues ---------------------------------------------------------------------------
-def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
+def issues_for(reader: Reader, code: str, limit: int = 25, shown: list | None = None) -> dict:
+    """The load's issues about the area, after those of the checks on what its page ``shown`` side by side."""
     rows = reader.grouped("issues", lambda: reader.issues().dropna(subset=["area"]).astype(object).where(
         lambda f: f.notna(), None).to_dict("records"), "area").get(code, [])
+    rows = [asdict(issue) for issue in shown or []] + rows
     counts: dict[tuple, int] = {}
     for r in rows:
         counts[(r["severity"], r["type"])] = counts.get((r["severity"], r["type"]), 0) + 1
@@ -270,13 +276,16 @@ def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
 
 def country_profile(reader: Reader, code: str, edition: str | None = None) -> dict:
     """Everything a country profile shows; the UN DESA sections from one edition (``edition``, or the latest
-    that holds the country)."""
+    that holds the country), and the checks on what it shows side by side."""
     def compute():
         stock = _stock(reader, code, edition)
         ed = stock["edition"].edition if stock["edition"] else None
+        shown = sexes_exceed_total(stock["trend"], area=code, area_name=reader.names().get(code, code),
+                                   tolerance=declared_tolerance("undesa_ims", "migrant_stock"), source="undesa_ims",
+                                   dataflow="migrant_stock")
         return {"stock": stock, "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
                 "economy": _economy(reader, code), "estimates": {**flows.for_area(reader, code), "code": code},
-                "issues": issues_for(reader, code), "census": census_section(reader, code),
+                "issues": issues_for(reader, code, shown=shown), "census": census_section(reader, code),
                 "sources": [source_line(reader, f, ed if f.startswith("migrant_stock") else None)
                             for f in ("migrant_stock", "migrant_stock_share", "refugees", "asylum_decisions",
                                       "remittances", "fdi_inflows", "oda_received", "gdp")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from imdx.checks.tolerance import ROUNDED, Tolerance
 from imdx.codes.areas import Areas
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES
@@ -65,6 +66,13 @@ class Source:
     #: to the areas but aliases of these cannot change what another source's release registers, so
     #: the loader may write it ahead of them (see :mod:`imdx.load`)
     own_alias_systems: tuple[str, ...] = ()
+    #: how far its parts may be from its totals before the checks report it: exact counts or rounded
+    #: figures (:mod:`imdx.checks.tolerance`); ``tolerances`` overrides it for some dataflows
+    tolerance: Tolerance = ROUNDED
+    tolerances: tuple[tuple[str, Tolerance], ...] = ()
+
+    def tolerance_for(self, dataflow: str) -> Tolerance:
+        return dict(self.tolerances).get(dataflow, self.tolerance)
 
 
 @dataclass

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
 from imdx.sources import migmod
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
+from imdx.sources.csvfile import check_csv, read_csv
 
 FILE = "derived/immigration_bilateral_total.csv"
 URL = ("https://raw.githubusercontent.com/LuminescentBulb/intra-eu-migration/"
@@ -47,11 +49,11 @@ DEFINITION = ("previous usual residence; Eurostat migr_imm5prv, agedef=COMPLET, 
 
 def read_table(path: Path) -> pd.DataFrame:
     """The table as published: the four columns as strings, plus ``line`` (1 = header)."""
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
-    if header != COLUMNS:
-        raise SourceFileError(FILE, f"the header is {header}", row=1, expected=",".join(COLUMNS))
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    shape = check_csv(path, name=FILE, expected="a CSV with the columns " + ",".join(COLUMNS))
+    if [c.strip() for c in shape.header] != COLUMNS:
+        raise SourceFileError(FILE, f"the header is {shape.header}", row=1, expected=",".join(COLUMNS))
+    raw = read_csv(path, name=FILE, expected="a CSV with the columns " + ",".join(COLUMNS), dtype=str,
+                   keep_default_na=False)
     raw["line"] = raw.index + 2
     for col in ("partner", "geo"):
         bad = ~raw[col].str.fullmatch(r"[A-Z]{2}|OTHER")
@@ -95,6 +97,7 @@ SOURCE = Source(
     title="Eurostat migration flows by partner country (derived tables)",
     publisher="Eurostat (European Commission)",
     homepage="https://ec.europa.eu/eurostat/databrowser/view/migr_imm5prv/default/table",
+    tolerance=Tolerance.exact(),  # immigrants counted by the national statistical offices
     releases=(ReleaseSpec(
         source="eurostat", key="migr_imm5prv-derived-2025",
         title="Immigration by country of previous residence, both sexes, all ages, 1998-2023 "

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from imdx.checks.tolerance import Tolerance
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
 from imdx.sources.undesa_ims import bilateral, by_age, gdidata, notes, totals
 
@@ -136,6 +137,9 @@ SOURCE = Source(
     title="International Migrant Stock",
     publisher="United Nations, Department of Economic and Social Affairs, Population Division",
     homepage="https://www.un.org/development/desa/pd/content/international-migrant-stock",
+    # migrants are counted to the person, and UN DESA's totals are the sums of its rows (the World's 2020
+    # stock is the countries' sum exactly); the population (Table 2) is published in thousands
+    tolerance=Tolerance.exact(), tolerances=(("population", Tolerance.rounded()),),
     releases=(
         ReleaseSpec(
             source=NAME, key="ims2020-destination", edition="2020", published=date(2021, 1, 15),
