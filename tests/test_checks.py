@@ -187,3 +187,18 @@ def test_a_member_left_out_of_the_parts_is_named(areas, desa_2020):
     assert f"({-(german_men + 13_614):+,.0f}," in issue.message  # Germany's men and BES's
     assert f"2 member(s) of destination missing from the parts, which can account for it: Germany (DEU), which " \
            f"has {german_total:,.0f} for sex=_T but no value here; Bonaire" in issue.message
+
+
+@pytest.mark.parametrize("source, flow, exact", [
+    ("undesa_ims", "migrant_stock", True), ("undesa_ims", "population", False),
+    ("undesa_ims", "migrant_stock_age_share", False), ("undesa_flows", "reported_flows", True),
+    ("oecd_imo", "reported_flows", True), ("unodc_glotip", "detected_trafficking_victims", True),
+    ("iom_gdidata", "missing_migrants", True), ("iom_gdidata", "first_time_asylum_applicants", False),
+    ("rpw", "remittance_costs", False), ("eurostat", "reported_flows", True)])
+def test_the_new_sources_declare_how_exact_their_figures_are(source, flow, exact):
+    """Counts to the person get an absolute tolerance of a few units; rounded figures (Eurostat's asylum
+    applicants, to the nearest 5; UN DESA's population, in thousands; percentages) a relative one."""
+    from imdx.checks import declared_tolerance
+
+    tolerance = declared_tolerance(source, flow)
+    assert (tolerance.relative == 0 and tolerance.absolute <= 5) if exact else tolerance.relative > 0

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, column_letter
 from imdx.sources.undesa_ims._common import label, parse_cells, read_sheets, report_markers
@@ -121,6 +122,8 @@ SOURCE = Source(
     title="OECD International Migration Outlook, statistical annex",
     publisher="OECD",
     homepage="https://www.oecd.org/en/publications/international-migration-outlook-2023_b0f40584-en.html",
+    # published in thousands with three decimals: counts to the person, as the national sources give them
+    tolerance=Tolerance.exact(),
     releases=(
         _spec("imo2023-a1-inflows", "International Migration Outlook 2023, Table A.1: inflows of foreign population "
               "into OECD countries, 2011-2021 (thousands)", INFLOWS),

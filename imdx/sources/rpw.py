@@ -23,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
+from imdx.sources.csvfile import read_csv
 
 FILE = "derived/rpw_filtered.csv"
 COLUMNS = ["period", "source_code", "source_name", "destination_code", "destination_name", "corridor",
@@ -38,11 +40,8 @@ SYSTEMS = ("rpw", "iso3", "code")
 
 def read_table(path: Path) -> pd.DataFrame:
     """The table as published (every cell text), checked: the header, periods, numbers; ``line`` = CSV line."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise SourceFileError(str(path), f"cannot be read as a UTF-8 CSV ({err})",
-                              expected=f"a CSV with the columns {COLUMNS}") from err
+    frame = read_csv(path, expected=f"a UTF-8 CSV with the columns {COLUMNS}", dtype=str, keep_default_na=False,
+                     encoding="utf-8")
     if list(frame.columns) != COLUMNS:
         raise SourceFileError(str(path), f"the header is {list(frame.columns)}", row=1, expected=",".join(COLUMNS))
     frame.insert(0, "line", np.arange(len(frame)) + 2)
@@ -93,6 +92,7 @@ SOURCE = Source(
     title="Remittance Prices Worldwide (derived corridor subset)",
     publisher="The World Bank (RPW); corridor means derived by a thesis repository",
     homepage="https://remittanceprices.worldbank.org",
+    tolerance=Tolerance.rounded(),  # averages of percentages, not counts: nothing adds up to a total
     releases=(ReleaseSpec(
         source="rpw", key="rpw-derived-2025q1", edition="2025 Q1 (derived, unweighted subset)",
         published=date(2026, 2, 17),

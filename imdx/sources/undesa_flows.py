@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, column_letter
 from imdx.sources.undesa_ims._common import label, parse_cells, read_sheets, report_markers
@@ -109,6 +110,8 @@ SOURCE = Source(
     title="International Migration Flows to and from Selected Countries",
     publisher="United Nations, Department of Economic and Social Affairs, Population Division",
     homepage="https://www.un.org/development/desa/pd/data/international-migration-flows",
+    # flows counted by the reporting countries, to the person: a gap of more than a few is real
+    tolerance=Tolerance.exact(),
     releases=(ReleaseSpec(
         source="undesa_flows", key="migflow2015-totals", edition="2015", published=date(2015, 12, 1),
         title="International Migration Flows to and from Selected Countries: The 2015 Revision "

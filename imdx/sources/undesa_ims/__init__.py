@@ -139,7 +139,9 @@ SOURCE = Source(
     homepage="https://www.un.org/development/desa/pd/content/international-migrant-stock",
     # migrants are counted to the person, and UN DESA's totals are the sums of its rows (the World's 2020
     # stock is the countries' sum exactly); the population (Table 2) is published in thousands
-    tolerance=Tolerance.exact(), tolerances=(("population", Tolerance.rounded()),),
+    tolerance=Tolerance.exact(),
+    # (the shares by age are percentages with one decimal: rounded)
+    tolerances=(("population", Tolerance.rounded()), ("migrant_stock_age_share", Tolerance.rounded())),
     releases=(
         ReleaseSpec(
             source=NAME, key="ims2020-destination", edition="2020", published=date(2021, 1, 15),

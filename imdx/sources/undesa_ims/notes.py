@@ -15,28 +15,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from imdx.errors import SourceFileError
 from imdx.model.notes import _MARK, marks
-from imdx.sources.undesa_ims._common import label, read_sheets
+from imdx.sources.undesa_ims._common import label
+from imdx.sources.xlsx import open_workbook
 
 __all__ = ["marks", "read_notes"]
 _STAR_2020 = re.compile(r"^\*\s*(For country notes.*)$")
 
 
 def read_notes(path: Path, sheet: str) -> dict[str, str]:
-    """``{mark: text}`` of a workbook's notes sheet (``{}`` when the workbook has no such sheet)."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        names = CalamineWorkbook.from_path(str(path)).sheet_names
-    except Exception as err:  # calamine raises its own error types for broken zips and XML
-        raise SourceFileError(str(path), f"cannot be read as an xlsx workbook ({type(err).__name__}: {err})",
-                              expected="a complete xlsx workbook as published by UN DESA") from err
-    if sheet not in names:
-        return {}
-    grid = read_sheets(path, [sheet])[sheet]
+    """``{mark: text}`` of a workbook's notes sheet (``{}`` when the workbook has no such sheet), read by the
+    guarded reader (:func:`imdx.sources.xlsx.open_workbook`)."""
+    with open_workbook(path, "a complete xlsx workbook as published by UN DESA") as book:
+        if sheet not in book.sheet_names:
+            return {}
+        rows = book.rows(sheet)
     out: dict[str, str] = {}
-    for row in grid:
+    for row in rows:
         cells = [" ".join(label(c).split()) for c in row]
         cells = [c for c in cells if c]
         if not cells:
