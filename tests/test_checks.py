@@ -164,7 +164,7 @@ def test_undesa_2020_sex_split_is_reported_with_its_cause(mirror, areas, desa_20
         assert issue.area == "001" and issue.sheet == "Table 1"
         cause = issue.message.split("Cause:")[1]
         assert cause.lstrip().startswith("1 member(s) of destination missing from the parts, which can account "
-                                         "for it: Bonaire  Sint Eustatius and Saba (BES), which has 26,221 for sex=_T")
+                                         "for it: Bonaire, Sint Eustatius and Saba (BES), which has 26,221 for sex=_T")
     alone = [i for i in issues if i.type == "total-without-parts" and i.area == "BES"]
     assert len(alone) == 1 and "in 7 years, 1990-2020 (26,221 in 2020)" in alone[0].message
     assert "males and females are all published as missing" in alone[0].message
