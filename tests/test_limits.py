@@ -7,6 +7,7 @@ import bz2
 import gzip
 import lzma
 import os
+import re
 import zlib
 
 import pytest
@@ -104,11 +105,13 @@ def test_what_is_not_a_workbook_is_said_so(tmp_path):
 
 
 def test_every_real_file_is_within_the_defaults(mirror):
-    """The published files the load reads pass the default limits, each sheet by the byte search."""
+    """The published files the load reads pass the default limits, each sheet by the byte search, except a
+    sheet written under a namespace prefix (OECD's annex tables: ``<x:worksheet>``, ``<x:c r=...>``), which
+    the search does not vouch for: it is read by calamine in a child process whose memory is capped."""
     from imdx.sources import registry
     from imdx.sources.csvfile import check_csv
 
-    seen = 0
+    seen = prefixed = 0
     for source in registry().values():
         for spec in source.releases:
             for f in spec.files:
@@ -116,16 +119,21 @@ def test_every_real_file_is_within_the_defaults(mirror):
                 if path.suffix == ".xlsx":
                     with open_workbook(path, "x") as book:
                         for sheet in book.sheet_names:
-                            assert sheet_extent(book._archive.read(book._parts[sheet])) is not None, (path, sheet)
-                            book._check(sheet, book._archive.read(book._parts[sheet]),
-                                        sheet_extent(book._archive.read(book._parts[sheet])))
+                            xml = book._archive.read(book._parts[sheet])
+                            extent = sheet_extent(xml)
+                            if extent is None:
+                                assert re.search(rb"<(\w+):worksheet\b", xml[:4096]), (path, sheet)
+                                prefixed += 1
+                                assert book.rows(sheet), (path, sheet)  # read in the capped child
+                                continue
+                            book._check(sheet, xml, extent)
                 elif path.suffix in (".csv", ".txt"):
                     check_csv(path, delimiter="\t" if path.suffix == ".txt" else ",",
                               header_row=5 if path.name.startswith("API_") else 1)
                 elif path.suffix in (".rda", ".rds"):
                     limits.unpack(path.read_bytes(), str(path))
                 seen += 1
-    assert seen > 30
+    assert seen > 30 and prefixed <= 4  # OECD's two workbooks (a sheet of data and one of notes each)
 
 
 def test_a_worker_past_its_share_gets_a_memory_error_and_the_release_says_what_to_do(tmp_path):

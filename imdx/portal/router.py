@@ -140,12 +140,18 @@ def warm(reader: Reader) -> None:
 _TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
 _CAPTION = re.compile(r"<caption\b[^>]*>(.*?)</caption>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+#: a box a template already put its table in (the research pages' ``div.table-wrap.scroll``): not wrapped twice
+_BOXED = re.compile(r'<div class="(?:[^"]*\s)?table-wrap(?:\s[^"]*)?"[^>]*>\s*$')
 
 
 def wrap_tables(html: str) -> str:
     """Put every table in a box that scrolls sideways when the table is wider than the screen (the page
-    itself never does), focusable and named after the table's caption so that a keyboard can scroll it."""
+    itself never does), focusable and named after the table's caption so that a keyboard can scroll it; a
+    table its template already put in such a box is left as it is (a box inside a box would scroll instead
+    of the one the keyboard reaches)."""
     def wrap(match: re.Match) -> str:
+        if _BOXED.search(match.string, max(0, match.start() - 400), match.start()):
+            return match.group(0)
         caption = _CAPTION.search(match.group(0))
         label = " ".join(_TAG.sub("", caption.group(1)).split()) if caption else "Table"
         return f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">{match.group(0)}</div>'
