@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def areas(mirror):
 
 #: fixtures whose tests are slow: the full store (every source; the API and portal suites serve it), the
 #: estimates' store, a browser
-SLOW_FIXTURES = {"full_store", "full_store_pg", "api_db", "portal_db", "est_store_path", "browser"}
+SLOW_FIXTURES = {"full_store", "full_store_pg", "full_store_pg_template", "api_db", "portal_db", "est_store_path",
+                 "browser"}
 #: tests that are slow on their own (node id prefixes), with the reason
 SLOW_TESTS = {
     "tests/test_kill.py": "kills loads of every source",
@@ -112,8 +114,9 @@ def full_store(tmp_path_factory, mirror):
 
 
 @pytest.fixture(scope="session")
-def full_store_pg(mirror, pg_database):
-    """The same as ``full_store``, in a PostgreSQL database (its URL)."""
+def full_store_pg_template(mirror, pg_database):
+    """The same as ``full_store``, in a PostgreSQL database that nothing connects to once loaded: the
+    databases of the tests are copies of it (``pg_database(template=...)``)."""
     from imdx.config import settings
     from imdx.load import load
     from imdx.store import connect
@@ -123,6 +126,12 @@ def full_store_pg(mirror, pg_database):
         summary = load(store, settings(mirror=str(mirror), db=url))
     assert not summary.failed, [(o.key, o.error) for o in summary.failed]
     return url
+
+
+@pytest.fixture(scope="session")
+def full_store_pg(full_store_pg_template, pg_database):
+    """The same as ``full_store``, in a PostgreSQL database (its URL)."""
+    return pg_database(template=full_store_pg_template)
 
 
 #: the backends the API, SDMX and portal suites run on (each suite once per backend)
@@ -148,17 +157,26 @@ def pg_server():
 
 @pytest.fixture(scope="session")
 def pg_database(pg_server):
-    """``make()``: the URL of a new, empty database on the test server (dropped at the end)."""
+    """``make(template=None)``: the URL of a new database on the test server (dropped at the end): empty, or a
+    copy of the database at the URL ``template`` (which no one may be connected to)."""
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
 
     made = []
 
-    def make() -> str:
+    def make(template: str | None = None) -> str:
         name = f"imdx_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{urlsplit(template).path.lstrip("/")}" STRATEGY FILE_COPY' if template else ""
         with psycopg.connect(pg_server, autocommit=True) as con:
-            con.execute(f'CREATE DATABASE "{name}"')
+            for wait in range(50):  # a server process of a connection just closed may not have ended yet
+                try:
+                    con.execute(f'CREATE DATABASE "{name}"{copy}')
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if wait == 49:
+                        raise
+                    time.sleep(0.1)
         made.append(name)
         return urlunsplit(urlsplit(pg_server)._replace(path=f"/{name}"))
 

@@ -13,7 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
-from imdx.api.routes import data, diff, library, meta, registry
+from imdx.api.routes import census, data, diff, library, meta, registry
 from imdx.api.state import ApiState
 from imdx.errors import StoreError
 from imdx.store import connect
@@ -65,6 +65,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
+    census.register(app, state)
     library.register(app, state)
     registry.register(app, state, cases, editable=registry_edits)
     if cases is not None:

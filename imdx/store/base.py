@@ -46,11 +46,24 @@ Reading from many threads and while loads run
 Text and codes
     Results come back as text codes (``DEU``, ``_T``), whatever the backend stores (DuckDB stores
     label ids, :mod:`imdx.store.labels`).
+
+Measures
+    A dataflow may declare *measures* (:attr:`imdx.model.dataflows.Dataflow.measures`, e.g. ``("lower",
+    "upper")``, the bounds of an estimate's interval: SDMX's LOWER_BOUND and UPPER_BOUND): numeric columns
+    stored beside ``value`` in every observation of the dataflow (a float64, NaN/null where a release does
+    not give them). A backend stores them as columns of the dataflow's observations, writes them in
+    :meth:`Store.write_release` (the tables :func:`imdx.sources.base.finish` made hold them), and returns
+    them from :meth:`Store.select` right after ``value`` (:func:`result_columns`). A dataflow a release
+    brings (``definitions=``) may declare measures too; their names are lower-case identifiers that are
+    not a dimension's or an attribute's. A stored table of the dataflow without its measures (written by
+    an older imdx) is not servable (:meth:`Store.servable_dataflows`) until the store is opened for writing,
+    which adds them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -60,7 +73,8 @@ import pandas as pd
 import pyarrow as pa
 
 from imdx.codes.areas import Areas
-from imdx.model.dataflows import Dataflow
+from imdx.errors import StoreError
+from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.model.report import Report
 from imdx.store.documents import AuditRow, LibraryImport, RegistryChange, StoredEntry, StoredRecord
 
@@ -68,8 +82,9 @@ from imdx.store.documents import AuditRow, LibraryImport, RegistryChange, Stored
 #: later edition (compared as text), then the later load (release id)
 RANK_ORDER = ("published", "edition", "release_id")
 
-#: the columns :meth:`Store.select` can return besides the dataflow's dimensions and the ``<area>_name``
-#: of each area dimension, in the order it returns them
+#: the columns :meth:`Store.select` returns for every dataflow besides its dimensions, the ``<area>_name`` of
+#: each area dimension and its measures (:attr:`~imdx.model.dataflows.Dataflow.measures`, which come right
+#: after ``value``), in the order it returns them
 RESULT_COLUMNS = ["value", "unit", "obs_status", "definition", "note", "source", "edition", "release_id",
                   "cell_file", "cell_sheet", "cell_row", "cell_column"]
 
@@ -96,6 +111,8 @@ class ReleaseRecord:
     published: date
     licence: str
     files: list[FileRecord] = field(default_factory=list)
+    #: the release's footnotes as published (mark without brackets -> text): what a value's ``note`` marks mean
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -104,11 +121,31 @@ class ReleaseRecord:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+_SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def check_definition(flow: Dataflow) -> None:
+    """Refuse (:class:`~imdx.errors.StoreError`) a dataflow a release brings that no backend may store: one of
+    imdx's own ids, an id or a measure that is not a lower-case identifier, a measure named like a column the
+    store keeps."""
+    from imdx.model import dataflows
+
+    if flow.id in dataflows.DATAFLOWS:
+        raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
+    if not _SAFE_ID.fullmatch(flow.id):
+        raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+    taken = {*flow.dimension_names, "release_id", "value", "current", *ATTRIBUTES}
+    bad = [m for m in flow.measures if not _SAFE_ID.fullmatch(m) or m in taken]
+    if bad:
+        raise StoreError(f"dataflow {flow.id!r}: measure(s) {bad} must be lower-case letters, digits and '_', and "
+                         "not the name of a dimension or attribute")
+
+
 def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str]:
     """The columns :meth:`Store.select` returns for ``flow``: all, or those of ``columns`` (checked) in
     the store's order. The dimensions always come back: they are the key of an observation."""
     names = [f"{d.name}_name" for d in flow.dimensions if d.is_area]
-    everything = flow.dimension_names + names + RESULT_COLUMNS
+    everything = flow.dimension_names + names + ["value", *flow.measures] + RESULT_COLUMNS[1:]
     if columns is None:
         return everything
     unknown = [c for c in columns if c not in everything]
@@ -128,6 +165,14 @@ FRAME_TYPES = {"releases": {"release_id": "int64", "n_obs": "int64", "published"
 def typed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     """``frame`` with the column types of :data:`FRAME_TYPES` for ``kind``."""
     return frame.astype({c: t for c, t in FRAME_TYPES[kind].items() if c in frame.columns})
+
+
+def notes_frame(frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:meth:`Store.notes` as every backend returns it (empty when ``frame`` is None)."""
+    if frame is None:
+        return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
+                             "text": pd.Series(dtype="object")})
+    return frame.reindex(columns=["release_id", "mark", "text"]).astype({"release_id": "int64"})
 
 
 def editions_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -176,9 +221,10 @@ class Store(ABC):
         """Store a release whole, in one transaction; returns its release id.
 
         ``observations`` are harmonised tables by dataflow id (:func:`imdx.sources.base.finish` made
-        them), ``report`` the issues found in them, ``areas`` the area table with what the release
-        taught it (names and codes: what is new is stored), ``definitions`` the dataflows the release
-        brings that imdx does not define itself. Only :func:`imdx.ingest.ingest` calls this."""
+        them: the dimensions, ``value``, the dataflow's measures and the attributes), ``report`` the
+        issues found in them, ``areas`` the area table with what the release taught it (names and codes:
+        what is new is stored), ``definitions`` the dataflows the release brings that imdx does not define
+        itself. Only :func:`imdx.ingest.ingest` calls this."""
 
     def share_cpus(self, taken: int) -> None:  # noqa: B027 -- optional: a hint backends may ignore
         """Hint for the writes that follow: ``taken`` CPUs of this machine are busy with other work of the
@@ -237,6 +283,12 @@ class Store(ABC):
         it (it is shared); :meth:`Areas.copy` gives one to change."""
 
     @abstractmethod
+    def notes(self) -> pd.DataFrame:
+        """The footnotes of every release (:attr:`ReleaseRecord.notes`): ``release_id``, ``mark`` (without
+        brackets), ``text``, by release and mark. (A store written before footnotes were kept answers an empty
+        table, :func:`notes_frame`: pages then say a mark's text is not available.)"""
+
+    @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:
         """The stored data-issue report, optionally for one source or area: ``release_id`` and the fields
         of :class:`~imdx.model.report.Issue`, by release, severity, type, file and row (then the other
@@ -252,7 +304,8 @@ class Store(ABC):
         the module docstring, in a stable order (the dimensions as text, then the source).
 
         The columns (:func:`result_columns`): the dimensions, ``<area>_name`` for each area dimension,
-        ``value``, ``unit``, the attributes, ``source``, ``edition``, ``release_id`` and the source cell;
+        ``value``, the dataflow's measures (``lower``, ``upper``: see the module docstring), ``unit``, the
+        attributes, ``source``, ``edition``, ``release_id`` and the source cell;
         ``columns`` keeps the dimensions and only those named (cheaper for large results).
         A dataflow without stored observations (not in :meth:`servable_dataflows`) is a
         :class:`~imdx.errors.QueryError` of kind ``not-loaded``."""

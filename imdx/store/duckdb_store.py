@@ -1,7 +1,8 @@
 """The default backend: one embedded DuckDB file (``imdx.duckdb``).
 
-One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value`` and
-the attributes, text stored as the ids of :mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
+One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value``, the
+dataflow's measures (``lower``, ``upper``) and the attributes, text stored as the ids of
+:mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
 that reads it as text (for people and tools exploring the file; imdx's own queries read the coded
 table), and the tables ``label``, ``release``, ``release_file``, ``release_dataflow``, ``area``,
 ``area_alias`` and ``issue``; the research library's and the registry's tables are those of
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,16 @@ from imdx.codes.areas import AREA_COLUMNS, AreaChanges, Areas
 from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
-from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns, typed
+from imdx.store.base import (
+    EDITION_COLUMNS,
+    ReleaseRecord,
+    Store,
+    check_definition,
+    editions_frame,
+    notes_frame,
+    result_columns,
+    typed,
+)
 from imdx.store.labels import LABEL_SCHEMA, Labels, coded_table, decoded, result_table, text_columns
 from imdx.store.library_tables import DocumentTables
 
@@ -43,6 +52,7 @@ CREATE TABLE IF NOT EXISTS release_file (
   release_id INTEGER, name VARCHAR, url VARCHAR, sha256 VARCHAR, size BIGINT, retrieved_from VARCHAR,
   retrieved_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS release_dataflow (release_id INTEGER, dataflow VARCHAR, n_obs BIGINT);
+CREATE TABLE IF NOT EXISTS release_note (release_id INTEGER, mark VARCHAR, text VARCHAR);
 CREATE TABLE IF NOT EXISTS area (code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, m49 VARCHAR,
   iso3 VARCHAR, iso2 VARCHAR, region VARCHAR, subregion VARCHAR, intermediate_region VARCHAR,
   sdg_region VARCHAR, wb_income VARCHAR, un_development VARCHAR, ldc BOOLEAN, lldc BOOLEAN, sids BOOLEAN);
@@ -52,9 +62,6 @@ CREATE TABLE IF NOT EXISTS issue (
   release_id INTEGER, type VARCHAR, severity VARCHAR, source VARCHAR, dataflow VARCHAR, file VARCHAR,
   sheet VARCHAR, "row" INTEGER, "column" VARCHAR, area VARCHAR, message VARCHAR, n_obs BIGINT);
 """
-
-
-_SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 #: the releases, each with its ``rank`` (:data:`imdx.store.base.RANK_ORDER`)
@@ -146,6 +153,8 @@ class DuckDBStore(DocumentTables, Store):
             "year SMALLINT, value DOUBLE, obs_status INTEGER, definition INTEGER, note INTEGER, "
             "cell_file INTEGER, cell_sheet INTEGER, cell_row INTEGER, cell_column INTEGER, "
             "current BOOLEAN DEFAULT FALSE)")
+        for measure in flow.measures:  # an interval beside the value (estimates); added to older stores too
+            self.con.execute(f'ALTER TABLE {coded_table(flow.id)} ADD COLUMN IF NOT EXISTS "{measure}" DOUBLE')
         self.con.execute(f"CREATE VIEW IF NOT EXISTS obs_{flow.id} AS "
                          + decoded(f"SELECT * FROM {coded_table(flow.id)}", text_columns(flow)))
 
@@ -203,7 +212,8 @@ class DuckDBStore(DocumentTables, Store):
                 "WHERE starts_with(table_name, 'coded_') GROUP BY table_name").fetchall()
             tables = {t: set(c) for t, c in rows}
             return [f for f in self.dataflow_ids()
-                    if set(self.dataflow(f).dimension_names) <= tables.get(coded_table(f), set())]
+                    if set(self.dataflow(f).dimension_names + list(self.dataflow(f).measures))
+                    <= tables.get(coded_table(f), set())]
         return self._kept("servable", read)
 
     def close(self) -> None:
@@ -224,10 +234,7 @@ class DuckDBStore(DocumentTables, Store):
         con.execute("BEGIN TRANSACTION")
         try:
             for flow in definitions:
-                if flow.id in dataflows.DATAFLOWS:
-                    raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
-                if not _SAFE_ID.fullmatch(flow.id):
-                    raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+                check_definition(flow)
                 con.execute("INSERT OR REPLACE INTO dataflow_definition VALUES (?, ?)",
                             [flow.id, json.dumps(dataflows.to_dict(flow))])
                 self._create_obs_table(flow)
@@ -239,11 +246,15 @@ class DuckDBStore(DocumentTables, Store):
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+            if release.notes:
+                con.executemany("INSERT INTO release_note VALUES (?, ?, ?)",
+                                [[release_id, mark, text] for mark, text in release.notes.items()])
             labels = self.labels()  # as this transaction sees it
             brought = {flow.id: flow for flow in definitions}
             for flow_id, frame in observations.items():
                 flow = brought.get(flow_id) or self.dataflow(flow_id)
-                cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
+                cols = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES
+                text = set(text_columns(flow))
                 table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
                 con.register("_incoming", table)
                 quoted = ", ".join(f'"{c}"' for c in cols)
@@ -340,6 +351,14 @@ class DuckDBStore(DocumentTables, Store):
             return Areas(frame, self._df("SELECT code, system, alias FROM area_alias"))
         return self._kept("areas", read)
 
+    def notes(self) -> pd.DataFrame:
+        exists = self._reader().execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'release_note'")
+        if not exists.fetchall()[0][0]:  # a store written before footnotes were kept
+            return notes_frame()
+        return notes_frame(self._reader().execute(
+            "SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df())
+
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
         if source:
@@ -379,7 +398,7 @@ class DuckDBStore(DocumentTables, Store):
         else:
             latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
                       "ORDER BY r.rank DESC) = 1")
-        stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
+        stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
         picks = [f'o."{c}"' for c in dims + stored] + ["r.source", "r.edition", "o.release_id"]
         coded = self._reader().sql(f"""
             SELECT {', '.join(picks)} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id)

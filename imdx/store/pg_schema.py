@@ -74,6 +74,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE TABLE document_version (n bigint NOT NULL)",
         "INSERT INTO document_version VALUES (0)",
     ]]),
+    (3, "the footnotes of each release (what the marks of a value's note mean)", [
+        'CREATE TABLE release_note (release_id integer NOT NULL REFERENCES release, mark text COLLATE "C" NOT NULL, '
+        "text text NOT NULL, PRIMARY KEY (release_id, mark))",
+    ]),
 ]
 
 #: the schema version this imdx writes and reads

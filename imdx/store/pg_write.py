@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -37,7 +36,7 @@ from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.model.report import Report
 from imdx.store import pg_schema
-from imdx.store.base import ReleaseRecord
+from imdx.store.base import ReleaseRecord, check_definition
 from imdx.store.labels import Labels, coded_table, text_columns
 from imdx.store.pg_documents import missing
 
@@ -47,7 +46,6 @@ PARTITIONS = "imdx_release"
 RANK = '(r.published, r.edition COLLATE "C", r.release_id)'
 #: rows per CSV batch sent to COPY
 COPY_BATCH = 65_536
-_SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 def indexed_columns(flow: Dataflow) -> list[str]:
@@ -65,17 +63,28 @@ def partition(flow_id: str, release_id: int) -> sql.Identifier:
 
 
 def create_obs_table(con: psycopg.Connection, flow: Dataflow) -> None:
-    """The dataflow's table (partitioned by release) and its indexes, when missing."""
-    table = sql.Identifier(coded_table(flow.id))
-    dims = sql.SQL(", ").join(sql.SQL("{} integer").format(sql.Identifier(d)) for d in flow.dimension_names[:-1])
-    con.execute(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {} (release_id integer NOT NULL, {}, year smallint, value double precision, "
-        "obs_status integer, definition integer, note integer, cell_file integer, cell_sheet integer, "
-        "cell_row integer, cell_column integer, current boolean NOT NULL DEFAULT false) "
-        "PARTITION BY LIST (release_id)").format(table, dims))
-    for column in indexed_columns(flow):
-        con.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-            sql.Identifier(f"{coded_table(flow.id)}_{column}"[:63]), table, sql.Identifier(column)))
+    """The dataflow's table (partitioned by release) with its measures and its indexes, when missing. What
+    exists is read first: DDL on an existing table would lock it, and readers would queue behind the lock."""
+    name = coded_table(flow.id)
+    table = sql.Identifier(name)
+    have = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_schema = current_schema() AND table_name = %s", [name])}
+    if not have:
+        dims = sql.SQL(", ").join(sql.SQL("{} integer").format(sql.Identifier(d)) for d in flow.dimension_names[:-1])
+        measures = sql.SQL("").join(sql.SQL("{} double precision, ").format(sql.Identifier(m)) for m in flow.measures)
+        con.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (release_id integer NOT NULL, {}, year smallint, value double precision, "
+            "{}obs_status integer, definition integer, note integer, cell_file integer, cell_sheet integer, "
+            "cell_row integer, cell_column integer, current boolean NOT NULL DEFAULT false) "
+            "PARTITION BY LIST (release_id)").format(table, dims, measures))
+        for column in indexed_columns(flow):
+            con.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                sql.Identifier(f"{name}_{column}"[:63]), table, sql.Identifier(column)))
+        return
+    for measure in flow.measures:  # an interval beside the value (estimates), added to a table made without it
+        if measure not in have:
+            con.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} double precision").format(
+                table, sql.Identifier(measure)))
 
 
 class ReleaseWriter:
@@ -137,16 +146,13 @@ class ReleaseWriter:
 
     def _define(self, con, definitions: tuple[Dataflow, ...]) -> None:
         for flow in definitions:
-            if flow.id in dataflows.DATAFLOWS:
-                raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
-            if not _SAFE_ID.fullmatch(flow.id):
-                raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+            check_definition(flow)
             con.execute("INSERT INTO dataflow_definition VALUES (%s, %s) ON CONFLICT (id) DO UPDATE "
                         "SET definition = excluded.definition", [flow.id, json.dumps(dataflows.to_dict(flow))])
             create_obs_table(con, flow)
 
     def _record(self, con, release: ReleaseRecord) -> int:
-        """The release's row and its files; its id."""
+        """The release's row, its files and its footnotes; its id."""
         release_id = con.execute("SELECT coalesce(max(release_id), 0) + 1 FROM release").fetchall()[0][0]
         con.execute("INSERT INTO release VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     [release_id, release.source, release.key, release.title, release.edition, release.published,
@@ -154,6 +160,9 @@ class ReleaseWriter:
         with con.cursor().copy("COPY release_file FROM STDIN") as copy:
             for f in release.files:
                 copy.write_row([release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+        with con.cursor().copy("COPY release_note (release_id, mark, text) FROM STDIN") as copy:
+            for mark, text in release.notes.items():
+                copy.write_row([release_id, mark, text])
         return release_id
 
     def _write_observations(self, con, flow: Dataflow, release_id: int, frame: pd.DataFrame,
@@ -163,7 +172,7 @@ class ReleaseWriter:
         parent = sql.Identifier(coded_table(flow.id))
         con.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (release_id = {}))").format(
             part, parent, sql.Literal(release_id)))
-        cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
+        cols, text = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES, set(text_columns(flow))
         table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
         table = table.append_column("release_id", pa.repeat(pa.scalar(release_id, pa.int32()), len(table)))
         table = table.append_column("current", pa.repeat(pa.scalar(True), len(table)))

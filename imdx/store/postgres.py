@@ -43,7 +43,7 @@ from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.store import display, pg_schema
-from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns, typed
+from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, notes_frame, result_columns, typed
 from imdx.store.labels import Labels, coded_table, result_table
 from imdx.store.library_tables import DocumentTables
 from imdx.store.pg_documents import DuckLike
@@ -211,7 +211,8 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
                               "GROUP BY table_name")
             tables = {t: set(c) for t, c in rows}
             return [f for f in self.dataflow_ids()
-                    if set(self.dataflow(f).dimension_names) <= tables.get(coded_table(f), set())]
+                    if set(self.dataflow(f).dimension_names + list(self.dataflow(f).measures))
+                    <= tables.get(coded_table(f), set())]
         return self._kept("servable", read)
 
     # -- writing (imdx.store.pg_write) -------------------------------------------------------------
@@ -264,6 +265,9 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
             return Areas(frame, self._df("SELECT code, system, alias FROM area_alias"))
         return self._kept("areas", read)
 
+    def notes(self) -> pd.DataFrame:
+        return notes_frame(self._df('SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark'))
+
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
         for column, value in (("source", source), ("area", area)):
@@ -299,9 +303,10 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
                 raise QueryError(f"has no stored observations in {self.describe()}; load its source first",
                                  kind="not-loaded", parameter="dataflow", value=dataflow)
             wanted = result_columns(flow, columns)
-            stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
+            stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
             query, params = self._query(flow, filters, stored, edition, source, as_of)
-            coded = self._copy_out(query, params, flow.dimension_names + stored + ["release_id"])
+            coded = self._copy_out(query, params, flow.dimension_names + stored + ["release_id"],
+                                   ["value", *flow.measures])
             top = pc.max(coded["release_id"]).as_py() if coded.num_rows else None
             if top is not None and top > state.release:  # committed since the state was read: read it again
                 state = self._repin()
@@ -346,9 +351,10 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
                            WHERE {{condition}}) o WHERE n = 1""").format(
             picks=picks, keys=keys, table=table, condition=condition), params
 
-    def _copy_out(self, query: sql.Composable, params: list, columns: list[str]) -> pa.Table:
-        """The rows of ``query`` as an Arrow table of ``columns`` (ids, years, values), read by COPY."""
-        types = {c: pa.int32() for c in columns} | {"year": pa.int16(), "value": pa.float64()}
+    def _copy_out(self, query: sql.Composable, params: list, columns: list[str], numbers: list[str]) -> pa.Table:
+        """The rows of ``query`` as an Arrow table of ``columns`` (ids, years, and the ``numbers``: value and
+        measures), read by COPY."""
+        types = {c: pa.int32() for c in columns} | {"year": pa.int16()} | {c: pa.float64() for c in numbers}
         types = {c: types[c] for c in columns}
         buffer = io.BytesIO()
         with self._read() as con, con.cursor() as cur:

@@ -86,3 +86,18 @@ def test_readers_do_not_wait_for_a_release_being_written(pg_database, mirror, tm
             resume.set()
             load.join()
         assert flows[0] == "migrant_stock" and reader.select(flows[0], {}).num_rows > 0
+
+
+def test_a_table_without_its_measures_is_served_once_the_store_is_opened_for_writing(pg_database):
+    """As the DuckDB file (tests/store/test_duckdb_layout.py): a table written before ``harmonised_flows`` had
+    ``lower``/``upper`` is not served read-only; opened for writing, the columns are added and it is."""
+    url = pg_database()
+    connect(url).close()
+    with psycopg.connect(url, autocommit=True) as con:  # as an older imdx left it
+        con.execute("ALTER TABLE coded_harmonised_flows DROP COLUMN lower, DROP COLUMN upper")
+    with connect(url, read_only=True) as store:
+        assert "harmonised_flows" not in store.servable_dataflows() and "migrant_stock" in store.servable_dataflows()
+    connect(url).close()
+    with connect(url, read_only=True) as store:
+        assert "harmonised_flows" in store.servable_dataflows()
+        assert store.select("harmonised_flows", {}).num_rows == 0
