@@ -301,6 +301,7 @@ def test_a_release_keeps_its_footnotes(make_store, areas):
         release_id = ingest(store, record, observations, areas=areas.copy())
         ingest(store, *_flows_release("m", "2025-02-01", [{**ESP_BEL, "value": 1.0}]), areas=store.areas())
         notes = store.notes()
-        assert notes.values.tolist() == [[release_id, "*", "Estimated by imdx."], [release_id, "3", "Including Crimea."]]
+        assert notes.values.tolist() == [[release_id, "*", "Estimated by imdx."],
+                                         [release_id, "3", "Including Crimea."]]
         assert str(notes["release_id"].dtype) == "int64"
         assert store.select("harmonised_flows", {}, edition="2025-01-01")["note"].to_pylist() == ["* 3"]
