@@ -134,8 +134,13 @@ def full_store_pg(full_store_pg_template, pg_database):
     return pg_database(template=full_store_pg_template)
 
 
-#: the backends the API, SDMX and portal suites run on (each suite once per backend)
-BACKENDS = ["duckdb", "postgres"]
+#: the backends the API and portal suites run on (each suite once per backend): DuckDB, unless
+#: ``IMDX_TEST_BACKENDS=duckdb,postgres`` asks for both. On PostgreSQL they run whole in that case only;
+#: tests/test_backends_agree.py asks every route family the same questions of both backends in every run, and
+#: tests/store (the conformance suite), tests/sdmx and the load-while-serving test always run on both.
+BACKENDS = os.environ.get("IMDX_TEST_BACKENDS", "duckdb").split(",")
+#: the backends every run tests (the conformance suite, SDMX)
+ALL_BACKENDS = ["duckdb", "postgres"]
 
 
 @pytest.fixture(scope="session")

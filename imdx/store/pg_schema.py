@@ -37,7 +37,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
              n_obs bigint NOT NULL, PRIMARY KEY (release_id, dataflow))""",
         """CREATE TABLE area (code text PRIMARY KEY, name text, kind text, m49 text, iso3 text, iso2 text,
              region text, subregion text, intermediate_region text, sdg_region text, wb_income text,
-             un_development text, ldc boolean, lldc boolean, sids boolean)""",
+             un_development text, ldc boolean, lldc boolean, sids boolean,
+             position bigint GENERATED ALWAYS AS IDENTITY)""",  # the order areas were added in (DuckDB keeps it)
         "CREATE TABLE area_alias (code text NOT NULL, system text NOT NULL, alias text NOT NULL, "
         "PRIMARY KEY (system, alias, code))",
         "CREATE TABLE dataflow_definition (id text PRIMARY KEY, definition jsonb NOT NULL)",

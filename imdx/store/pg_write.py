@@ -236,11 +236,13 @@ class ReleaseWriter:
             rows = [[None if missing(v) else bool(v) if c in flags else str(v) for c, v in zip(AREA_COLUMNS, row)]
                     for row in changes.areas[AREA_COLUMNS].itertuples(index=False)]
             names = sql.SQL(", ").join(sql.Identifier(c) for c in AREA_COLUMNS)
-            con.execute("CREATE TEMP TABLE _areas (LIKE area) ON COMMIT DROP")
+            con.execute(sql.SQL("CREATE TEMP TABLE _areas ON COMMIT DROP AS SELECT {} FROM area WITH NO DATA").format(
+                names))
             with con.cursor().copy(sql.SQL("COPY _areas ({}) FROM STDIN").format(names)) as copy:
                 for row in rows:
                     copy.write_row(row)
-            con.execute("INSERT INTO area SELECT * FROM _areas ON CONFLICT (code) DO NOTHING")
+            con.execute(sql.SQL("INSERT INTO area ({}) SELECT {} FROM _areas ON CONFLICT (code) DO NOTHING").format(
+                names, names))
         income = changes.wb_income.dropna()
         if len(income):
             con.execute("CREATE TEMP TABLE _income (code text, wb_income text) ON COMMIT DROP")

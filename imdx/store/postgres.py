@@ -38,7 +38,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from imdx.codes.areas import Areas
+from imdx.codes.areas import AREA_COLUMNS, Areas
 from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
@@ -259,7 +259,8 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
 
     def areas(self) -> Areas | None:
         def read():
-            frame = self._df("SELECT * FROM area")
+            frame = self._df(sql.SQL("SELECT {} FROM area ORDER BY position").format(
+                sql.SQL(", ").join(_ident(c) for c in AREA_COLUMNS)))
             if frame.empty:
                 return None
             return Areas(frame, self._df("SELECT code, system, alias FROM area_alias"))

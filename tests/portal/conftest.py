@@ -63,22 +63,34 @@ def store_test_estimates(db: str | Path) -> None:
         assert store_estimates(store, estimates, inputs) is not None
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def portal_db(request, tmp_path_factory):
-    """A copy of ``full_store`` with estimated flows (:func:`store_test_estimates`), once per backend (on
-    PostgreSQL a copy of ``full_store_pg``'s database), or (to iterate quickly) the already prepared store named
-    by ``IMDX_PORTAL_TEST_DB``."""
+@pytest.fixture(scope="session")
+def portal_duckdb(request, tmp_path_factory) -> str | Path:
+    """A copy of ``full_store`` with estimated flows (:func:`store_test_estimates`), or (to iterate quickly)
+    the already prepared store named by ``IMDX_PORTAL_TEST_DB``."""
     override = os.environ.get("IMDX_PORTAL_TEST_DB")
     if override:
         return override if override.startswith("postgresql://") else Path(override)
-    if request.param == "postgres":
-        db: str | Path = request.getfixturevalue("pg_database")(
-            template=request.getfixturevalue("full_store_pg_template"))
-    else:
-        db = tmp_path_factory.mktemp("portal") / "imdx.duckdb"
-        shutil.copyfile(request.getfixturevalue("full_store"), db)
+    db = tmp_path_factory.mktemp("portal") / "imdx.duckdb"
+    shutil.copyfile(request.getfixturevalue("full_store"), db)
     store_test_estimates(db)
     return db
+
+
+@pytest.fixture(scope="session")
+def portal_postgres(request) -> str:
+    """The same in PostgreSQL: a copy of ``full_store_pg``'s database with the same estimates, or the
+    already prepared one ``IMDX_PORTAL_TEST_PG_DB`` names."""
+    if os.environ.get("IMDX_PORTAL_TEST_PG_DB"):
+        return os.environ["IMDX_PORTAL_TEST_PG_DB"]
+    db = request.getfixturevalue("pg_database")(template=request.getfixturevalue("full_store_pg_template"))
+    store_test_estimates(db)
+    return db
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def portal_db(request) -> str | Path:
+    """The portal's test store on each backend the suite runs on (tests/conftest.py, ``BACKENDS``)."""
+    return request.getfixturevalue(f"portal_{request.param}")
 
 
 @pytest.fixture(scope="session")

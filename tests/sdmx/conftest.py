@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKENDS
+from tests.conftest import ALL_BACKENDS
 
 SDMX_STRUCTURES = {"ESTAT/demography-xs.xml": "ESTAT/demography-structure.xml",
                    "ISTAT/IT1_47_850_data_generic.xml": "ISTAT/IT1_47_850_dataflow_with_datastructure.xml"}
@@ -21,7 +21,7 @@ def sdmx_files(mirror: Path) -> list[Path]:
     return sorted(p for p in (mirror / "sdmx").rglob("*") if p.is_file() and p.suffix in (".xml", ".json", ".csv"))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=ALL_BACKENDS)
 def sdmx_db(request, tmp_path_factory, mirror, areas):
     """A store (DuckDB path or PostgreSQL URL) with WPP 2024 and the SDMX data messages loaded."""
     from imdx.errors import ImdxError
