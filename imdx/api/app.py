@@ -13,6 +13,8 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
+from imdx.api.guard import Guard
+from imdx.api.limits import Limits
 from imdx.api.routes import data, diff, library, meta, registry
 from imdx.api.state import ApiState
 from imdx.errors import StoreError
@@ -23,7 +25,8 @@ EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-
 
 
 def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
-               freshness: float = 1.0, cases=None, registry_edits: bool = False) -> FastAPI:
+               freshness: float = 1.0, cases=None, registry_edits: bool = False,
+               limits: Limits | None = None) -> FastAPI:
     """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only, or for
     writing when ``registry_edits``; or an open :class:`Store`, which the app closes when it stops), keeping
     up to ``cache_mb`` MiB of encoded answers and twice that of query results in memory (0: none; every
@@ -32,7 +35,10 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
     of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/`` (with the library's and
     the registry's pages); ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database
     under ``/api/v1/cases`` (its accounts also sign in to change the registry); ``registry_edits=True`` lets
-    signed-in users change the registry (the store must be writable)."""
+    signed-in users change the registry (the store must be writable). ``limits`` bound every request
+    (:class:`~imdx.api.limits.Limits`; the defaults when None): past one, the answer is a 4xx in the envelope
+    under ``/api`` and ``/sdmx``, and the portal's own error page elsewhere; HEAD is answered wherever GET is."""
+    limits = limits or Limits()
     store = db if isinstance(db, Store) else connect(db, read_only=not registry_edits)
     if registry_edits and store.is_read_only():
         where = store.describe()
@@ -40,7 +46,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
         raise StoreError(f"registry edits need {where} open for writing: open it with "
                          "imdx.store.connect(target, read_only=False)")
     state = ApiState(store, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
-                     freshness=freshness)
+                     freshness=freshness, limits=limits)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -61,7 +67,12 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
                               "Every error is `{\"error\": {\"status\", \"type\", \"message\", \"parameter\"}}`.",
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.imdx = state
-    errors.install(app)
+    if portal:
+        from imdx.portal.errors import error_page
+
+        errors.install(app, html=error_page)
+    else:
+        errors.install(app)
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
@@ -74,7 +85,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
     if sdmx:
         from imdx.api.sdmx import sdmx_router
 
-        app.include_router(sdmx_router(lambda: state.store))
+        app.include_router(sdmx_router(lambda: state.store, limits))
     if portal:
         from imdx.portal import portal_router
 
@@ -86,4 +97,5 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["If-None-Match"],
                        expose_headers=EXPOSED_HEADERS, max_age=86400)
     app.add_middleware(CachedResponses, state=state, expose_headers=EXPOSED_HEADERS)
+    app.add_middleware(Guard, limits=limits)  # outermost: HEAD, and the bounds of every request
     return app

@@ -141,7 +141,8 @@ def flows_page(reader: Reader, period: str | None, method: str | None, level: st
     has_method = "method" in flow.dimension_names
     methods = sorted(frame["method"].dropna().unique()) if has_method else []
     years = sorted(int(y) for y in frame["year"].unique())
-    year = int(period) if period and period.isdigit() and int(period) in years else years[-1]
+    year = int(period) if period and period.isascii() and period.isdigit() and len(period) <= 4 and \
+        int(period) in years else years[-1]
     method = method if method in methods else (methods[0] if methods else None)
     part = frame[frame["year"] == year]
     if has_method and method:

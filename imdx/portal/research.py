@@ -122,7 +122,7 @@ def research_router(state, cases=None) -> APIRouter:
         filters = {k: v for k, v in filters.items() if v}
         sort = request.query_params.get("sort", "relevance")
         page = request.query_params.get("page", "1")
-        page = int(page) if page.isdigit() and 0 < int(page) <= 500 else 1
+        page = int(page) if page.isascii() and page.isdigit() and len(page) <= 3 and 0 < int(page) <= 500 else 1
 
         def work():
             store = state.store

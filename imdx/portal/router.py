@@ -156,7 +156,8 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         indicator = indicator if indicator in pages.INDICATORS else "migrant_share"
         ind = pages.INDICATORS[indicator]
         years = pages.map_years(r, indicator)
-        chosen = int(year) if year and year.isdigit() else (years[-1] if years else None)
+        chosen = int(year) if year and year.isascii() and year.isdigit() and len(year) <= 4 else \
+            (years[-1] if years else None)
         if years and chosen not in years:
             chosen = min(years, key=lambda y: abs(y - chosen))
         values = pages.map_values(r, indicator, chosen) if chosen else []
