@@ -2,6 +2,8 @@
 
 * ``HEAD`` is answered wherever ``GET`` is: the request goes through as a ``GET`` and the answer's body is
   dropped (its headers, ``Content-Length`` included, are the ``GET``'s).
+* A bug in a route is answered here (500, in the format of the path; logged with its traceback) and goes no
+  further: a server that saw an exception escape the app would close the connection.
 * The path, the query string and the body are bounded (:class:`~imdx.api.limits.Limits`): a path too long
   (414) or holding a control character (404: nothing is there), a query too long (414), with too many
   parameters or a value too long or holding a control character (400, naming the parameter), a body larger
@@ -12,12 +14,14 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import unquote_plus
 
-from imdx.api.errors import ApiError, refusal, shown
+from imdx.api.errors import BUG_MESSAGE, ApiError, refusal, shown
 from imdx.api.limits import Limits
 
 #: characters no path or query value of this app holds (tab, newline and carriage return may be in a text search)
+log = logging.getLogger("imdx.api")
 _CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
 
 
@@ -46,7 +50,19 @@ class Guard:
                 return await refusal(scope, 413, "too-large", f"the request body may have at most {limit:,} KiB "
                                      f"(IMDX_HTTP_MAX_BODY_KIB)", None)(scope, receive, send)
             receive = bounded
-        await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message):
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as err:  # noqa: BLE001 -- a bug: answered (when it still can be) and logged, never raised
+            log.error("unhandled error on %s", scope.get("path"), exc_info=err)
+            if not started:
+                await refusal(scope, 500, "internal-error", BUG_MESSAGE)(scope, receive, send)
 
     def check(self, scope) -> tuple[int, str, str, str | None] | None:
         """(status, type, message, parameter) of what is wrong with the request's path or query, or None."""
