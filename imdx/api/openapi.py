@@ -38,6 +38,14 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             for status in sorted({400, 414, 503, *statuses})}
 
 
+def linked(description: str, **links: tuple[str, dict[str, str]]) -> dict[int | str, dict[str, Any]]:
+    """A 200 answer whose values lead to other operations (OpenAPI links: name -> (operationId, parameters as
+    runtime expressions, e.g. ``{"dataflow": "$response.body#/dataflows/0/id"}``)); clients and the stateful
+    fuzz tests follow them."""
+    return {200: {"description": description, "links": {
+        name: {"operationId": operation, "parameters": parameters} for name, (operation, parameters) in links.items()}}}
+
+
 def query_param(name: str, description: str, schema: dict | None = None, required: bool = False,
                 example=None) -> dict:
     out = {"name": name, "in": "query", "required": required, "description": description,

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from imdx.codes.names import normalise
 from imdx.portal.data import ESTIMATED_FLOWS, SEVERITY_RANK, Num, Reader, num_one, num_sum, one
 from imdx.portal.profile import source_line
+from imdx.sources.fetch import public_origin
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,8 @@ def sources_page(reader: Reader) -> dict:
                              "edition": r.edition, "published": str(r.published)[:10],
                              "loaded_at": str(r.loaded_at)[:19], "licence": r.licence,
                              "dataflows": r.dataflows or "", "n_obs": int(r.n_obs) if pd.notna(r.n_obs) else 0,
-                             "files": fs[["name", "url", "sha256", "size", "retrieved_from"]].to_dict("records")})
+                             "files": fs[["name", "url", "sha256", "size", "retrieved_from"]].assign(
+                                 retrieved_from=[public_origin(v) for v in fs["retrieved_from"]]).to_dict("records")})
         diffs = []
         ed = reader.editions().groupby(["dataflow", "source", "edition"], as_index=False)["published"].min()
         for (flow, source), part in ed.groupby(["dataflow", "source"], sort=True):

@@ -249,7 +249,7 @@ def research_router(state, cases=None) -> APIRouter:
         form = parse_qs(body[:4096].decode("utf-8", errors="replace"))
         username, password = (form.get("username") or [""])[0][:64], (form.get("password") or [""])[0][:1024]
         if login is None:
-            return render("research/sign_in.html", 503, title="Sign in", user=None, available=False,
+            return render("research/sign_in.html", 404, title="Sign in", user=None, available=False,
                           error="Sign-in is not configured on this server.")
         try:
             token = await run_in_threadpool(login, username, password,

@@ -124,6 +124,7 @@ def register(app: FastAPI, state: ApiState) -> None:
         return await respond(request, lambda: compute(state, request, dataflow))
 
     app.add_api_route("/api/v1/data/{dataflow}", any_dataflow, methods=["GET"], tags=["data"], name="data",
+                      operation_id="data",
                       summary="Observations of any dataflow (the routes above document each one's filters)",
                       response_class=Response, responses=_RESPONSES,
                       openapi_extra={"parameters": [filters_object()] + common_parameters(state.limits)})

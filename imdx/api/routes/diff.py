@@ -60,7 +60,7 @@ def register(app: FastAPI, state: ApiState) -> None:
         return await respond(request, lambda: compute(state, request, dataflow))
 
     app.add_api_route(
-        "/api/v1/diff/{dataflow}", revisions, methods=["GET"], tags=["revisions"], name="diff",
+        "/api/v1/diff/{dataflow}", revisions, methods=["GET"], tags=["revisions"], name="diff", operation_id="diff",
         summary="What changed between two editions: values changed (absolute, relative), keys appeared or vanished",
         response_class=Response, responses=error_responses(404),
         openapi_extra={"parameters": [

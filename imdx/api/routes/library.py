@@ -16,7 +16,7 @@ from starlette.responses import Response
 from imdx.api import params
 from imdx.api.encode import json_bytes
 from imdx.api.errors import ApiError, shown
-from imdx.api.openapi import error_responses, integer, query_param
+from imdx.api.openapi import error_responses, integer, linked, query_param
 from imdx.api.responses import Body, respond
 from imdx.api.state import ApiState
 from imdx.library.index import FACETS
@@ -177,8 +177,10 @@ def register(app: FastAPI, state: ApiState) -> None:
                           query_param("page", "Page, from 1 (the first 10,000 results can be paged through).",
                                       integer(1, MAX_PAGE, 1)),
                           query_param("page_size", "Records per page (at most 100).", integer(1, 100, 20))]},
-                      responses=error_responses(429))
+                      responses={**linked("The records found", record=(
+                          "library_record", {"id": "$response.body#/hits/0/id"})), **error_responses(429)})
     app.add_api_route("/api/v1/library/records/{id}", record_route, methods=["GET"], tags=["library"],
+                      operation_id="library_record",
                       response_class=Response, summary="One record with its provenance and links to the data",
                       responses=error_responses(404), openapi_extra={"parameters": [query_param(
                           "format", "json (default), csl-json or bibtex.",
@@ -190,5 +192,6 @@ def register(app: FastAPI, state: ApiState) -> None:
                           query_param("format", "csl-json (default) or bibtex.",
                                       {"type": "string", "enum": ["csl-json", "bibtex"]})]})
     app.add_api_route("/api/v1/library/areas/{code}", area_route, methods=["GET"], tags=["library"],
+                      operation_id="library_area",
                       response_class=Response, summary="The research on a country or area (newest first)",
                       responses=error_responses(404))

@@ -12,12 +12,13 @@ from starlette.responses import Response
 from imdx.api import params
 from imdx.api.encode import csv_bytes, frame_table, json_bytes, records
 from imdx.api.errors import ApiError, shown
-from imdx.api.openapi import error_responses, format_param, paging_parameters, query_param, text
+from imdx.api.openapi import error_responses, format_param, linked, paging_parameters, query_param, text
 from imdx.api.responses import Body, respond
 from imdx.api.routes.data import _flow
 from imdx.api.state import ApiState
 from imdx.model.codelists import OBS_STATUS
 from imdx.model.dataflows import Dataflow
+from imdx.sources.fetch import public_origin
 
 _SEARCH_TEXT = re.compile(r"[\w\s.,'’()&/+-]{1,100}")
 _AREA_FIELDS = ["code", "name", "kind", "m49", "iso3", "iso2", "region", "subregion", "intermediate_region",
@@ -132,6 +133,7 @@ def releases(state: ApiState, request: Request) -> Body:
         if (source and r.source != source) or (flow_id and flow_id not in set(flows["dataflow"])):
             continue
         mine = files[files["release_id"] == r.release_id].drop(columns=["release_id"])
+        mine = mine.assign(retrieved_from=[public_origin(v) for v in mine["retrieved_from"]])
         items.append({"release_id": int(r.release_id), "source": r.source, "key": r.key, "title": r.title,
                       "edition": r.edition, "published": _day(r.published), "loaded_at": r.loaded_at,
                       "licence": r.licence,
@@ -193,7 +195,8 @@ def index(state: ApiState, request: Request) -> Body:
 
 
 def register(app: FastAPI, state: ApiState) -> None:
-    def add(path, fn, summary, parameters=(), tags=("catalogue",), with_id=False, errors=(404,)):
+    def add(path, fn, summary, parameters=(), tags=("catalogue",), with_id=False, errors=(404,), links=None,
+            operation_id=None):
         async def with_id_endpoint(request: Request, id: str) -> Response:
             return await respond(request, lambda: fn(state, request, id))
 
@@ -202,21 +205,29 @@ def register(app: FastAPI, state: ApiState) -> None:
 
         endpoint = with_id_endpoint if with_id else plain_endpoint
         app.add_api_route(path, endpoint, methods=["GET"], summary=summary, tags=list(tags), name=fn.__name__,
-                          response_class=Response, responses=error_responses(*errors),
+                          response_class=Response, responses={**(links or {}), **error_responses(*errors)},
+                          operation_id=operation_id,
                           openapi_extra={"parameters": list(parameters)} if parameters else None)
 
     add("/api/v1", index, "Index of the API's routes and dataflows", errors=())
     add("/api/v1/dataflows", dataflows, "Every dataflow: dimensions, code lists, unit, definitions, editions",
-        errors=())
+        errors=(), links=linked("The dataflows", dataflow=("dataflow", {"id": "$response.body#/dataflows/0/id"}),
+                                data=("data", {"dataflow": "$response.body#/dataflows/0/id"})))
     add("/api/v1/dataflows/{id}", dataflow, "One dataflow, with the codes present in each dimension",
-        with_id=True)
+        with_id=True, operation_id="dataflow", links=linked(
+            "The dataflow", diff=("diff", {"dataflow": "$response.body#/id",
+                                          "from": "$response.body#/editions/0/edition",
+                                          "to": "$response.body#/editions/1/edition"}),
+            data=("data", {"dataflow": "$response.body#/id", "edition": "$response.body#/editions/0/edition"})))
     limits = state.limits
     add("/api/v1/areas", areas, "Countries, areas and aggregates; search by any name or code", [
         query_param("q", "Part of a name (any source's spelling) or code (ISO3, ISO2, M49): 1 to 100 letters, "
                     "digits, spaces or . , ' ( ) & / + -.", text(100), example="korea"),
         query_param("kind", "country, aggregate or residual.", {"type": "string",
                                                                 "enum": ["country", "aggregate", "residual"]}),
-        format_param(("json", "csv"))] + paging_parameters(limits, ("json", "csv")))
+        format_param(("json", "csv"))] + paging_parameters(limits, ("json", "csv")),
+        links=linked("The areas found", research=("library_area", {"code": "$response.body#/data/0/code"}),
+                     report=("report", {"area": "$response.body#/data/0/code"})))
     add("/api/v1/releases", releases, "Provenance: every release with its files, checksums, URLs and licence", [
         query_param("source", "Only releases of this source."),
         query_param("dataflow", "Only releases holding this dataflow.")], tags=("provenance",), errors=())
@@ -225,4 +236,5 @@ def register(app: FastAPI, state: ApiState) -> None:
         query_param("area", "Only issues about this area (code, ISO3, M49 or name; or a name the report cites)."),
         query_param("severity", "error, warning or info.", {"type": "string", "enum": ["error", "warning", "info"]}),
         query_param("type", "An issue type, e.g. unmapped-area."),
-        format_param(("json", "csv"))] + paging_parameters(limits, ("json", "csv")), tags=("provenance",))
+        format_param(("json", "csv"))] + paging_parameters(limits, ("json", "csv")), tags=("provenance",),
+        operation_id="report")

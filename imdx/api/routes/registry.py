@@ -22,7 +22,7 @@ from starlette.responses import Response
 from imdx.api import params
 from imdx.api.encode import json_bytes
 from imdx.api.errors import ApiError, shown
-from imdx.api.openapi import error_responses, integer, query_param
+from imdx.api.openapi import error_responses, integer, linked, query_param
 from imdx.api.state import ApiState
 from imdx.cases.access import PUBLIC
 from imdx.cases.errors import AccessDenied, CaseError
@@ -309,13 +309,16 @@ def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = Fals
                       summary="The registry's kinds of entries, their counts and routes", responses=error_responses())
     app.add_api_route("/api/v1/registry/entries", entries, methods=["GET"], tags=tags, response_class=Response,
                       summary="Registry entries by kind, country, GCM objective or organisation",
-                      responses=error_responses(401, 404), openapi_extra={"parameters": [
+                      responses={**linked("The entries", entry=("registry_entry", {
+                          "kind": "$response.body#/entries/0/kind", "id": "$response.body#/entries/0/id"})),
+                          **error_responses(401, 404)}, openapi_extra={"parameters": [
                           query_param("kind", "organisation, data_product, activity, event, gcm_objective, srf_node, "
                                       "three_w_table or glossary_term.", kinds),
                           query_param("country", "Entries about this country (any name, ISO3 or M49)."),
                           query_param("gcm", "Entries about this GCM objective (1-23)."),
                           query_param("organisation", "Entries of this organisation id."), *paging]})
     app.add_api_route("/api/v1/registry/entries/{kind}/{id}", entry, methods=["GET"], tags=tags,
+                      operation_id="registry_entry",
                       response_class=Response, summary="One entry (contacts only for signed-in users)",
                       responses=error_responses(401, 404))
 
