@@ -73,6 +73,28 @@ def text_columns(flow: Dataflow) -> list[str]:
     return flow.dimension_names[:-1] + TEXT_ATTRIBUTES
 
 
+class _Releases:
+    """The release table as a read needs it: each release's source and edition by release id, and the sources'
+    order (text order), to sort and label the rows of a query without joining the table."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.release_ids = pa.array(frame["release_id"].astype("int32"), pa.int32())
+        self.sources = pa.array(frame["source"].astype(str), pa.string())
+        self.editions = pa.array(frame["edition"].astype(str), pa.string())
+        order = sorted(set(frame["source"]))
+        self.source_ranks = pa.array([order.index(v) for v in frame["source"]], pa.int32())
+        self._ids = {s: [int(i) for i, x in zip(frame["release_id"], frame["source"]) if x == s] for s in order}
+
+    def ids_of(self, source: str) -> list[int]:
+        return self._ids.get(source, [])
+
+    def positions(self, release_ids) -> pa.ChunkedArray | pa.Array:
+        return pc.index_in(release_ids, value_set=self.release_ids)
+
+    def column(self, name: str) -> pa.Array:
+        return self.sources if name == "source" else self.editions
+
+
 class DuckDBStore(DocumentTables, Store):
     def __init__(self, path: str | Path = "imdx.duckdb", *, read_only: bool = False):
         self.path = Path(path)
@@ -98,6 +120,7 @@ class DuckDBStore(DocumentTables, Store):
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # one write transaction at a time (library and registry writes)
         self._labels: Labels | None = None  # see labels()
+        self._labels_version: int | None = None
         self._cache: dict[str, tuple[int, object]] = {}  # what reads keep, with the version they were read at
         self._version: int | None = None  # a read-only file cannot change while it is open
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
@@ -380,42 +403,60 @@ class DuckDBStore(DocumentTables, Store):
             values = list(values) if dim == "year" else labels.known(values)
             where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
             params.extend(values)
-        for column, value, op in (("edition", edition, "="), ("source", source, "="), ("published", as_of, "<=")):
-            if value is not None:
-                where.append(f"r.{column} {op} ?")
-                params.append(value)
-        if edition is None and as_of is None:  # the current values, marked at load time
-            latest = ""
-            where.append("o.current")
-        else:
-            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
-                      "ORDER BY r.rank DESC) = 1")
         stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
-        picks = [f'o."{c}"' for c in dims + stored] + ["r.source", "r.edition", "o.release_id"]
-        coded = self._reader().sql(f"""
-            SELECT {', '.join(picks)} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id)
-            WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
+        picks = ", ".join([f'o."{c}"' for c in dims + stored] + ["o.release_id"])
+        if edition is None and as_of is None:  # the current values, marked at load time: no join needed
+            where.append("o.current")
+            if source is not None:
+                ids = self._release_table().ids_of(source)
+                where.append(f"o.release_id IN ({', '.join(map(str, ids))})" if ids else "FALSE")
+            sql = f"SELECT {picks} FROM {coded_table(dataflow)} o WHERE {' AND '.join(where)}"
+        else:  # the rule applied to the releases of an edition, or published by a date
+            for column, value, op in (("edition", edition, "="), ("source", source, "="),
+                                      ("published", as_of, "<=")):
+                if value is not None:
+                    where.append(f"r.{column} {op} ?")
+                    params.append(value)
+            sql = (f"SELECT {picks} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id) "
+                   f"WHERE {' AND '.join(where)} QUALIFY row_number() OVER (PARTITION BY r.source, "
+                   f"{', '.join(f'o.{d}' for d in dims)} ORDER BY r.rank DESC) = 1")
+        coded = self._reader().sql(sql, params=params).to_arrow_table()
         return self._decoded(flow, coded, wanted, labels)
 
+    def _release_table(self) -> _Releases:
+        return self._kept("release table", lambda: _Releases(self._df(
+            "SELECT release_id, source, edition FROM release ORDER BY release_id")))
+
     def _decoded(self, flow: Dataflow, coded: pa.Table, wanted: list[str], labels: Labels) -> pa.Table:
-        """The rows of a coded query in the store's order, with text for ids, area names and the unit."""
+        """The rows of a coded query in the store's order, with text for ids, area names, the unit, and each
+        row's source and edition (from its release)."""
         dims, text = flow.dimension_names, set(text_columns(flow))
+        releases = self._release_table()
+        at = releases.positions(coded["release_id"])
         # text and order in Arrow, from the ids: cheaper than joining the label table once per column
         keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims}
-                        | {"source": coded["source"]})
-        coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
-        areas = self.areas()
-        names = {} if areas is None else areas.frame["name"].to_dict()
-        revision = None if areas is None else areas.revision
+                        | {"source": pc.take(releases.source_ranks, at)})
+        order = pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names])
+        coded, at = coded.take(order), pc.take(at, order)
+        names, revision = self._area_names()
         out = {}
         for column in wanted:
             if column.endswith("_name") and column not in coded.column_names:
                 out[column] = labels.lookup(f"area names {revision}", names, coded[column[:-5]])
             elif column == "unit":
                 out[column] = pa.repeat(pa.scalar(flow.unit), len(coded))
+            elif column in ("source", "edition"):
+                out[column] = pc.take(releases.column(column), at)
             else:
                 out[column] = labels.decode(coded[column]) if column in text else coded[column]
         return pa.table(out)
+
+    def _area_names(self) -> tuple[dict, object]:
+        """(code -> name, the areas' revision), kept until the version changes."""
+        def read():
+            areas = self.areas()
+            return ({}, None) if areas is None else (areas.frame["name"].to_dict(), areas.revision)
+        return self._kept("area names", read)
 
     def distinct(self, dataflow, dimension) -> list:
         flow = self.dataflow(dataflow)
@@ -423,15 +464,26 @@ class DuckDBStore(DocumentTables, Store):
             raise flow.unknown_dimension(dimension)
         if dataflow not in self.servable_dataflows():
             return []
-        values = self._reader().sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}') \
-            .to_arrow_table()["v"]
-        if dimension != "year":
-            values = self.labels().decode(values)
-        return sorted(values.to_pylist(), key=lambda v: (v is None, v))
+
+        def read():
+            values = self._reader().sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}') \
+                .to_arrow_table()["v"]
+            if dimension != "year":
+                values = self.labels().decode(values)
+            return sorted(values.to_pylist(), key=lambda v: (v is None, v))
+        return list(self._kept(f"distinct {dataflow} {dimension}", read))
 
     def labels(self) -> Labels:
-        """The label table, as committed now (one copy per store, shared by the threads reading it)."""
+        """The label table, as committed now (one copy per store, shared by the threads reading it); read again
+        only when :meth:`version` moved (a read-only file: once)."""
+        version = self.version()
+        labels = self._labels
+        if labels is not None and self._labels_version == version:
+            return labels
+        reader = self._reader()  # before the lock: a thread's first read takes it to register its cursor
         with self._lock:
             if self._labels is None:
                 self._labels = Labels([])
-        return self._labels.refresh(self._reader())
+            self._labels.refresh(reader)
+            self._labels_version = version
+            return self._labels

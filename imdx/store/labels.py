@@ -76,6 +76,9 @@ class Labels:
         return pc.take(self._cached(name, lambda t: pa.array([mapping.get(x) for x in t], pa.string())), ids)
 
     def _cached(self, name: str, make):
+        count, array = self._read.get(name, (-1, None))  # no lock on the way that almost every call takes
+        if count == self.committed:
+            return array
         with self._lock:
             count, array = self._read.get(name, (-1, None))
             if count != self.committed:
