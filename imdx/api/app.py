@@ -24,13 +24,15 @@ from imdx.store.base import Store
 EXPOSED_HEADERS = ["ETag", "Link", "X-Total-Count", "X-Page", "X-Page-Size", "X-Pages", "Content-Disposition"]
 
 
-def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True, portal: bool = True,
-               freshness: float = 1.0, cases=None, registry_edits: bool = False,
+def create_app(db: str | Path | Store, *, cache_mb: int = 256, current_mb: int = 512, sdmx: bool = True,
+               portal: bool = True, freshness: float = 1.0, cases=None, registry_edits: bool = False,
                limits: Limits | None = None) -> FastAPI:
     """A FastAPI app over the store ``db`` (a DuckDB file or a PostgreSQL URL, opened read-only, or for
     writing when ``registry_edits``; or an open :class:`Store`, which the app closes when it stops), keeping
     up to ``cache_mb`` MiB of encoded answers and twice that of query results in memory (0: none; every
-    request is queried and encoded); a write committed while it serves (a release, a library import, a
+    request is queried and encoded) and up to ``current_mb`` MiB of the current values of the dataflows asked
+    for (:meth:`~imdx.store.base.Store.keep_current`: a filtered read of them without a query; 0: none); a
+    write committed while it serves (a release, a library import, a
     registry change) is answered within ``freshness`` seconds. ``sdmx=True`` also mounts the SDMX-REST routes
     of :mod:`imdx.api.sdmx` under ``/sdmx``, ``portal=True`` the web portal at ``/`` (with the library's and
     the registry's pages); ``cases`` (an :class:`imdx.cases.service.CaseService`) mounts the case database
@@ -45,6 +47,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, sdmx: bool = True
         store.close()
         raise StoreError(f"registry edits need {where} open for writing: open it with "
                          "imdx.store.connect(target, read_only=False)")
+    store.keep_current(current_mb * 2**20)
     state = ApiState(store, response_cache_bytes=cache_mb * 2**20, table_cache_bytes=2 * cache_mb * 2**20,
                      freshness=freshness, limits=limits)
 

@@ -32,6 +32,7 @@ from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
 from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns
+from imdx.store.current import CurrentCopy, estimated_bytes
 from imdx.store.labels import LABEL_SCHEMA, Labels, decoded
 from imdx.store.library_tables import DocumentTables
 
@@ -124,6 +125,9 @@ class DuckDBStore(DocumentTables, Store):
         self._cache: dict[str, tuple[int, object]] = {}  # what reads keep, with the version they were read at
         self._version: int | None = None  # a read-only file cannot change while it is open
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
+        self._copy_budget = 0  # see keep_current()
+        self._copies: dict[str, tuple[int, CurrentCopy | None]] = {}  # by dataflow, with the version read at
+        self._copy_locks: dict[str, threading.Lock] = {}
 
     def _reader(self) -> duckdb.DuckDBPyConnection:
         """The connection this thread reads through: the store's own in the thread that opened it, else a
@@ -395,14 +399,14 @@ class DuckDBStore(DocumentTables, Store):
         dims = flow.dimension_names
         wanted = result_columns(flow, columns)
         labels = self.labels()
-        where: list[str] = []
-        params: list = []
-        for dim, values in filters.items():
-            if dim not in dims:
-                raise flow.unknown_dimension(dim)
-            values = list(values) if dim == "year" else labels.known(values)
-            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
-            params.extend(values)
+        ids = self._stored_filters(flow, filters, labels)
+        copy = self._current_copy(flow) if edition is None and as_of is None else None
+        if copy is not None:  # the current values, from their copy in memory
+            coded = copy.select(ids, None if source is None else self._release_table().ids_of(source))
+            return self._decoded(flow, coded, wanted, labels)
+        where = [f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE"
+                 for dim, values in ids.items()]
+        params: list = [v for values in ids.values() for v in values]
         stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
         picks = ", ".join([f'o."{c}"' for c in dims + stored] + ["o.release_id"])
         if edition is None and as_of is None:  # the current values, marked at load time: no join needed
@@ -421,23 +425,76 @@ class DuckDBStore(DocumentTables, Store):
                    f"WHERE {' AND '.join(where)} QUALIFY row_number() OVER (PARTITION BY r.source, "
                    f"{', '.join(f'o.{d}' for d in dims)} ORDER BY r.rank DESC) = 1")
         coded = self._reader().sql(sql, params=params).to_arrow_table()
-        return self._decoded(flow, coded, wanted, labels)
+        return self._decoded(flow, self._ordered(flow, coded, labels), wanted, labels)
+
+    @staticmethod
+    def _stored_filters(flow: Dataflow, filters: dict[str, list], labels: Labels) -> dict[str, list[int]]:
+        """The filters' values as stored: label ids (a text no observation holds has none), and years."""
+        ids: dict[str, list[int]] = {}
+        for dim, values in filters.items():
+            if dim not in flow.dimension_names:
+                raise flow.unknown_dimension(dim)
+            ids[dim] = [int(v) for v in values] if dim == "year" else labels.known(values)
+        return ids
+
+    def current_rows(self, dataflow, filters, *, source=None) -> int | None:
+        kept = self._copies.get(dataflow)
+        if kept is None or kept[1] is None or kept[0] != self.version():
+            return None
+        return kept[1].count(self._stored_filters(self.dataflow(dataflow), filters, self.labels()))
+
+    def keep_current(self, max_bytes: int) -> None:
+        self._copy_budget = max(0, int(max_bytes))
+        if not self._copy_budget:
+            self._copies = {}
+
+    def _current_copy(self, flow: Dataflow) -> CurrentCopy | None:
+        """The copy in memory of the current values of ``flow`` (read on first need, and again when the version
+        moved), or None when the copies are off or this one does not fit in what is left of their budget."""
+        if not self._copy_budget:
+            return None
+        version = self.version()
+        kept = self._copies.get(flow.id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        with self._lock:
+            lock = self._copy_locks.setdefault(flow.id, threading.Lock())
+        with lock:  # one thread reads it; the others wait for it
+            kept = self._copies.get(flow.id)
+            if kept is not None and kept[0] == version:
+                return kept[1]
+            copies = {f: c for f, c in self._copies.items() if c[0] == version}  # what an older version kept goes
+            used = sum(c[1].nbytes for c in copies.values() if c[1] is not None)
+            table, dims = coded_table(flow.id), flow.dimension_names
+            rows = self._reader().execute(f"SELECT count(*) FROM {table} WHERE current").fetchall()[0][0]
+            copy = None
+            if used + estimated_bytes(rows, len(dims)) <= self._copy_budget:
+                picks = ", ".join(f'"{c}"' for c in dims + ["value"] + ATTRIBUTES + ["release_id"])
+                coded = self._reader().sql(f"SELECT {picks} FROM {table} WHERE current").to_arrow_table()
+                copy = CurrentCopy(self._ordered(flow, coded, self.labels()), dims)
+            copies[flow.id] = (version, copy)
+            self._copies = copies
+            return copy
 
     def _release_table(self) -> _Releases:
         return self._kept("release table", lambda: _Releases(self._df(
             "SELECT release_id, source, edition FROM release ORDER BY release_id")))
 
-    def _decoded(self, flow: Dataflow, coded: pa.Table, wanted: list[str], labels: Labels) -> pa.Table:
-        """The rows of a coded query in the store's order, with text for ids, area names, the unit, and each
-        row's source and edition (from its release)."""
+    def _ordered(self, flow: Dataflow, coded: pa.Table, labels: Labels) -> pa.Table:
+        """The rows of a coded query in the store's order: the dimensions as text, then the source."""
         dims, text = flow.dimension_names, set(text_columns(flow))
         releases = self._release_table()
-        at = releases.positions(coded["release_id"])
-        # text and order in Arrow, from the ids: cheaper than joining the label table once per column
+        # the order in Arrow, from the ids: cheaper than joining the label table once per column
         keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims}
-                        | {"source": pc.take(releases.source_ranks, at)})
-        order = pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names])
-        coded, at = coded.take(order), pc.take(at, order)
+                        | {"source": pc.take(releases.source_ranks, releases.positions(coded["release_id"]))})
+        return coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
+
+    def _decoded(self, flow: Dataflow, coded: pa.Table, wanted: list[str], labels: Labels) -> pa.Table:
+        """The rows of a coded query (in the store's order) with text for ids, area names, the unit, and each
+        row's source and edition (from its release)."""
+        text = set(text_columns(flow))
+        releases = self._release_table()
+        at = releases.positions(coded["release_id"])
         names, revision = self._area_names()
         out = {}
         for column in wanted:

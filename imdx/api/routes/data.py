@@ -7,6 +7,8 @@ error; the first page of a query that matches nothing is an empty page (``total`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,7 +59,23 @@ def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_
     return table
 
 
-def compute(state: ApiState, request: Request, flow_id: str) -> Body:
+@dataclass
+class DataQuery:
+    """A request for observations, checked and resolved (codes as stored), not yet answered."""
+
+    request: Request
+    flow: Dataflow
+    fmt: str
+    page: int
+    size: int
+    filters: dict[str, list]
+    edition: str | None
+    source: str | None
+    as_of: date | None
+
+
+def parse(state: ApiState, request: Request, flow_id: str) -> DataQuery:
+    """The request checked (an :class:`ApiError` for anything wrong in it) and its filters resolved."""
     store = state.store
     flow = _flow(state, store, flow_id)
     params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
@@ -68,7 +86,19 @@ def compute(state: ApiState, request: Request, flow_id: str) -> Body:
     filters = dimension_filters(store, flow, request)
     if not filters:
         _check_size(state, flow, edition, source, as_of)
-    table = _table(state, store, flow, filters, edition, source, as_of)
+    return DataQuery(request, flow, fmt, page, size, filters, edition, source, as_of)
+
+
+def compute(state: ApiState, request: Request, flow_id: str) -> Body:
+    return answer(state, parse(state, request, flow_id))
+
+
+def answer(state: ApiState, query: DataQuery) -> Body:
+    """The body of a checked request: its page of the query's rows, as JSON, CSV or Parquet."""
+    request, flow, fmt, page, size = query.request, query.flow, query.fmt, query.page, query.size
+    filters, edition, source = query.filters, query.edition, query.source
+    as_of = query.as_of
+    table = _table(state, state.store, flow, filters, edition, source, as_of)
     start, stop, pages = params.page_bounds(table.num_rows, page, size)
     chunk = table.slice(start, stop - start)
     link = params.links(request, page, pages)
