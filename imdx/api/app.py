@@ -53,9 +53,11 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, current_mb: int =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if portal:
-            from starlette.concurrency import run_in_threadpool
+        from starlette.concurrency import run_in_threadpool
 
+        # the current values read before the first request, not by it (a crowd would wait for them)
+        await run_in_threadpool(lambda: store.keep_current(current_mb * 2**20, now=True))
+        if portal:
             from imdx.portal.router import reader_for, warm
 
             await run_in_threadpool(warm, reader_for(state.store))  # the portal's indexes, built at start

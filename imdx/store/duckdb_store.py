@@ -443,10 +443,14 @@ class DuckDBStore(DocumentTables, Store):
             return None
         return kept[1].count(self._stored_filters(self.dataflow(dataflow), filters, self.labels()))
 
-    def keep_current(self, max_bytes: int) -> None:
+    def keep_current(self, max_bytes: int, *, now: bool = False) -> None:
         self._copy_budget = max(0, int(max_bytes))
         if not self._copy_budget:
             self._copies = {}
+        elif now:  # the smallest dataflows first: as many as fit
+            stored = self.editions().groupby("dataflow")["n_obs"].sum()
+            for flow_id in sorted(self.servable_dataflows(), key=lambda f: (stored.get(f, 0), f)):
+                self._current_copy(self.dataflow(flow_id))
 
     def _current_copy(self, flow: Dataflow) -> CurrentCopy | None:
         """The copy in memory of the current values of ``flow`` (read on first need, and again when the version
