@@ -251,8 +251,8 @@ class Store(ABC):
         rows as the query would give. 0 (the default): none."""
 
     def current_rows(self, dataflow: str, filters: dict[str, list], *, source: str | None = None) -> int | None:
-        """At most how many rows :meth:`select` of current values with these filters gives, when it answers them
-        from memory (:meth:`keep_current`; known without reading them); None when it would query."""
+        """How many rows :meth:`select` of current values with these filters gives, when it answers them from
+        memory (:meth:`keep_current`; counted without decoding them); None when it would query."""
         return None
 
     @abstractmethod

@@ -61,34 +61,39 @@ class CurrentCopy:
         spans = [(int(starts[i]), int(starts[i + 1])) for i in np.unique(at)]
         return sum(b - a for a, b in spans), spans
 
-    def count(self, filters: dict[str, list[int]]) -> int:
-        """At most how many rows :meth:`select` gives for ``filters`` (those of its most selective filter)."""
-        counts = [self._rows_of(d, np.asarray(v, dtype=np.int64))[0] for d, v in filters.items() if d in self.index]
-        return min(counts, default=len(self))
+    def count(self, filters: dict[str, list[int]], release_ids: list[int] | None = None) -> int:
+        """How many rows :meth:`select` gives (without taking them)."""
+        rows = self._rows(filters, release_ids)
+        return len(self) if rows is None else len(rows)
 
     def select(self, filters: dict[str, list[int]], release_ids: list[int] | None = None) -> pa.Table:
         """The rows (in the store's order) whose dimensions hold one of the codes of ``filters`` (dimension ->
         ids; years as numbers) and, when given, whose release is one of ``release_ids``."""
+        rows = self._rows(filters, release_ids)
+        return self.table if rows is None else self.table.take(pa.array(rows, pa.int64()))
+
+    def _rows(self, filters: dict[str, list[int]], release_ids: list[int] | None) -> np.ndarray | None:
+        """The positions (ascending) of the rows :meth:`select` gives; None for every row."""
         wanted = {d: np.asarray(v, dtype=np.int64) for d, v in filters.items()}
         if release_ids is not None:
             wanted["release_id"] = np.asarray(release_ids, dtype=np.int64)
+        if not wanted:
+            return None
         indexed = {d: self._rows_of(d, v) for d, v in wanted.items() if d in self.index}
         if not indexed:
-            rows = None if not wanted else np.arange(len(self), dtype=np.int64)
-        else:
+            rows = np.arange(len(self), dtype=np.int64)
+        else:  # the rows of the most selective filter, then the others applied to them alone
             first = min(indexed, key=lambda d: indexed[d][0])
-            spans = indexed[first][1]
             by_code = self.index[first][2]
+            spans = indexed[first][1]
             rows = np.sort(np.concatenate([by_code[a:b] for a, b in spans])) if spans else \
                 np.empty(0, dtype=np.int64)
             del wanted[first]
-        if rows is None:
-            return self.table
         for name, values in wanted.items():
             if len(rows) == 0:
                 break
             rows = rows[np.isin(self.columns[name][rows], values)]
-        return self.table.take(pa.array(rows, pa.int64()))
+        return rows
 
 
 def _values(column: pa.ChunkedArray) -> np.ndarray:

@@ -441,7 +441,8 @@ class DuckDBStore(DocumentTables, Store):
         kept = self._copies.get(dataflow)
         if kept is None or kept[1] is None or kept[0] != self.version():
             return None
-        return kept[1].count(self._stored_filters(self.dataflow(dataflow), filters, self.labels()))
+        ids = None if source is None else self._release_table().ids_of(source)
+        return kept[1].count(self._stored_filters(self.dataflow(dataflow), filters, self.labels()), ids)
 
     def keep_current(self, max_bytes: int, *, now: bool = False) -> None:
         self._copy_budget = max(0, int(max_bytes))
