@@ -1,7 +1,8 @@
 """Benchmark: imdx's whole load against plain pandas reading the same files.
 
 In one run, on the files of every source's releases in the mirror (IMDX_MIRROR, default
-../shared/data):
+../shared/data; the UN DESA 2024 and by-age files, UN DESA flows, OECD IMO, GLOTIP, IOM gdidata and RPW
+included, each decoded as published):
 
 * baseline ``pandas``: ``pd.read_excel(sheet_name=None)`` (pandas' default engine, openpyxl),
   ``pd.read_csv`` / tab-separated ``read_csv``, and ``pyreadr.read_r`` for .rda/.rds: parsing only,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +45,12 @@ def files(mirror: Path) -> list[Path]:
     return seen
 
 
+#: files that are not UTF-8 (read as published: the baseline must decode them too)
+ENCODINGS = {"UN_MigrantStockByAge_2015.csv": "cp1252", "UN_MigrantStockByAge_2017.csv": "latin-1"}
+#: CSVs whose first line is a title, not a header
+NO_HEADER = {"UN_MigrantStockByAge_2015.csv"}
+
+
 def read_plain(path: Path, engine: str | None) -> None:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
@@ -54,26 +62,34 @@ def read_plain(path: Path, engine: str | None) -> None:
     elif path.name.startswith("API_"):
         pd.read_csv(path, skiprows=4)
     else:
-        pd.read_csv(path)
+        pd.read_csv(path, encoding=ENCODINGS.get(path.name, "utf-8"),
+                    header=None if path.name in NO_HEADER else "infer")
 
 
-def time_baseline(paths: list[Path], engine: str | None) -> float:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """User + system CPU time of this process (all its threads) and of its finished child processes (the
+    load's workers): on a shared machine, what a contender cost, whatever the others were doing."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_baseline(paths: list[Path], engine: str | None) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), cpu_seconds()
     for path in paths:
         read_plain(path, engine)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def time_imdx(mirror: Path, workers: int | None = None) -> tuple[float, int]:
+def time_imdx(mirror: Path, workers: int | None = None) -> tuple[float, int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         with DuckDBStore(db) as store:
             summary = load(store, settings(mirror=str(mirror), db=str(db), workers=workers))
-        elapsed = time.perf_counter() - start
+        elapsed, used = time.perf_counter() - start, cpu_seconds() - cpu
     if summary.failed:
         raise SystemExit(f"load failed: {[(o.key, o.error) for o in summary.failed]}")
-    return elapsed, sum(o.n_obs for o in summary.outcomes)
+    return elapsed, sum(o.n_obs for o in summary.outcomes), used
 
 
 def main() -> None:
@@ -87,14 +103,16 @@ def main() -> None:
     size = sum(p.stat().st_size for p in paths) / 1e6
     print(f"{len(paths)} files, {size:.1f} MB, from {mirror}")
     workers = settings(mirror=str(mirror)).workers
-    runs = []  # one round of every contender at a time, so that a busy spell of a shared machine hits them alike
+    runs, cpu = [], []  # one round of every contender at a time, so that a busy spell hits them alike
     for _ in range(args.repeat):
-        plain = time_baseline(paths, None)
-        ours, n_obs = time_imdx(mirror)
-        calamine = time_baseline(paths, "calamine")
-        single = time_imdx(mirror, workers=1)[0]
+        plain, plain_cpu = time_baseline(paths, None)
+        ours, n_obs, ours_cpu = time_imdx(mirror)
+        calamine, calamine_cpu = time_baseline(paths, "calamine")
+        single, _, single_cpu = time_imdx(mirror, workers=1)
         runs.append((plain, ours, calamine, single))
+        cpu.append((plain_cpu, ours_cpu, calamine_cpu, single_cpu))
     plain, ours, calamine, single = (min(r[i] for r in runs) for i in range(4))
+    plain_cpu, ours_cpu, calamine_cpu, single_cpu = (min(r[i] for r in cpu) for i in range(4))
     paired = sorted(r[1] / r[0] for r in runs)
     print(f"{'pandas (read only, default engines)':<44}{plain:8.2f} s")
     print(f"{'pandas + calamine (read only)':<44}{calamine:8.2f} s")
@@ -105,6 +123,9 @@ def main() -> None:
     print(f"  round by round              = {', '.join(f'{r:.2f}' for r in paired)}  "
           f"(median {paired[len(paired) // 2]:.2f})")
     print(f"ratio imdx / pandas+calamine  = {ours / calamine:.2f}")
+    print(f"CPU seconds (best round): pandas {plain_cpu:.1f}, pandas+calamine {calamine_cpu:.1f}, imdx one process "
+          f"{single_cpu:.1f}, imdx {workers} workers {ours_cpu:.1f}; ratio imdx one process / pandas = "
+          f"{single_cpu / plain_cpu:.2f} (what each cost, however busy the machine)")
 
 
 if __name__ == "__main__":

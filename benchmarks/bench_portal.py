@@ -1,4 +1,4 @@
-"""The web portal: server time of a country profile, and the weight of each page type.
+"""The web portal: server time of a country profile and of the flows page, and the weight of each page type.
 
 1. Server time of ``/country/{code}`` on the full store, for every country with data (each profile
    requested once, so each is built from the store, not served from the portal's page cache; the
@@ -6,11 +6,18 @@
    warm-up is reported on its own). The time is the server's own (``Server-Timing: app;dur=``),
    measured over HTTP against a uvicorn server on loopback; the client's wall time is shown too.
    Target: median and p95 under 100 ms.
-2. Page weight of each page type: bytes of the HTML, the scripts and styles it loads and the data
+2. Server time of ``/flows`` for every sex, period and grouping (regions, SDG regions, subregions, the
+   largest countries) and the methods with complete inputs, each combination requested once (never from
+   the page cache). Needs a store with estimates (``imdx estimate flows --all``). Target: p95 under
+   200 ms. Baselines, in the same run and in a process of their own: the flows page as it was, which read
+   every current row of ``estimated_flows`` (every method, period and sex) into pandas and summed the one
+   asked for to regions on each request (its time, or its failure, and peak memory); and a leaner sum on
+   request, of the one method, period and sex asked for (its time, and the ratio to the new page).
+3. Page weight of each page type: bytes of the HTML, the scripts and styles it loads and the data
    its charts fetch (the world map), raw and gzip-compressed as sent, against the budget stated in
    docs/portal.md.
 
-    python benchmarks/bench_portal.py --db imdx.duckdb [--countries 0]   # 0: every country
+    python benchmarks/bench_portal.py --db imdx.duckdb [--countries 0] [--no-baseline] [--old-page]   # 0: all
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MS = 100.0
+FLOWS_TARGET_MS = 200.0
 #: budget per page type (bytes): HTML alone, and everything the page loads, compressed as sent
 BUDGET = {"html_raw": 150_000, "total_gzip": 400_000}
 PAGE_TYPES = {"home": "/", "country": "/country/DEU", "corridor": "/corridor/MEX/USA", "flows": "/flows",
-              "explore": "/explore", "sources": "/sources", "search": "/search?q=Mexico+to+United+States"}
+              "chart": "/chart", "explore": "/explore", "sources": "/sources",
+              "search": "/search?q=Mexico+to+United+States&all=1"}
 
 
 def free_port() -> int:
@@ -88,6 +97,67 @@ def profile_times(client: httpx.Client, store, limit: int) -> dict:
     return {"n": len(codes), "server": server, "wall": wall, "slowest": sorted(slowest, reverse=True)[:3]}
 
 
+def flows_times(client: httpx.Client, store) -> dict:
+    """Every combination of sex, period, grouping and complete method, each requested once."""
+    from imdx.portal import flows
+    from imdx.portal.router import reader_for
+
+    first = client.get("/flows")
+    assert first.status_code == 200, first.status_code
+    stored = [e for e in flows.catalogue(reader_for(store)) if not e.incomplete]
+    combos = sorted({(e.sex, e.year, level, e.method) for e in stored for level in flows.LEVELS})
+    server, slowest = [float(first.headers["server-timing"].split("dur=")[1])], []
+    for sex, year, level, method in combos:
+        r = client.get("/flows", params={"sex": sex, "year": year, "level": level, "method": method})
+        assert r.status_code == 200 and "data-world-total" in r.text, (sex, year, level, method, r.status_code)
+        server.append(float(r.headers["server-timing"].split("dur=")[1]))
+        slowest.append((server[-1], f"{sex} {year} {level} {method}"))
+    return {"n": len(server), "server": server, "slowest": sorted(slowest, reverse=True)[:3]}
+
+
+_BASELINE = """
+import resource, sys, time
+from imdx.store.duckdb_store import DuckDBStore
+store = DuckDBStore(sys.argv[1], read_only=True)
+areas = store.areas().frame
+region = areas["region"].where(areas["region"].notna() & (areas["region"] != ""), areas.index.to_series())
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def summed(frame):
+    part = frame.assign(o=frame["origin"].map(region), d=frame["destination"].map(region))
+    return part[part["o"] != part["d"]].groupby(["o", "d"])["value"].sum()
+
+t, old = time.perf_counter(), "not run (--old-page runs it: it needs several GB)"
+try:  # the old page: every current row of every method, period and sex, then the one asked for
+    if sys.argv[2] == "old":
+        frame = store.select("estimated_flows", {}).to_pandas()
+        part = frame[(frame["year"] == frame["year"].max()) & (frame["method"] == "demographic_accounting_closed")]
+        summed(part)
+        old = f"{time.perf_counter() - t:.2f} s"
+except Exception as err:
+    old = f"failed after {time.perf_counter() - t:.2f} s ({type(err).__name__}: {str(err)[:60]})"
+old_peak = peak()
+t = time.perf_counter()  # on request, only the method, period and sex asked for, summed in pandas
+year = max(store.distinct("estimated_flows", "year"))
+frame = store.select("estimated_flows", {"method": ["demographic_accounting_closed"], "sex": ["_T"],
+                                         "year": [year]}).to_pandas()
+summed(frame)
+print(f"{old}|{old_peak:.0f}|{time.perf_counter() - t:.3f}|{len(frame)}")
+"""
+
+
+def flows_baseline(db: Path, old_page: bool) -> tuple[str, float, float, int]:
+    """The old flows page's work for one request, and a leaner on-request sum, in a fresh process: (old page's
+    time or failure, its peak MiB, the on-request sum's seconds, the rows it summed)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _BASELINE, str(db), "old" if old_page else "-"], capture_output=True,
+                         text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    old, peak, seconds, rows = out.stdout.strip().splitlines()[-1].split("|")
+    return old, float(peak), float(seconds), int(rows)
+
+
 def page_weight(client: httpx.Client) -> dict:
     out = {}
     for name, url in PAGE_TYPES.items():
@@ -110,6 +180,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("imdx.duckdb"))
     parser.add_argument("--countries", type=int, default=0, help="how many countries (0: all)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the flows page's baselines")
+    parser.add_argument("--old-page", action="store_true",
+                        help="also run the old flows page as a baseline (it reads 3.8 M rows: several GB)")
     args = parser.parse_args(argv)
     server, base, store, warmup = start(args.db)
     ok = True
@@ -123,6 +196,26 @@ def main(argv=None) -> int:
               + ", ".join(f"{c} {ms:.0f} ms" for ms, c in t["slowest"])
               + f"; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         ok &= p95 < TARGET_MS
+        from imdx.portal.router import reader_for
+
+        if reader_for(store).has("estimated_region_flows"):
+            f = flows_times(client, store)
+            fmed, fp95, fmax = statistics.median(f["server"]), pct(f["server"], 0.95), max(f["server"])
+            print(f"flows page, server time over {f['n']} combinations of sex, period, grouping and method (each "
+                  f"once, the first request included): median {fmed:.1f} ms, p95 {fp95:.1f} ms, max {fmax:.1f} ms; "
+                  f"target < {FLOWS_TARGET_MS:.0f} ms: {'OK' if fp95 < FLOWS_TARGET_MS else 'MISSED'}; slowest: "
+                  + ", ".join(f"{c} {ms:.0f} ms" for ms, c in f["slowest"]))
+            ok &= fp95 < FLOWS_TARGET_MS
+            if not args.no_baseline:
+                old, peak, seconds, rows = flows_baseline(args.db, args.old_page)
+                print(f"  baseline 1, the old page (every current row of estimated_flows read into pandas on each "
+                      f"request): {old}" + (f", peak {peak:,.0f} MiB in its own process" if args.old_page else ""))
+                print(f"  baseline 2, a sum on request (the {rows:,} country flows of the one method, period and sex "
+                      f"through Store.select, summed in pandas): {seconds * 1000:,.0f} ms; ratio "
+                      f"{seconds * 1000 / fmed:,.1f}x the new median")
+        else:
+            print("flows page: the store holds no regional sums of estimates (run `imdx estimate flows --all`); "
+                  "not measured")
         weights = page_weight(client)
     print(f"\npage weight (budget: HTML <= {BUDGET['html_raw'] // 1000} kB raw; everything a page loads "
           f"<= {BUDGET['total_gzip'] // 1000} kB gzip)")

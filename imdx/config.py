@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from imdx import limits
 from imdx.errors import ConfigError
 
 
@@ -36,6 +37,8 @@ SETTINGS = [
             "(default: one per CPU; 1 does everything in the loading process). The store is always "
             "written by the loading process, one release at a time."),
 ]
+#: the limits on what a reader trusts in a file (IMDX_MAX_FILE, IMDX_MAX_CELLS, ...): see imdx.limits.LIMITS
+LIMITS = limits.LIMITS
 
 
 @dataclass(frozen=True)
@@ -44,17 +47,21 @@ class Settings:
     db: Path | str  # a DuckDB file, or a postgresql:// URL (imdx.store.is_url)
     cache: Path
     workers: int = 1
+    limits: limits.Limits = field(default_factory=limits.Limits)
 
 
 def settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """The settings from the environment and ``overrides`` (e.g. ``mirror=``, ``db=``, and ``limits=``, a
+    mapping of limit name to value such as ``{"max_cells": "1e8"}`` from ``imdx load --limit``)."""
     env = os.environ if env is None else env
+    limit_overrides = overrides.pop("limits", None)
     values = {s.name: _text(overrides.get(s.name)) or env.get(s.env) or s.default for s in SETTINGS}
     mirror = Path(values["mirror"]).expanduser() if values["mirror"] else None
     if mirror is not None and not mirror.is_dir():
         raise ConfigError(f"the mirror folder {mirror} does not exist; set IMDX_MIRROR (or --mirror) to a folder "
                           "laid out like the publishers' files, e.g. ../shared/data")
     return Settings(mirror=mirror, db=_store(values["db"]), cache=Path(values["cache"]).expanduser(),
-                    workers=_workers(values["workers"]))
+                    workers=_workers(values["workers"]), limits=limits.from_env(env, limit_overrides))
 
 
 def _store(value: str) -> Path | str:

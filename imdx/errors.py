@@ -31,27 +31,38 @@ class ConfigError(ImdxError):
     """A setting is missing or wrong (e.g. ``IMDX_MIRROR`` names no folder)."""
 
 
+#: the longest a part of an error message may be (what a file holds is quoted up to this, then cut)
+MESSAGE_PART = 500
+
+
+def shorten(text: str, limit: int = MESSAGE_PART) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was: an error quotes what a file holds, and
+    a header of a million columns must not become an 11 MB line."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters in all)"
+
+
 class SourceFileError(ImdxError):
     """A published file cannot be read as expected: truncated, wrong layout, renamed columns.
 
     The message names the file and, where known, the sheet, row and column, and says what was
-    expected there.
+    expected there (each part quoted up to :data:`MESSAGE_PART` characters).
     """
 
     def __init__(self, file: str, problem: str, *, sheet: str | None = None, row: int | None = None,
                  column: str | None = None, expected: str | None = None, hint: str | None = None):
         self.file, self.sheet, self.row, self.column = file, sheet, row, column
         self.problem, self.expected = problem, expected
-        where = [f"file {file}"]
+        where = [f"file {shorten(file)}"]
         if sheet is not None:
-            where.append(f"sheet {sheet!r}")
+            where.append(f"sheet {shorten(repr(sheet))}")
         if row is not None:
             where.append(f"row {row}")
         if column is not None:
-            where.append(f"column {column}")
-        msg = f"{', '.join(where)}: {problem}"
+            where.append(f"column {shorten(column)}")
+        msg = f"{', '.join(where)}: {shorten(problem)}"
         if expected:
-            msg += f"; expected {expected}"
+            msg += f"; expected {shorten(expected)}"
         msg += ". " + (hint or "Check that the file is the one the publisher released (see `imdx sources`), "
                        "or download it again; the store was left unchanged.")
         super().__init__(msg)

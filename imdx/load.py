@@ -27,13 +27,13 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Self
 
 import pandas as pd
 
-from imdx import checks
+from imdx import checks, limits
 from imdx.codes.areas import AreaChanges, Areas
 from imdx.codes.build import build_areas
 from imdx.config import Settings
@@ -78,6 +78,7 @@ class Prepared:
     observations: dict[str, pd.DataFrame]
     report: Report
     areas: AreaChanges | None = None  # what the build added to its own copy of the areas
+    notes: dict[str, str] = field(default_factory=dict)  # the release's footnotes as published
 
 
 #: ``progress(event, spec)``: "fetch" when a release's files are being fetched, "start" when its turn to be
@@ -87,7 +88,13 @@ Progress = Callable[[str, ReleaseSpec], None]
 
 def load(store: Store, settings: Settings, sources: list[str] | None = None,
          progress: Progress | None = None) -> LoadSummary:
-    """Load the named sources (all when None) into ``store``; one failing release does not stop the others."""
+    """Load the named sources (all when None) into ``store``; one failing release does not stop the others.
+    The readers keep to ``settings.limits``, ``max_memory`` shared by this process and its workers."""
+    with limits.using(settings.limits.shared_by(settings.workers + 1 if settings.workers > 1 else 1)):
+        return _load(store, settings, sources, progress)
+
+
+def _load(store: Store, settings: Settings, sources: list[str] | None, progress: Progress | None) -> LoadSummary:
     known = registry()
     names = sources or list(known)
     unknown = [n for n in names if n not in known]
@@ -206,13 +213,15 @@ def prepare(spec: ReleaseSpec, paths: dict[str, Path], files, areas: Areas) -> P
     observations = {flow: finish(flow, frame) for flow, frame in tables.items()}
     for flow, frame in observations.items():
         report.extend(checks.run(flow, frame, areas, source=spec.source))
-    return Prepared(observations, report)
+    return Prepared(observations, report, notes=dict(ctx.notes))
 
 
 def write_release(store: Store, spec: ReleaseSpec, record: ReleaseRecord, prepared: Prepared,
                   areas: Areas) -> ReleaseOutcome:
     if prepared.areas is not None:
         areas.apply(prepared.areas)
+    if prepared.notes:
+        record = replace(record, notes=prepared.notes)
     release_id = ingest(store, record, prepared.observations, report=prepared.report, areas=areas, checked=True)
     return ReleaseOutcome(spec.source, spec.key, spec.edition, "loaded",
                           n_obs=sum(len(f) for f in prepared.observations.values()), release_id=release_id,
@@ -224,13 +233,23 @@ def _outcome(spec: ReleaseSpec, status: str, error: str | None = None) -> Releas
 
 
 def _failure(spec: ReleaseSpec, err: Exception) -> ReleaseOutcome:
+    files = ", ".join(f.name for f in spec.files)
     if isinstance(err, ImdxError):
         return _outcome(spec, "failed", str(err))
+    if isinstance(err, MemoryError):
+        now = limits.current()
+        more = f"{-(-now.max_memory * 2 // limits.GiB)}G"
+        return _outcome(spec, "failed", f"reading {files} took more memory than this process's share of the limit "
+                        f"max_memory ({limits.size(now.per_process)} of {limits.size(now.max_memory)} for the whole "
+                        f"load); if the files are genuine, raise it (IMDX_MAX_MEMORY={more}, or `imdx load --limit "
+                        f"max_memory={more}`) or load with fewer workers (IMDX_WORKERS). Nothing of this release "
+                        "was stored.")
     if isinstance(err, BrokenProcessPool):
-        return _outcome(spec, "failed", "the process preparing this release stopped (out of memory?); "
+        return _outcome(spec, "failed", f"the process preparing this release ({files}) stopped (out of memory?); "
                         "nothing of it was stored. Load again with IMDX_WORKERS=1 to see the error here.")
-    return _outcome(spec, "failed", f"unexpected {type(err).__name__}: {err} (a bug in imdx: please report it "
-                    "with this message; the store was left unchanged)")
+    message = str(err)[:500] + ("…" if len(str(err)) > 500 else "")
+    return _outcome(spec, "failed", f"unexpected {type(err).__name__} while reading {files}: {message} (a bug in "
+                    "imdx: please report it with this message; the store was left unchanged)")
 
 
 @contextmanager
@@ -272,8 +291,8 @@ class _Preparer:
         self.areas = areas.copy() if areas is not None else None
         self.workers, self.pool = min(workers, n_releases), None
         if self.workers > 1:  # each worker receives the areas once (forked: without copying)
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=_CONTEXT,
-                                            initializer=_start_worker, initargs=(self.areas, os.getpid()))
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=_CONTEXT, initializer=_start_worker,
+                                            initargs=(self.areas, os.getpid(), limits.current()))
         self.lock = threading.Lock()
         #: releases no worker has started: spec, paths, files
         self.queued: dict[tuple[str, str], tuple[ReleaseSpec, dict[str, Path], list]] = {}
@@ -352,11 +371,15 @@ def _prepare_apart(spec: ReleaseSpec, paths, files, areas: Areas) -> Prepared:
 _BASE_AREAS: Areas | None = None  # in a worker process: the areas as they were before the load
 
 
-def _start_worker(areas: Areas | None, parent: int) -> None:
-    """Keep the areas as they were before the load, and end with the loading process, even one killed
-    with SIGKILL (else the worker would wait for work forever, holding its memory)."""
+def _start_worker(areas: Areas | None, parent: int, limits_in_force: limits.Limits) -> None:
+    """Keep the areas as they were before the load and the limits, cap this process's memory at its share
+    of ``max_memory`` (past it an allocation fails with MemoryError, which fails the release only), and
+    end with the loading process, even one killed with SIGKILL (else the worker would wait for work
+    forever, holding its memory)."""
     global _BASE_AREAS
     _BASE_AREAS = areas
+    limits.activate(limits_in_force)
+    limits.cap_memory(limits_in_force.per_process)
     if sys.platform.startswith("linux"):
         import ctypes
 

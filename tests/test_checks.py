@@ -119,3 +119,86 @@ def test_a_negative_count_is_reported(mirror, areas):
     found = _issues("remittances", changed, areas, "negative-value")
     assert len(found) == 1 and found[0].n_obs == 1 and found[0].severity == "error"
     assert (found[0].row, found[0].column) == (frame.loc[at, "cell_row"], frame.loc[at, "cell_column"])
+
+
+# -- tolerances per publisher and causes (issue 13) ---------------------------------------------
+def test_each_source_declares_how_exact_its_figures_are():
+    from imdx.checks.tolerance import Tolerance
+
+    sources = registry()
+    assert sources["undesa_ims"].tolerance_for("migrant_stock") == Tolerance.exact()
+    assert sources["undesa_ims"].tolerance_for("population") == Tolerance.rounded()  # Table 2 is in thousands
+    assert sources["unhcr"].tolerance_for("displacement_demographics") == Tolerance.exact()
+    assert sources["wdi"].tolerance_for("fdi_inflows") == Tolerance.rounded()
+    assert checks.declared_tolerance("sdmx", "anything") == Tolerance.rounded()  # a publisher imdx does not know
+
+
+@pytest.fixture(scope="module")
+def desa_2020(mirror, areas):
+    return _prepared(mirror, areas, "undesa_ims", "ims2020-destination")["migrant_stock"]
+
+
+def _workbook_table_1(mirror) -> pd.DataFrame:
+    """UN DESA's 2020 Table 1 as published, read with openpyxl: columns L, S and Z hold 2020 for both
+    sexes, males and females; aggregates have no 'Type of data' (column E)."""
+    raw = pd.read_excel(mirror / "undesa_ims" / "undesa_pd_2020_ims_stock_by_sex_and_destination.xlsx",
+                        sheet_name="Table 1", header=None, skiprows=11, engine="openpyxl")
+    return raw[raw[3].notna()]
+
+
+def test_undesa_2020_sex_split_is_reported_with_its_cause(mirror, areas, desa_2020):
+    """The countries' men and women do not add up to the World's, because Bonaire, Sint Eustatius and Saba
+    has a total and no split by sex: the report says so, naming it (figures recomputed from the workbook)."""
+    raw = _workbook_table_1(mirror)
+    countries = raw[raw[4].astype(str).str.strip().ne("") & raw[4].notna()]
+    world = raw[raw[3] == 900].iloc[0]
+    bes = raw[raw[3] == 535].iloc[0]
+    assert bes[18] == ".." and bes[25] == ".." and bes[11] == 26_221  # published: a total, no split
+    issues = checks.run("migrant_stock", desa_2020, areas, source="undesa_ims")
+    for sex, column in (("M", 18), ("F", 25)):
+        parts = pd.to_numeric(countries[column], errors="coerce").sum()
+        assert world[column] - parts > 10_000  # short by thousands
+        issue = next(i for i in issues if i.type == "parts-differ-from-total" and f"sex={sex}," in i.message
+                     and "year=2020" in i.message and "countries (destination)" in i.message)
+        assert f"add up to {parts:,.0f}, the published total is {world[column]:,.0f}" in issue.message
+        assert issue.area == "001" and issue.sheet == "Table 1"
+        cause = issue.message.split("Cause:")[1]
+        assert cause.lstrip().startswith("1 member(s) of destination missing from the parts, which can account "
+                                         "for it: Bonaire, Sint Eustatius and Saba (BES), which has 26,221 for sex=_T")
+    alone = [i for i in issues if i.type == "total-without-parts" and i.area == "BES"]
+    assert len(alone) == 1 and "in 7 years, 1990-2020 (26,221 in 2020)" in alone[0].message
+    assert "males and females are all published as missing" in alone[0].message
+    # at the old, relative tolerance for every publisher, the gap (0.01% of the World) went unreported
+    relaxed = checks.run("migrant_stock", desa_2020, areas, source="undesa_ims", tolerance=checks.ROUNDED)
+    assert not [i for i in relaxed if i.type.startswith("parts-") and "countries (destination)" in i.message]
+
+
+def test_a_member_left_out_of_the_parts_is_named(areas, desa_2020):
+    """Germany's men taken out of the 2020 table: the World's men are short by them, and Germany, which
+    still has its total for both sexes, is named first."""
+    frame = desa_2020
+    men = (frame["destination"] == "DEU") & (frame["sex"] == "M") & (frame["year"] == 2020) & (frame["origin"] == "_T")
+    german_men = frame.loc[men, "value"].iloc[0]
+    german_total = frame.loc[(frame["destination"] == "DEU") & (frame["sex"] == "_T") & (frame["year"] == 2020)
+                             & (frame["origin"] == "_T"), "value"].iloc[0]
+    issues = checks.run("migrant_stock", frame[~men.to_numpy()].reset_index(drop=True), areas, source="undesa_ims")
+    issue = next(i for i in issues if "sex=M," in i.message and "year=2020" in i.message
+                 and "countries (destination)" in i.message)
+    assert f"({-(german_men + 13_614):+,.0f}," in issue.message  # Germany's men and BES's
+    assert f"2 member(s) of destination missing from the parts, which can account for it: Germany (DEU), which " \
+           f"has {german_total:,.0f} for sex=_T but no value here; Bonaire" in issue.message
+
+
+@pytest.mark.parametrize("source, flow, exact", [
+    ("undesa_ims", "migrant_stock", True), ("undesa_ims", "population", False),
+    ("undesa_ims", "migrant_stock_age_share", False), ("undesa_flows", "reported_flows", True),
+    ("oecd_imo", "reported_flows", True), ("unodc_glotip", "detected_trafficking_victims", True),
+    ("iom_gdidata", "missing_migrants", True), ("iom_gdidata", "first_time_asylum_applicants", False),
+    ("rpw", "remittance_costs", False), ("eurostat", "reported_flows", True)])
+def test_the_new_sources_declare_how_exact_their_figures_are(source, flow, exact):
+    """Counts to the person get an absolute tolerance of a few units; rounded figures (Eurostat's asylum
+    applicants, to the nearest 5; UN DESA's population, in thousands; percentages) a relative one."""
+    from imdx.checks import declared_tolerance
+
+    tolerance = declared_tolerance(source, flow)
+    assert (tolerance.relative == 0 and tolerance.absolute <= 5) if exact else tolerance.relative > 0

@@ -101,3 +101,24 @@ def test_python_api_matches_cli(small_store):
                           output="polars")
     assert frame.set_index("sex")["value"]["_T"] == 15_762_457
     assert arrow.num_rows == len(frame) == polars.height == 3
+
+
+def test_diff_shows_the_2024_edition_revising_2020(full_store):
+    result = run("diff", "migrant_stock", "--from", "2020", "--to", "2024", "--destination", "World", "--origin",
+                 "total", "--sex", "_T", "--format", "csv", db=full_store)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.output), keep_default_na=False).set_index("year")
+    assert (float(frame.loc[2020, "value_from"]), float(frame.loc[2020, "value_to"])) == (280_598_105, 275_284_032)
+    assert frame.loc[2020, "change"] == "changed" and frame.loc[2024, "change"] == "appeared"
+    assert float(frame.loc[2024, "value_to"]) == 304_021_813
+
+
+def test_new_sources_are_listed(full_store):
+    sources = run("sources", db=full_store)
+    for name in ("undesa_flows", "oecd_imo", "unodc_glotip", "iom_gdidata", "rpw"):
+        assert name in sources.output
+    victims = run("query", "detected_trafficking_victims", "--country", "USA", "--year", "2022", "--sex", "_T",
+                  "--age", "_T", "--exploitation", "_T", "--citizenship", "_T", "--repatriation", "_T",
+                  "--format", "csv", db=full_store)
+    assert victims.exit_code == 0, victims.output
+    assert pd.read_csv(io.StringIO(victims.output))["value"].tolist() == [16_390]

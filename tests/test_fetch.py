@@ -38,7 +38,7 @@ class Publisher:
     """Serves ``<base>/<host>/<path>`` of every file of SPECS from the mirror; where several files share
     one URL (the World Bank's ``?downloadformat=csv``), a ZIP archive of them, as the publisher does.
     ``fail(path, *faults)`` queues faults, one per request: ``500``, ``404``, ``slow``, ``truncate``,
-    ``changed``, ``html`` (a landing page instead of the file)."""
+    ``changed``, ``html`` (a landing page instead of the file), ``nolength`` (no Content-Length)."""
 
     def __init__(self, mirror: Path):
         self.routes: dict[str, list[Path]] = {}
@@ -72,7 +72,8 @@ class Publisher:
                     body = body + b"\n"  # the publisher revised the file
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
+                if fault != "nolength":  # a body whose size is not announced
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
                 self.wfile.flush()
@@ -356,3 +357,28 @@ def test_imdx_load_from_the_publishers(publisher, tmp_path, monkeypatch):
         files = store.release_files()
         assert len(files) == len(SPEC.files) + len(wpp.SOURCE.releases[0].files)
         assert all(f.startswith("https://") for f in files.retrieved_from)
+
+
+@pytest.mark.parametrize("fault", [None, "nolength"])
+def test_a_download_past_the_size_limit_is_stopped_and_not_kept(publisher, tmp_path, fault):
+    """Refused at once when the publisher announces the size, else as soon as the bytes pass the limit;
+    nothing of it stays in the cache, and no fallback hides it."""
+    from imdx import limits
+
+    if fault:
+        publisher.fail(XLSX.url, fault)
+    with limits.using(limits.Limits(max_file=100_000)), pytest.raises(limits.LimitError) as err:
+        fetch(publisher, tmp_path)
+    assert XLSX.name in str(err.value) and "max_file" in str(err.value) and "IMDX_MAX_FILE=" in str(err.value)
+    assert ("Content-Length" in str(err.value)) == (fault is None)
+    assert not list((tmp_path / "cache" / "tmp").glob("*.part"))
+    assert not (tmp_path / "cache" / "objects" / XLSX.sha256[:2] / XLSX.sha256).exists()
+
+
+def test_a_zip_member_past_the_limits_is_refused(publisher, tmp_path):
+    from imdx import limits
+
+    spec = wdi.SOURCE.releases[0]
+    with limits.using(limits.Limits(max_unpacked=10_000)), pytest.raises(limits.LimitError) as err:
+        fetch_release(spec, mirror=None, cache=tmp_path / "cache", url_map=publisher.base, policy=FAST)
+    assert "member" in str(err.value) and "ZIP archive" in str(err.value) and "max_unpacked" in str(err.value)

@@ -15,7 +15,7 @@ from imdx.api import errors
 from imdx.api.fastpath import CachedResponses
 from imdx.api.guard import Guard
 from imdx.api.limits import Limits
-from imdx.api.routes import data, diff, library, meta, registry
+from imdx.api.routes import census, data, diff, library, meta, registry
 from imdx.api.state import ApiState
 from imdx.errors import StoreError
 from imdx.store import connect
@@ -81,6 +81,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, current_mb: int =
     meta.register(app, state)
     data.register(app, state)
     diff.register(app, state)
+    census.register(app, state)
     library.register(app, state)
     registry.register(app, state, cases, editable=registry_edits)
     if cases is not None:

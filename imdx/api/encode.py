@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from imdx.exports import safe_table
+
 
 def records(table: pa.Table) -> list[dict]:
     """Rows as dicts; NaN becomes null (JSON has no NaN)."""
@@ -42,8 +44,9 @@ def json_bytes(document: dict) -> bytes:
 
 
 def csv_bytes(table: pa.Table) -> bytes:
+    """CSV with formula-looking text cells neutralised (:func:`imdx.exports.safe_table`), numbers as numbers."""
     sink = io.BytesIO()
-    pacsv.write_csv(table, sink)
+    pacsv.write_csv(safe_table(table), sink)
     return sink.getvalue()
 
 

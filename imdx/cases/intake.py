@@ -29,7 +29,10 @@ from imdx.cases.db import CaseStore
 from imdx.cases.errors import IntakeError
 from imdx.cases.schema import CTDC_TO_FIELD, FIELD_BY_NAME, IDENTIFYING_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
 from imdx.cases.validate import validate_records
+from imdx.errors import SourceFileError
 from imdx.model.report import Issue, Report
+from imdx.sources.csvfile import check_csv
+from imdx.sources.xlsx import open_workbook
 
 ALIASES = {**CTDC_TO_FIELD, "meansWithholdDocuments": "means_withhold_documents"}
 VALUE_ALIASES = {"gender": {"Female": "Woman", "Male": "Man", "female": "Woman", "male": "Man",
@@ -56,10 +59,15 @@ def read_contributor_file(path: Path | str, sheet: str | int = 0) -> pd.DataFram
         raise IntakeError(f"file {path} not found: check the path; nothing was imported")
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+            with open_workbook(path, "a contributor workbook") as book:  # within the limits, before pandas trusts it
+                book.check(sheet)
             raw = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[],
                                 engine="calamine")
         else:
+            check_csv(path, expected="a contributor CSV file")
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
+    except SourceFileError as err:
+        raise IntakeError(f"{err}") from None
     except Exception as err:  # noqa: BLE001 (any reader failure means the file is unreadable)
         raise IntakeError(f"file {path} cannot be read as CSV or Excel ({err}); expected a header row with the "
                           "standard's or CTDC's column names. Nothing was imported.") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from imdx.config import settings
@@ -18,6 +19,22 @@ from imdx.store.base import Store
 DB_OPTION = click.option("--db", "db", default=None,
                          help="The store: a DuckDB file, or a PostgreSQL URL (postgresql://user@host/imdx). "
                               "Default: $IMDX_DB or ./imdx.duckdb.")
+LIMIT_OPTION = click.option(
+    "--limit", "limit", multiple=True, metavar="NAME=VALUE",
+    help="Raise or lower a limit on what a file may hold, e.g. --limit max_cells=1e8 --limit max_memory=16G "
+         "(also $IMDX_MAX_CELLS, ...). Limits: max_file, max_unpacked, max_ratio, max_rows, max_columns, max_cells, "
+         "max_text, max_memory.")
+
+
+def limit_overrides(pairs) -> dict[str, str]:
+    """``--limit NAME=VALUE`` options as a mapping for :func:`imdx.config.settings`."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not value.strip():
+            raise click.UsageError(f"--limit takes NAME=VALUE, e.g. --limit max_cells=1e8 (got {pair!r})")
+        out[name.strip()] = value.strip()
+    return out
 
 #: parameters the command line takes as arguments, not as ``--options``
 POSITIONAL = ("dataflow", "q")
@@ -80,7 +97,9 @@ def write(frame: pd.DataFrame, fmt: str, output: str | None) -> None:
         frame.to_parquet(output, index=False)
         return
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        from imdx.exports import safe_frame
+
+        text = safe_frame(frame).to_csv(index=False)  # formula-looking text cells made safe for spreadsheets
     elif fmt == "json":
         text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
     else:
@@ -112,9 +131,9 @@ def print_issues(out: Console, issues: pd.DataFrame, limit: int = 40) -> None:
     for r in shown.itertuples(index=False):
         file, sheet, column = (_text(v) for v in (r.file, r.sheet, r.column))
         where = ", ".join(x for x in [file, sheet and f"sheet {sheet}",
-                                      r.row == r.row and r.row is not None and f"row {int(r.row)}",
+                                      pd.notna(r.row) and f"row {int(r.row)}",  # NaN or <NA> when unknown
                                       column and f"column {column}"] if x)
-        detail.add_row(r.severity, r.type, _text(r.source) or "", where, r.message)
+        detail.add_row(r.severity, r.type, _text(r.source) or "", escape(where), escape(str(r.message)))
     out.print(detail)
 
 

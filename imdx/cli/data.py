@@ -8,7 +8,17 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from imdx.cli.common import DB_OPTION, console, open_store, parse_filters, print_issues, write
+from imdx import limits
+from imdx.cli.common import (
+    DB_OPTION,
+    LIMIT_OPTION,
+    console,
+    limit_overrides,
+    open_store,
+    parse_filters,
+    print_issues,
+    write,
+)
 from imdx.config import settings
 from imdx.errors import StoreError
 from imdx.store import connect, exists
@@ -44,9 +54,10 @@ def sources_cmd(db):
 @click.option("--url", default=None, help="With `imdx load sdmx`: download the message from this URL.")
 @click.option("--structure", type=click.Path(dir_okay=False, exists=True), default=None,
               help="With `imdx load sdmx`: a structure message holding the message's DSD.")
+@LIMIT_OPTION
 @DB_OPTION
 @click.pass_context
-def load_cmd(ctx, source, mirror, file, url, structure, db):
+def load_cmd(ctx, source, mirror, file, url, structure, limit, db):
     """Load sources (all by default) into the store, then print a summary and the issue report.
 
     Each release is loaded whole or not at all; loading the same files again changes nothing.
@@ -58,8 +69,8 @@ def load_cmd(ctx, source, mirror, file, url, structure, db):
         if source != ("sdmx",) or not (file or url):
             raise click.UsageError("an SDMX message is loaded with `imdx load sdmx --file F` or "
                                    "`imdx load sdmx --url U`")
-        return _load_sdmx_message(file=file, url=url, structure=structure, mirror=mirror, db=db)
-    cfg = settings(mirror=mirror, db=db)
+        return _load_sdmx_message(file=file, url=url, structure=structure, mirror=mirror, limit=limit, db=db)
+    cfg = settings(mirror=mirror, db=db, limits=limit_overrides(limit))
     out = console()
     with connect(cfg.db) as store, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -86,14 +97,14 @@ def load_cmd(ctx, source, mirror, file, url, structure, db):
         sys.exit(1)
 
 
-def _load_sdmx_message(*, file, url, structure, mirror, db) -> None:
+def _load_sdmx_message(*, file, url, structure, mirror, limit, db) -> None:
     """``imdx load sdmx``: an SDMX data message as a release of source `sdmx` (dataflow
     sdmx_<agency>_<flow>, :mod:`imdx.sources.sdmx`); exit code 3 for a structure message (nothing to load)."""
     from imdx.sources.sdmx import load_sdmx
 
-    cfg = settings(mirror=mirror, db=db)
+    cfg = settings(mirror=mirror, db=db, limits=limit_overrides(limit))
     areas = None
-    with connect(cfg.db) as store:
+    with connect(cfg.db) as store, limits.using(cfg.limits):
         if store.areas() is None and cfg.mirror is not None:
             from imdx.codes.build import build_areas
 

@@ -1,7 +1,11 @@
 """``imdx estimate``: flows from stocks stored as estimate releases, remittance and comparison reports.
 
-* ``imdx estimate flows --method M --from 1990 --to 2000 [--sex M] [--allow-missing-vitals]`` (or
-  ``--all``): run the methods on the stored inputs and store one ``imdx-estimates`` release;
+* ``imdx estimate flows [--method M] --from 1990 --to 2000 [--sex M] [--replicates R]`` (or ``--all``): run
+  the methods (default: the recommended one) on the stored inputs, each flow with its interval, and store one
+  ``imdx-estimates`` release of ``estimated_flows``;
+* ``imdx estimate methods``: the method codes, which migest function each matches, the default;
+* ``imdx estimate mirror [--year Y] [--dry-run]``: both reports of each corridor harmonised (de Beer et al.
+  2010), stored as ``harmonised_flows``;
 * ``imdx estimate remittances [--output FILE]``: the remittance-volatility and Ratha-Shaw report;
 * ``imdx estimate report abel-sander|remittances|mirror --output FILE``: a markdown report.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import numpy as np
 
 from imdx.cli.common import DB_OPTION, console, open_store
 from imdx.config import settings
@@ -33,11 +38,19 @@ def _periods(start: int | None, end: int | None) -> list[tuple[int, int]]:
     return [(y, y + 5) for y in range(start, end, 5)]
 
 
+@estimate_group.command("methods")
+def methods_cmd():
+    """The flow-estimation methods: code, the migest (R) function it reproduces, and the default."""
+    from imdx.estimates.run import DEFAULT_METHOD, METHODS, MIGEST
+
+    for m in METHODS:
+        click.echo(f"{m}{'  [default (recommended)]' if m == DEFAULT_METHOD else ''}\n    migest: {MIGEST[m]}")
+
+
 @estimate_group.command("flows")
 @click.option("--method", "methods", multiple=True,
-              help="A method code (repeatable): stock_differencing_drop, stock_differencing_reverse, "
-                   "migration_rates_dennett, rogers_von_rabenau, demographic_accounting_closed, "
-                   "demographic_accounting_open, demographic_accounting_closed_no_stayer, pseudo_bayesian.")
+              help="A method code (repeatable; `imdx estimate methods` lists them with their migest "
+                   "equivalents). Default: pseudo_bayesian (Azose & Raftery 2019), the recommended one.")
 @click.option("--from", "start", type=int, default=None, help="First stock year (1990 ... 2015).")
 @click.option("--to", "end", type=int, default=None,
               help="Last stock year; the span is cut into five-year periods.")
@@ -46,39 +59,49 @@ def _periods(start: int | None, end: int | None) -> list[tuple[int, int]]:
 @click.option("--all", "everything", is_flag=True,
               help="Every method, the six periods 1990-2020, both sexes and each sex.")
 @click.option("--allow-missing-vitals", is_flag=True,
-              help="Run the demographic-accounting methods where births/deaths are missing (taken as 0; "
-                   "recorded). Needed for M and F: WPP 2024 here has no births or deaths by sex.")
+              help="Run the demographic-accounting methods where an area's births/deaths are missing (taken as 0; "
+                   "recorded). Births and deaths by sex are derived from WPP's both-sexes figures (see the notes).")
+@click.option("--replicates", type=click.IntRange(0, 1000), default=20, show_default=True,
+              help="Perturbed runs behind each flow's interval (0: no interval). Each costs one more run.")
+@click.option("--level", type=click.FloatRange(0.5, 0.99), default=0.9, show_default=True,
+              help="Coverage of the intervals.")
 @click.option("--total-flow", type=float, default=None,
               help="World flow total for migration_rates_dennett (default: the closed demographic "
                    "account's total for the same period and sex).")
 @click.option("--dry-run", is_flag=True, help="Estimate and print the totals; store nothing.")
 @DB_OPTION
-def flows_cmd(methods, start, end, sexes, everything, allow_missing_vitals, total_flow, dry_run, db):
+def flows_cmd(methods, start, end, sexes, everything, allow_missing_vitals, replicates, level, total_flow, dry_run,
+              db):
     """Estimate migration flows from the stored bilateral stocks (and births and deaths) and store them
     as one release of the dataflow estimated_flows (query it with `imdx query estimated_flows`)."""
     from rich.table import Table
 
     from imdx.estimates.inputs import PERIODS, SEXES, StoreInputs
-    from imdx.estimates.run import METHODS, run_all, store_estimates
+    from imdx.estimates.run import DEFAULT_METHOD, METHODS, MIGEST, run_all, store_estimates
 
     if everything:
         methods, periods, sexes = tuple(methods) or METHODS, PERIODS, tuple(sexes) or SEXES
     else:
-        if not methods:
-            raise click.UsageError("give --method (repeatable) or --all")
+        methods = tuple(methods) or (DEFAULT_METHOD,)
         periods, sexes = _periods(start, end), tuple(sexes) or ("_T",)
     err = console(err=True)
     with open_store(db, read_only=dry_run) as store:
         inputs = StoreInputs(store)
         estimates = run_all(inputs, methods=methods, periods=periods, sexes=sexes,
                             allow_missing_vitals=allow_missing_vitals, total_flow=total_flow,
+                            replicates=replicates, level=level,
                             progress=lambda what: err.print(f"estimating {what}"))
-        table = Table(title="Estimated flows")
+        for m in dict.fromkeys(e.method for e in estimates):
+            click.echo(f"{m}{' (default)' if m == DEFAULT_METHOD else ''}: migest {MIGEST[m]}")
+        table = Table(title=f"Estimated flows ({level:.0%} intervals; bounds: the cells' bounds summed)")
         table.add_column("method", no_wrap=True, min_width=39)
-        for name in ("period", "sex", "world total", "adjustments"):
+        for name in ("period", "sex", "world total", "bounds", "adjustments"):
             table.add_column(name)
         for e in estimates:
-            table.add_row(e.method, f"{e.start}-{e.end}", e.sex, f"{e.total:,.0f}", _flags(e))
+            bounds = ("-" if e.lower is None else
+                      f"{np.nansum(e.lower - np.diag(np.diag(e.lower))):,.0f} - "
+                      f"{np.nansum(e.upper - np.diag(np.diag(e.upper))):,.0f}")
+            table.add_row(e.method, f"{e.start}-{e.end}", e.sex, f"{e.total:,.0f}", bounds, _flags(e))
         console().print(table)
         missing = sum(1 for e in estimates if e.options.get("allow_missing_vitals"))
         if missing:
@@ -108,6 +131,8 @@ def _flags(e) -> str:
             out.append("birthplace totals not exact")
         elif note.startswith("flows can be negative"):
             out.append("can be negative")
+        elif note.startswith("rounded away"):
+            out.append(note.split(" left by")[0])
     return "; ".join(out)
 
 
@@ -153,6 +178,34 @@ def remittances_cmd(output, store_it, stocks, received, rule, db):
                        "--source imdx-estimates`")
 
 
+@estimate_group.command("mirror")
+@click.option("--year", "years", multiple=True, type=int, help="A year (repeatable); default every year with pairs.")
+@click.option("--replicates", type=click.IntRange(0, 1000), default=50, show_default=True,
+              help="Bootstrap resamples of the pairs behind each interval.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Also write the markdown report (sender and receiver against the harmonised flows) here.")
+@click.option("--dry-run", is_flag=True, help="Harmonise and report; store nothing.")
+@DB_OPTION
+def mirror_cmd(years, replicates, output, dry_run, db):
+    """Harmonise the flows both sides report (de Beer et al. 2010 correction factors) and store them as one
+    release of harmonised_flows, each with its interval."""
+    from imdx.estimates import mirror
+
+    with open_store(db, read_only=dry_run) as store:
+        harmonised, issues, pairs = mirror.harmonise_all(store, years=list(years) or None, replicates=replicates)
+        text = mirror.report(harmonised, issues, mirror.totals_side_by_side(store))
+        if output:
+            _write(text, output)
+        click.echo(f"harmonised {sum(len(h.frame()) for h in harmonised):,} corridor-years in {len(harmonised)} "
+                   f"year(s); {len(issues)} note(s) on what could not be harmonised")
+        if dry_run:
+            return
+        release_id = mirror.store_harmonised(store, harmonised, pairs, issues, replicates)
+    click.echo("these harmonised flows are stored already" if release_id is None else
+               f"stored as release {release_id}; query with "
+               "`imdx query harmonised_flows --origin ESP --destination BEL`")
+
+
 @estimate_group.command("report")
 @click.argument("topic", type=click.Choice(["abel-sander", "remittances", "mirror"]))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
@@ -186,30 +239,12 @@ def _abel_sander(store, mirror) -> str:
     ours = abel_sander.ours_from_store(store)
     if ours.empty:
         ours = abel_sander.ours_from_estimates(run_all(store, methods=["demographic_accounting_closed"],
-                                                       periods=abel_sander.PERIODS, sexes=["_T"]))
+                                                       periods=abel_sander.PERIODS, sexes=["_T"], replicates=0))
     return abel_sander.report(abel_sander.compare(ours, theirs))
 
 
 def _mirror(store) -> str:
     from imdx.estimates import mirror
-    from imdx.estimates.markdown import table as md
 
-    cov = mirror.coverage_table(store)
-    year = int(cov.sort_values(["pairs_reported_both_ways", "year"]).iloc[-1]["year"])
-    checks = [mirror.coverage_check(store, year, noise=n) for n in (0.0, 0.05, 0.1)]
-    rows = [{"noise (log sd)": c.noise, "countries": len(c.countries), "pairs": c.pairs,
-             "max factor error": round(c.max_factor_error, 4)} for c in checks]
-    import pandas as pd
-
-    return "\n".join([
-        "# Mirror flows (de Beer et al. 2010): what the data allow", "",
-        ("**Missing: the sending side.** Only the receiving side (Eurostat migr_imm5prv, immigration by previous "
-        "residence, derived copy) is in the mirror; emigration by next residence (migr_emi3nxt) is not. No real "
-        "pair can be harmonised until a sending-side table is loaded."), "",
-        "## Receiving-side coverage", "", md(cov), "",
-        f"## Identification on the real coverage ({year}, constructed sending side)", "",
-        ("A sending side is constructed from the real receiving side with known factors (log-uniform in [0.5, 2], "
-        "Sweden = 1) and log-normal noise; the method recovers the factors exactly without noise, and the "
-        "error grows with noise because few pairs carry each factor. These are not harmonised flows."), "",
-        md(pd.DataFrame(rows)), ""])
-
+    harmonised, issues, _ = mirror.harmonise_all(store, replicates=20)
+    return mirror.report(harmonised, issues, mirror.totals_side_by_side(store))

@@ -37,7 +37,7 @@ KINDS = ("country", "aggregate", "residual", "total")
 
 #: residual categories shared by all sources
 RESIDUALS = [("_O", "Other"), ("_ON", "Other North"), ("_OS", "Other South"), ("_U", "Unknown"),
-             ("_S", "Stateless")]
+             ("_S", "Stateless"), ("_M", "Several countries (a list, given in the note)")]
 
 
 @dataclass(frozen=True)
@@ -151,11 +151,28 @@ class Areas:
         return pd.Series(mapped.take(index, allow_fill=True), index=values.index, dtype="string")
 
     def search(self, text: str, limit: int = 20) -> pd.DataFrame:
-        """Areas whose code or any alias contains ``text`` (case and accents ignored)."""
+        """Areas whose code or any alias contains ``text`` (case and accents ignored), best first: an
+        exact code, name or abbreviation ("UK", "USA", "UAE", "DRC"), then names that start with the
+        text, then names with a word that does, then the rest; countries before groups, then by name."""
         needle = normalise(text)
-        hits = {code for system, table in self._by.items() for key, code in table.items()
-                if needle in (key if system == "name" else key.casefold())}
-        return self.frame.loc[sorted(hits)].head(limit)
+        if not needle:
+            return self.frame.iloc[:0]
+        best: dict[str, int] = {}
+        for system, table in self._by.items():
+            for key, code in table.items():
+                key = key if system == "name" else key.casefold()
+                if needle not in key:
+                    continue
+                rank = 0 if key == needle else 2 if key.startswith(needle) else \
+                    3 if f" {needle}" in f" {key}".replace("(", " ").replace(",", " ") else 4
+                best[code] = min(rank, best.get(code, 9))
+        for code, rank in best.items():  # the area's own name first among names that start with the text
+            if rank == 2 and normalise(self.frame.at[code, "name"]).startswith(needle):
+                best[code] = 1
+        kinds = {"country": 0, "aggregate": 1, "total": 2, "residual": 3}
+        order = sorted(best, key=lambda c: (best[c], kinds.get(self.frame.at[c, "kind"], 4),
+                                            normalise(self.frame.at[c, "name"])))
+        return self.frame.loc[order].head(limit)
 
     # -- reading ------------------------------------------------------------------------------
     def name(self, code: str) -> str | None:
@@ -200,4 +217,7 @@ class Areas:
 
 
 def read_m49(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    from imdx.sources.csvfile import read_csv
+
+    return read_csv(path, expected="UNSD's M49 table (unsd_m49_methodology.csv)", dtype=str, keep_default_na=False,
+                    encoding="utf-8-sig")

@@ -6,11 +6,15 @@
   DESA's location codes for every country and aggregate, SDG regions, development groups and
   World Bank income groups as memberships;
 * pycountry: ISO alpha-2 codes and the ISO names as aliases;
-* the sidecar ``imdx/codes/aliases/common.csv``: spellings that differ in words, reviewed by hand.
+* the sidecar ``imdx/codes/aliases/common.csv``: spellings that differ in words, reviewed by hand;
+* ``imdx/codes/names_today.csv``: the names publishers use today where the M49 file is older
+  (``Türkiye``, not ``Turkey``); the former name stays an alias.
 """
 
 from __future__ import annotations
 
+import io
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +23,7 @@ import pycountry
 from imdx.codes.areas import AREA_COLUMNS, RESIDUALS, Areas, read_m49
 from imdx.codes.names import normalise, strip_footnote
 from imdx.errors import SourceFileError
+from imdx.sources.xlsx import open_workbook
 
 M49_FILE = "unsd_m49_methodology.csv"
 ANNEX_FILE = "aggregates_correspondence_table_2020_1.xlsx"
@@ -30,6 +35,11 @@ WB_INCOME_NAMES = {"HIC": "High income", "MIC": "Middle income", "UMC": "Upper m
                    "LMC": "Lower middle income", "LIC": "Low income", "INX": "Not classified"}
 #: countries without an ISO 3166 alpha-3 code: the code the World Bank uses
 NON_ISO = {"830": ("CHI", "Channel Islands"), "412": ("XKX", "Kosovo")}
+#: region, sub-region of areas that UN statistics show but the M49 file does not place: Channel Islands
+#: (Northern Europe, as M49 830's members Guernsey and Jersey), Taiwan (Eastern Asia, as UN DESA and WPP
+#: place it) and Kosovo (Southern Europe, where WPP places its code 412)
+PLACED = {"CHI": ("150", "154"), "TWN": ("142", "030"), "XKX": ("150", "039")}
+NAMES_TODAY = "names_today.csv"
 
 _M49_REQUIRED = ["Global Code", "Region Code", "Region Name", "Sub-region Code", "Sub-region Name",
                  "Intermediate Region Code", "Intermediate Region Name", "Country or Area", "M49 Code",
@@ -70,11 +80,12 @@ def _region_rows(m49: pd.DataFrame) -> list[dict]:
 
 def read_annex(path: Path) -> pd.DataFrame:
     """UN DESA's location table: one row per location code, with its type and memberships."""
-    try:
-        raw = pd.read_excel(path, header=None, engine="calamine", sheet_name="Annex")
-    except Exception as err:  # calamine raises its own error types for broken zips
-        raise SourceFileError(str(path), f"cannot be read as an xlsx workbook ({err})",
-                              expected="the UN DESA IMS 2020 annex workbook") from err
+    with open_workbook(path, "the UN DESA IMS 2020 annex workbook") as book:
+        if "Annex" not in book.sheet_names:
+            raise SourceFileError(str(path), f"has no sheet 'Annex' (sheets: {book.sheet_names})", sheet="Annex",
+                                  expected="the UN DESA IMS 2020 annex workbook")
+        raw = pd.DataFrame(book.rows("Annex"), dtype=object)
+    raw = raw.where(raw != "", None)
     labels = [str(v) for v in raw.iloc[10].tolist()]
     if "Location code" not in labels or "ISO3 Alpha-code" not in labels:
         raise SourceFileError(str(path), "the header row is not where it was published", sheet="Annex",
@@ -106,7 +117,7 @@ def build_areas(m49_folder: Path) -> Areas:
     csv_path = m49_folder / M49_FILE
     try:
         m49 = read_m49(csv_path)
-    except FileNotFoundError:
+    except (FileNotFoundError, SourceFileError):
         raise
     except Exception as err:
         raise SourceFileError(str(csv_path), f"cannot be read as CSV ({err})") from err
@@ -130,9 +141,31 @@ def build_areas(m49_folder: Path) -> Areas:
     _add_desa(areas, read_annex(m49_folder / ANNEX_FILE))
     # Kosovo has no M49 or ISO code; the World Bank publishes it as XKX and WPP as 412
     areas.add_area("XKX", "Kosovo", "country", iso2="XK")
+    for code, (region, subregion) in PLACED.items():
+        if code in areas.frame.index and not _text(areas.frame.at[code, "region"]):
+            areas.frame.loc[code, ["region", "subregion"]] = [region, subregion]
     _add_pycountry(areas)
     areas.load_sidecar("common")
+    _rename_today(areas)
     return areas
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def names_today() -> pd.DataFrame:
+    """``imdx/codes/names_today.csv``: code, name (as publishers write it today), former (the older name)."""
+    text = resources.files("imdx.codes").joinpath(NAMES_TODAY).read_text("utf-8")
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, comment="#")
+
+
+def _rename_today(areas: Areas) -> None:
+    """Give areas the names their publishers use today; the former name stays an alias (it resolves as before)."""
+    for row in names_today().itertuples(index=False):
+        if row.code in areas.frame.index:
+            areas.add_alias(row.code, "name", row.name)
+            areas.frame.loc[row.code, "name"] = row.name
 
 
 def _add_desa(areas: Areas, annex: pd.DataFrame) -> None:
@@ -148,8 +181,7 @@ def _add_desa(areas: Areas, annex: pd.DataFrame) -> None:
                 areas.add_area(code, row.name, "country", m49=_pad(row.code))
             areas.add_alias(code, "undesa", row.code)
             areas.add_alias(code, "name", row.name)
-            groups[code] = [row.sdg_region and _desa_code(areas, row.sdg_region), DESA_EQUIVALENTS.get(row.income),
-                            row.development]
+            groups[code] = [row.sdg_region, DESA_EQUIVALENTS.get(row.income), row.development]
             continue
         target = DESA_EQUIVALENTS.get(row.code) or m49_by_name.get(normalise(row.name))
         if target and (target not in taken or row.type in (2, 3)):
@@ -159,7 +191,9 @@ def _add_desa(areas: Areas, annex: pd.DataFrame) -> None:
             areas.add_area(target, row.name, "aggregate")
         areas.add_alias(target, "undesa", row.code)
         areas.add_alias(target, "name", row.name)
-    if groups:
+    if groups:  # SDG regions as area codes, now that every aggregate is known (DESA 947 is M49 202)
+        for group in groups.values():
+            group[0] = group[0] and _desa_code(areas, group[0])
         columns = ["sdg_region", "wb_income", "un_development"]
         areas.frame.loc[list(groups), columns] = pd.DataFrame(list(groups.values()), columns=columns,
                                                               index=list(groups)).astype(object)

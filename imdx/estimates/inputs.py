@@ -29,9 +29,17 @@ For a period ``start -> end`` (five years) and a sex (``_T``, ``M``, ``F``):
   ``start`` to mid ``end``; the calendar years ``start .. end - 1`` are the same length, shifted by
   half a year (the difference is small against the stocks; documented in ``docs/estimates.md``).
   The Channel Islands (``CHI``, one area in UN DESA) are Guernsey + Jersey in WPP: summed. An area
-  without births or deaths in any of those years gets NaN. WPP 2024 as loaded here has no
-  births or deaths by sex, so for ``M`` and ``F`` they are all NaN: the accounting methods then run
-  only with ``allow_missing_vitals`` and record it.
+  without births or deaths in any of those years gets NaN.
+* **Births and deaths by sex** are derived from what WPP gives (both sexes), never taken as zero: births
+  split by the sex ratio at birth, :data:`SEX_RATIO_AT_BIRTH` = 105 boys per 100 girls (assumed: WPP's
+  own ratios by country are not in the mirror); deaths split like the population by sex at the start of
+  the period (assumed: equal crude death rates for men and women). Male + female = both sexes exactly.
+  The assumptions are in :attr:`FlowInputs.notes`, hence in every estimate's note.
+* **Precision** (:attr:`FlowInputs.stock_cv`, for the intervals): the coefficient of variation of each
+  residence's foreign-born stocks, by UN DESA's type of data for that destination in the start year
+  (Table 1 of the 2020 workbook): :data:`STOCK_CV` 5 % for counts from censuses or registers (B, C),
+  25 % where UN DESA imputed them (I); births and deaths :data:`VITAL_CV` 2 %. These are stated
+  assumptions, not published figures.
 
 Every input release is recorded in :attr:`FlowInputs.releases` (source, key, edition, release id).
 """
@@ -56,6 +64,10 @@ SEXES = ("_T", "M", "F")
 #: areas whose births and deaths WPP publishes only for their parts (UN DESA 2020 has the whole)
 VITAL_PARTS = {"CHI": ("GGY", "JEY")}
 PERIODS = tuple((y, y + 5) for y in range(1990, 2020, 5))
+SEX_RATIO_AT_BIRTH = 1.05  # boys per girl, when WPP's own ratio is not available
+#: coefficient of variation of a foreign-born stock, by UN DESA's type of data (I: imputed); births/deaths
+STOCK_CV = {"measured": 0.05, "imputed": 0.25}
+VITAL_CV = 0.02
 STOCK_YEARS = tuple(range(1990, 2021, 5))
 
 
@@ -95,6 +107,7 @@ class FlowInputs:
     releases: tuple[InputRelease, ...]
     issues: tuple[Issue, ...] = ()
     notes: tuple[str, ...] = ()
+    stock_cv: np.ndarray | None = None  # per residence region: precision of its foreign-born stocks
 
     @property
     def period(self) -> str:
@@ -260,8 +273,21 @@ class StoreInputs:
         return table, population, other, issues
 
     def _period_vitals(self, dataflow: str, start: int, end: int, regions: tuple[str, ...], sex: str) -> np.ndarray:
-        if sex != "_T":
-            return np.full(len(regions), np.nan)
+        """Births or deaths of the period by region; by sex, derived from both sexes (module docstring)."""
+        both = self._period_vitals_both(dataflow, start, end, regions)
+        if sex == "_T":
+            return both
+        if dataflow == "births":
+            share = SEX_RATIO_AT_BIRTH / (1 + SEX_RATIO_AT_BIRTH)
+            return both * (share if sex == "M" else 1 - share)
+        pops = {s: self._population(s) for s in ("M", "F")}
+        at = {s: p[p["year"] == start].set_index("area")["value"].reindex(pd.Index(regions)).to_numpy(float)
+              for s, p in pops.items()}
+        total = at["M"] + at["F"]
+        share = np.where(np.isfinite(total) & (total > 0), at[sex] / np.where(total > 0, total, 1), 0.5)
+        return both * share
+
+    def _period_vitals_both(self, dataflow: str, start: int, end: int, regions: tuple[str, ...]) -> np.ndarray:
         v = self._vital(dataflow)
         v = v[(v["year"] >= start) & (v["year"] < end)]
         years = end - start
@@ -275,6 +301,17 @@ class StoreInputs:
         g = v.groupby("area")["value"].agg(["sum", "count"])
         g = g[g["count"] == years].reindex(pd.Index(regions))
         return g["sum"].to_numpy(float)
+
+    def stock_cv(self, year: int, regions: tuple[str, ...]) -> np.ndarray:
+        """Coefficient of variation of each residence's foreign-born stocks, by UN DESA's type of data."""
+        key = ("cv", year)
+        if key not in self._cache:
+            rows = self._select("migrant_stock", TOTALS, {"origin": ["_T"], "sex": ["_T"], "age": ["_T"],
+                                                          "year": [year]})
+            self._cache[key] = rows.set_index("destination")["definition"]
+        definition = self._cache[key].reindex(pd.Index(regions)).astype("string").fillna("")
+        imputed = definition.str.contains("I", regex=False).to_numpy(bool)
+        return np.where(imputed, STOCK_CV["imputed"], STOCK_CV["measured"])
 
     def flow_inputs(self, start: int, end: int, sex: str = "_T") -> FlowInputs:
         if sex not in SEXES:
@@ -305,9 +342,16 @@ class StoreInputs:
                  f"births and deaths: WPP 2024, calendar years {start}-{end - 1} summed"]
         if sex != "_T":
             notes.append("population by sex derived as migrant stock / migrant share (UN DESA 2020 Tables 1, 3)")
-            notes.append("births and deaths by sex: not available (WPP 2024 as loaded has both sexes only)")
+            notes.append(f"births by sex: WPP 2024 births split by an assumed sex ratio at birth of "
+                         f"{SEX_RATIO_AT_BIRTH * 100:.0f} boys per 100 girls (WPP's ratios are not loaded); deaths by "
+                         f"sex: WPP 2024 deaths split like the population by sex in {start} (assumes equal crude "
+                         "death rates for men and women)")
+        cv = self.stock_cv(start, regions)
+        notes.append(f"precision assumed: foreign-born stocks CV {STOCK_CV['measured']:.0%} (census/register, "
+                     f"type B or C) or {STOCK_CV['imputed']:.0%} (imputed, type I: "
+                     f"{int((cv > STOCK_CV['measured']).sum())} residences), births and deaths CV {VITAL_CV:.0%}")
         out = FlowInputs(start, end, sex, regions, s0, s1, births, deaths, p0, p1, o0, o1, releases,
-                         tuple(extra + i0 + i1), tuple(notes))
+                         tuple(extra + i0 + i1), tuple(notes), cv)
         self._cache[key] = out
         return out
 

@@ -15,8 +15,22 @@ Method codes (the ``method`` dimension) and what they run (``imdx.methods.flows_
                                             2014)
 ``demographic_accounting_open``             ``demographic_accounting(birthplace_totals="open")`` (Abel 2013)
 ``demographic_accounting_closed_no_stayer`` ``demographic_accounting(stayer_assumption=False)``
-``pseudo_bayesian``                         ``pseudo_bayesian()`` (Azose & Raftery 2019)
+``pseudo_bayesian``                         ``azose_raftery()`` (Azose & Raftery 2019): minimum migration smoothed
+                                            towards independence, prior weight 0.10 (**the default method**)
 ========================================== ===================================================================
+
+:data:`MIGEST` says which function of the R package migest each code reproduces (:data:`DEFAULT_METHOD` has
+none: migest has only its two ingredients).
+
+**Intervals.** Every estimate carries ``lower`` and ``upper`` for each flow: a 90 % interval from
+:func:`imdx.methods.uncertainty.perturbation_interval`, the method re-run on ``replicates`` sets of inputs
+perturbed within their stated precision (:attr:`FlowInputs.stock_cv`, births and deaths 2 %): the
+percentile interval widened to contain the point estimate; for ``pseudo_bayesian`` it also spans the
+smoothing's own range (prior weights 0.065-0.135).
+Dennett's total is held at its point value in the replicates. ``replicates=0`` skips the intervals (NaN).
+
+**Rounding.** Cells below half a person are what fitting leaves where there is no flow: they are not stored,
+and each estimate's note says how many there were and what they summed to.
 """
 
 from __future__ import annotations
@@ -33,10 +47,12 @@ import numpy as np
 import pandas as pd
 
 from imdx.errors import ImdxError
-from imdx.estimates import SOURCE
-from imdx.estimates.inputs import PERIODS, SEXES, FlowInputs, StoreInputs
+from imdx.estimates import SOURCE, regions
+from imdx.estimates.inputs import PERIODS, SEX_RATIO_AT_BIRTH, SEXES, FlowInputs, StoreInputs
 from imdx.ingest import ingest
 from imdx.methods import flows_from_stocks as ffs
+from imdx.methods.azose_raftery import PRIOR_WEIGHT, PRIOR_WEIGHT_RANGE, azose_raftery
+from imdx.methods.uncertainty import LEVEL, InputPrecision, perturbation_interval
 from imdx.model.report import Issue, Report
 from imdx.store.base import FileRecord, ReleaseRecord, Store
 
@@ -47,6 +63,22 @@ METHODS = ("stock_differencing_drop", "stock_differencing_reverse", "migration_r
            "rogers_von_rabenau") + ACCOUNTING
 #: methods that use births and deaths (Dennett too, when its total comes from the closed account)
 NEEDS_VITALS = set(ACCOUNTING)
+#: the method ``imdx estimate flows`` runs when none is named: it has the least cell error on flows known by
+#: construction (docs/methods.md) and totals in line with Azose & Raftery's published ones
+DEFAULT_METHOD = "pseudo_bayesian"
+#: the migest (R) call each method code reproduces (the oracle tests compare them)
+MIGEST = {
+    "stock_differencing_drop": 'ffs_diff(decrease = "zero")',
+    "stock_differencing_reverse": 'ffs_diff(decrease = "return")',
+    "migration_rates_dennett": 'ffs_rates(method = "dennett", M = total_flow)',
+    "rogers_von_rabenau": 'ffs_rates(method = "rogers-von-rabenau")',
+    "demographic_accounting_closed": "ffs_demo() (defaults: closed, stayer assumption)",
+    "demographic_accounting_open": 'ffs_demo(match_birthplace_tot_method = "open")',
+    "demographic_accounting_closed_no_stayer": "ffs_demo(stayer_assumption = FALSE)",
+    "pseudo_bayesian": "none: 0.9 * ffs_demo() + 0.1 * ffs_demo(stayer_assumption = FALSE), per birthplace",
+}
+REPLICATES = 20
+ROUND_BELOW = 0.5  # persons: a cell below this is a fitting remainder, not a flow
 LICENCE = ("Estimates by imdx from UN DESA International Migrant Stock 2020 and UN WPP 2024 (both CC BY 3.0 IGO); "
            "cite the inputs and the method")
 
@@ -69,14 +101,18 @@ class Estimate:
     notes: tuple[str, ...]
     inputs: tuple[str, ...]
     result: Any = None  # the FlowEstimate / FlowTable of imdx.methods (inputs filled)
+    lower: np.ndarray | None = None  # the interval of every cell (NaN: not computed)
+    upper: np.ndarray | None = None
+    interval: str = "none"  # how the interval was made, for the definition
 
     @property
     def total(self) -> float:
         return float(np.nansum(self.od))
 
     def definition(self) -> str:
-        opts = ", ".join(f"{k}={_plain(v)}" for k, v in sorted(self.options.items()) if k != "weights")
-        return f"{self.method}: {opts}"
+        opts = ", ".join(f"{k}={_plain(v)}" for k, v in sorted(self.options.items())
+                         if k not in ("weights", "od_lower", "od_upper"))
+        return f"{self.method}: {opts}; interval: {self.interval}"
 
     def note(self) -> str:
         return f"period {self.start}-{self.end}; " + "; ".join(self.notes) + "; inputs: " + ", ".join(self.inputs)
@@ -99,8 +135,7 @@ def _named(note: str, regions: tuple[str, ...]) -> str:
 def _check_vitals(inp: FlowInputs, method: str, allow_missing_vitals: bool) -> None:
     missing = inp.missing_vitals
     if missing and not allow_missing_vitals:
-        why = ("WPP 2024 as loaded has no births or deaths by sex" if inp.sex != "_T"
-               else "WPP 2024 has no births or deaths for them")
+        why = "WPP 2024 has no births or deaths for them"
         shown = ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else "")
         raise EstimateError(f"{method} {inp.period} sex {inp.sex}: births/deaths are missing for {len(missing)} "
                             f"area(s) ({shown}): {why}. Pass allow_missing_vitals (CLI --allow-missing-vitals) to run "
@@ -116,10 +151,8 @@ def _accounting(inp: FlowInputs, method: str, allow: bool):
     if method == "demographic_accounting_open":
         return ffs.demographic_accounting(inp.stock_start, inp.stock_end, inp.births, inp.deaths,
                                           birthplace_totals="open", **kw)
-    if method == "demographic_accounting_closed_no_stayer":
-        return ffs.demographic_accounting(inp.stock_start, inp.stock_end, inp.births, inp.deaths,
-                                          stayer_assumption=False, **kw)
-    return ffs.pseudo_bayesian(inp.stock_start, inp.stock_end, inp.births, inp.deaths, **kw)
+    return ffs.demographic_accounting(inp.stock_start, inp.stock_end, inp.births, inp.deaths,
+                                      stayer_assumption=False, **kw)
 
 
 def _rogers(inp: FlowInputs) -> tuple[np.ndarray, Any, list[str]]:
@@ -143,8 +176,10 @@ def _rogers(inp: FlowInputs) -> tuple[np.ndarray, Any, list[str]]:
 
 
 def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False,
-             total_flow: float | None = None, _closed: Estimate | None = None) -> Estimate:
-    """Run one method on one period's inputs (see the module docstring for the codes)."""
+             total_flow: float | None = None, replicates: int = REPLICATES, level: float = LEVEL, seed: int = 1,
+             _closed: Estimate | None = None) -> Estimate:
+    """Run one method on one period's inputs (see the module docstring for the codes), with the interval of
+    every flow from ``replicates`` perturbed runs (0: no interval)."""
     if method not in METHODS:
         raise EstimateError(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
     notes: list[str] = []
@@ -156,7 +191,7 @@ def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False
     elif method == "migration_rates_dennett":
         if total_flow is None:
             closed = _closed or estimate(inp, "demographic_accounting_closed",
-                                         allow_missing_vitals=allow_missing_vitals)
+                                         allow_missing_vitals=allow_missing_vitals, replicates=0)
             total_flow, source = closed.total, "world total of demographic_accounting_closed, same period and sex"
         else:
             source = "given"
@@ -165,6 +200,13 @@ def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False
     elif method == "rogers_von_rabenau":
         od, res, notes = _rogers(inp)
         options = dict(res.options)
+    elif method == "pseudo_bayesian":
+        _check_vitals(inp, method, allow_missing_vitals)
+        res = azose_raftery(inp.stock_start, inp.stock_end, inp.births, inp.deaths,
+                            allow_missing_vitals=allow_missing_vitals and bool(inp.missing_vitals))
+        od = res.od
+        options = {k: v for k, v in res.options.items() if k != "tol"}
+        notes += [_named(n, inp.regions) for n in res.notes]
     else:
         res = _accounting(inp, method, allow_missing_vitals)
         od = res.od
@@ -178,16 +220,74 @@ def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False
                          f"{', '.join(inp.missing_vitals[:20])}"
                          + (f" and {len(inp.missing_vitals) - 20} more" if len(inp.missing_vitals) > 20 else ""))
     notes += [n for n in inp.notes if not (method not in NEEDS_VITALS and n.startswith(("births", "births and")))]
+    if inp.sex != "_T" and (method in NEEDS_VITALS or method == "migration_rates_dennett"):
+        options["vitals_by_sex"] = (f"assumed: births x sex ratio at birth {SEX_RATIO_AT_BIRTH}, deaths like the "
+                                    "population by sex")
+    lower, upper, how = _interval(inp, method, od, options, replicates, level, seed, allow_missing_vitals)
+    small = np.isfinite(od) & (np.abs(od) < ROUND_BELOW) & (od != 0) & ~np.eye(len(od), dtype=bool)
+    if small.any():
+        notes.append(f"rounded away: {int(small.sum())} cells below {ROUND_BELOW} person (sum {od[small].sum():.3g} "
+                     "persons) left by the fitting; not stored")
     provenance = inp.provenance
     if hasattr(res, "inputs"):
         res = replace(res, inputs=provenance)
-    return Estimate(method, inp.start, inp.end, inp.sex, inp.regions, od, options, tuple(notes), provenance, res)
+    return Estimate(method, inp.start, inp.end, inp.sex, inp.regions, od, options, tuple(notes), provenance, res,
+                    lower, upper, how)
+
+
+def _interval(inp: FlowInputs, method: str, od: np.ndarray, options: dict, replicates: int, level: float,
+              seed: int, allow: bool) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """The interval of every cell: the method re-run on perturbed inputs (and, for the pseudo-Bayes estimate,
+    the range of its smoothing), centred on the point estimate."""
+    if replicates <= 0:
+        return None, None, "none"
+    cv = inp.stock_cv if inp.stock_cv is not None else 0.05
+    precision = InputPrecision(cv, 0.02)
+    allow = allow and bool(inp.missing_vitals)
+    keep = np.isfinite(od).all(axis=1) & np.isfinite(od).all(axis=0)  # Rogers-von Rabenau may leave regions out
+    idx = np.ix_(keep, keep)
+
+    def sub(x):
+        return None if x is None else np.asarray(x)[keep]
+
+    def run(a, b, bb, dd):
+        if method.startswith("stock_differencing"):
+            return ffs.stock_differencing(a, b, decrease="zero" if method.endswith("drop") else "return").flows
+        if method == "migration_rates_dennett":
+            return ffs.migration_rates(a, total_flow=options["total_flow"], method="dennett").flows
+        if method == "rogers_von_rabenau":
+            return ffs.migration_rates(a, b, method="rogers_von_rabenau").flows
+        if method == "pseudo_bayesian":
+            return azose_raftery(a, b, bb, dd, bounds=None, allow_missing_vitals=allow).od
+        kw = {"allow_missing_vitals": allow}
+        if method == "demographic_accounting_open":
+            kw["birthplace_totals"] = "open"
+        if method == "demographic_accounting_closed_no_stayer":
+            kw["stayer_assumption"] = False
+        return ffs.demographic_accounting(a, b, bb, dd, **kw).od
+
+    cv_kept = np.asarray(precision.stock_cv) if np.ndim(precision.stock_cv) == 0 else np.asarray(cv)[keep]
+    result = perturbation_interval(run, inp.stock_start[idx], inp.stock_end[idx], sub(inp.births), sub(inp.deaths),
+                                   InputPrecision(cv_kept, 0.02), replicates=replicates, seed=seed, level=level,
+                                   point=od[idx])
+    lower, upper = np.full(od.shape, np.nan), np.full(od.shape, np.nan)
+    lower[idx], upper[idx] = result.lower, result.upper
+    how = (f"{level:.0%} input perturbation ({replicates} replicates, seed {seed}; stocks CV 5% or 25% if imputed, "
+           f"births/deaths CV 2%; percentiles, widened to contain the estimate)")
+    if method == "pseudo_bayesian" and "od_lower" in options:
+        lower, upper = np.minimum(lower, options["od_lower"]), np.maximum(upper, options["od_upper"])
+        how += (f", widened to the smoothing range (prior weight {PRIOR_WEIGHT_RANGE[0]}-{PRIOR_WEIGHT_RANGE[1]} "
+                f"around {PRIOR_WEIGHT})")
+    if method == "migration_rates_dennett":
+        how += ", the world total held at its point value"
+    return lower, upper, how
 
 
 def run_all(source: StoreInputs | Store, *, methods: Iterable[str] = METHODS,
             periods: Iterable[tuple[int, int]] = PERIODS, sexes: Iterable[str] = SEXES,
             allow_missing_vitals: bool = False, total_flow: float | None = None,
-            progress: Callable[[str], None] | None = None, keep_results: bool = False) -> list[Estimate]:
+            progress: Callable[[str], None] | None = None, keep_results: bool = False,
+            replicates: int = REPLICATES, level: float = LEVEL) -> list[Estimate]:
     """Every method for every period and sex (by default: 8 methods x 6 periods x 3 sexes). The
     method result objects (``Estimate.result``; the pseudo-Bayesian one holds an n^3 array) are
     dropped unless ``keep_results``."""
@@ -211,7 +311,7 @@ def run_all(source: StoreInputs | Store, *, methods: Iterable[str] = METHODS,
                 if progress:
                     progress(f"{method} {start}-{end} {sex}")
                 est = estimate(inp, method, allow_missing_vitals=allow_missing_vitals, total_flow=total_flow,
-                               _closed=closed)
+                               replicates=replicates, level=level, _closed=closed)
                 if method == "demographic_accounting_closed":
                     closed = est
                 out.append(est if keep_results else replace(est, result=None))
@@ -219,24 +319,29 @@ def run_all(source: StoreInputs | Store, *, methods: Iterable[str] = METHODS,
 
 
 def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
-    """The observations of ``estimated_flows``: one row per non-zero off-diagonal estimated cell
+    """The observations of ``estimated_flows``: one row per off-diagonal cell of at least half a person (in
+    absolute value: Rogers-von Rabenau flows can be negative), with its interval ``lower``/``upper``
     (categorical columns: millions of rows share a few hundred codes and a few hundred texts)."""
     estimates = list(estimates)
     codes = sorted({r for e in estimates for r in e.regions})
     pos = {c: i for i, c in enumerate(codes)}
-    cols: dict[str, list] = {k: [] for k in ("o", "d", "e", "v")}
+    cols: dict[str, list] = {k: [] for k in ("o", "d", "e", "v", "lo", "hi")}
     for n, est in enumerate(estimates):
         od = np.nan_to_num(est.od)
         np.fill_diagonal(od, 0.0)
-        i, j = np.nonzero(od)
+        i, j = np.nonzero(np.abs(od) >= ROUND_BELOW)
         remap = np.array([pos[r] for r in est.regions])
         cols["o"].append(remap[i])
         cols["d"].append(remap[j])
         cols["e"].append(np.full(len(i), n))
         cols["v"].append(od[i, j])
+        nan = np.full(len(i), np.nan)
+        cols["lo"].append(est.lower[i, j] if est.lower is not None else nan)
+        cols["hi"].append(est.upper[i, j] if est.upper is not None else nan)
+
     def cat(c):
         return np.concatenate(c) if c else np.array([], dtype=int)
-    o, d, e, v = (cat(cols[k]) for k in ("o", "d", "e", "v"))
+    o, d, e, v, lo, hi = (cat(cols[k]) for k in ("o", "d", "e", "v", "lo", "hi"))
 
     def per_estimate(values: list[str]) -> pd.Categorical:
         levels = sorted(set(values))
@@ -249,7 +354,7 @@ def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
         "sex": per_estimate([x.sex for x in estimates]), "method": per_estimate([x.method for x in estimates]),
         "period_start": per_estimate([str(x.start) for x in estimates]),
         "year": np.array([x.end for x in estimates], dtype=np.int16)[e] if estimates else np.array([], np.int16),
-        "value": v.astype("float64"),
+        "value": v.astype("float64"), "lower": lo.astype("float64"), "upper": hi.astype("float64"),
         "obs_status": pd.Categorical.from_codes(np.zeros(len(v), dtype=np.int8), ["E"]),
         "definition": per_estimate([x.definition() for x in estimates]),
         "note": per_estimate([x.note() for x in estimates])})
@@ -260,7 +365,7 @@ def to_frame(estimates: Iterable[Estimate]) -> pd.DataFrame:
 
 
 def _key(estimates: list[Estimate], releases) -> str:
-    spec = {"methods": sorted({e.method for e in estimates}),
+    spec = {"dataflows": [DATAFLOW, regions.DATAFLOW], "methods": sorted({e.method for e in estimates}),
             "runs": sorted({(e.method, e.start, e.end, e.sex, e.definition()) for e in estimates}),
             "inputs": sorted(f"{r.source}/{r.key}:{r.fingerprint}" for r in releases)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -276,7 +381,7 @@ def _report(estimates: list[Estimate], inputs: StoreInputs) -> Report:
                 report.add(replace(issue, source=SOURCE))  # an issue of this release, about an input
         for note in est.notes:
             if note.startswith(("births/deaths missing", "left out", "births missing", "deaths missing",
-                                "negative native", "more births")):
+                                "negative native", "more births", "rounded away")):
                 report.add(Issue("estimate-adjustment", f"{est.method} {est.start}-{est.end} sex {est.sex}: {note}",
                                  severity="info", source=SOURCE, dataflow=DATAFLOW, n_obs=1))
     return report
@@ -311,4 +416,6 @@ def store_estimates(store: Store, estimates: list[Estimate], inputs: StoreInputs
                            edition=today.isoformat(), published=today, licence=LICENCE, files=files)
     if store.has_release(record):
         return None
-    return ingest(store, record, {DATAFLOW: to_frame(estimates)}, report=_report(estimates, inputs))
+    observations = {DATAFLOW: to_frame(estimates),
+                    regions.DATAFLOW: regions.regional_frame(estimates, store.areas(), ROUND_BELOW)}
+    return ingest(store, record, observations, report=_report(estimates, inputs))

@@ -350,23 +350,44 @@ def pseudo_bayesian(stock_start, stock_end, births=None, deaths=None, *, weight:
     a, z, bm, dm, out, inn, notes, opts, it = _prepare(
         stock_start, stock_end, births, deaths, **{**_defaults(), **options, "tol": tol})
     low, high = _minimum_migration(a, z), _independence(a, z, seed, tol, maxit)
-    fmin, find = low.make_flows(), high.make_flows()
     if weight is None:
-        nk = fmin.sum(axis=(0, 1))
-        ss = np.einsum("ijk,ijk->k", fmin, fmin)
-        dd = ss - 2 * np.einsum("ijk,ijk->k", fmin, find) + np.einsum("ijk,ijk->k", find, find)
-        dd = np.maximum(dd, 0.0)
-        kk = _ratio(nk ** 2 - ss, dd)
-        w = np.where(dd > 1e-12 * np.maximum(ss, 1.0), _ratio(nk, nk + kk), 1.0)
+        w = _bfh_weights(low.make_flows(), high.make_flows())
+        alloc = _blend(low, high, w)
     else:
         w = np.full(a.shape[0], float(weight))
-    f = fmin
-    f *= w[None, None, :]
-    find *= (1.0 - w)[None, None, :]
-    f += find
+        alloc = _blend(low, high, w)
     opts.update(weights=w, weight=weight, seed="given" if seed is not None else None)
-    alloc = Allocation.from_array(f, low.iterations + high.iterations)
     return FlowEstimate.build(alloc, a, z, bm, dm, out, inn, "pseudo_bayesian", opts, it, tol, notes)
+
+
+def _bfh_weights(fmin: np.ndarray, find: np.ndarray) -> np.ndarray:
+    """Bishop, Fienberg & Holland's data-driven weight per birthplace k: ``N / (N + K)`` with
+    ``K = (N^2 - sum x^2) / sum (x - e)^2``, ``x`` the minimum-migration and ``e`` the independence table."""
+    nk = fmin.sum(axis=(0, 1))
+    ss = np.einsum("ijk,ijk->k", fmin, fmin)
+    dd = ss - 2 * np.einsum("ijk,ijk->k", fmin, find) + np.einsum("ijk,ijk->k", find, find)
+    dd = np.maximum(dd, 0.0)
+    kk = _ratio(nk ** 2 - ss, dd)
+    return np.where(dd > 1e-12 * np.maximum(ss, 1.0), _ratio(nk, nk + kk), 1.0)
+
+
+def _blend(low: Allocation, high: Allocation, w: np.ndarray) -> Allocation:
+    """``w[k] * low + (1 - w[k]) * high`` per birthplace k, on the O(n^2) summaries; the n^3 array is built
+    only if asked for. Both allocations have the same margins, so the blend keeps them."""
+    v = 1.0 - w
+    if np.all(w == w[0]):  # one weight for every birthplace: the OD table blends too
+        od_full = w[0] * low.od_full + v[0] * high.od_full
+    else:
+        od_full = np.einsum("ijk,k->ij", low.make_flows(), w) + np.einsum("ijk,k->ij", high.make_flows(), v)
+
+    def make_flows() -> np.ndarray:
+        f = low.make_flows()
+        f *= w[None, None, :]
+        f += high.make_flows() * v[None, None, :]
+        return f
+
+    return Allocation(make_flows, od_full, low.stayers * w + high.stayers * v, low.rows * w + high.rows * v,
+                      low.cols * w + high.cols * v, low.iterations + high.iterations)
 
 
 def _defaults() -> dict[str, Any]:

@@ -10,8 +10,17 @@ figures are off by one factor per side: the harmonised flow is ``r[j] * I[i, j]`
     sum_{i, j} (r[j] * I[i, j] - s[i] * E[i, j])^2
 
 subject to the reference country's factors being 1 (its data define the yardstick; de Beer et al.
-used Sweden). The problem is linear least squares in ``(r, s)``. The harmonised value of a pair is the
-mean of the two corrected figures where both exist, otherwise the one that exists.
+used Sweden). The problem is linear least squares in ``(r, s)`` (``scale="linear"``). The harmonised
+value of a pair is the mean of the two corrected figures where both exist, otherwise the one that exists.
+
+On real data that objective has a pull towards 0: with only the reference's factors fixed, the residual
+of every pair not involving the reference vanishes as its factors shrink, so the fitted factors fall well
+below 1 and the harmonised flows below *both* reports (EU-27 2010, Sweden the reference: Spain -> Belgium,
+reported 5,835 and 6,067, harmonised 3,723). imdx's default, ``scale="log"``, minimises the same equations
+on the log scale, ``sum (log r[j] + log I[i, j] - log s[i] - log E[i, j])^2`` over the pairs both sides
+report as positive: relative errors, no pull in either direction (the factors' product with the flows is
+what is compared, so scaling all flows leaves the factors unchanged). Both recover known factors exactly
+from undistorted data.
 
 Reference: de Beer, J., Raymer, J., van der Erf, R. & van Wissen, L. (2010). Overcoming the problems of
 inconsistent international migration data: a new method applied to flows in Europe. *European Journal
@@ -73,13 +82,14 @@ class MirrorResult:
 
 
 def harmonise_mirror_flows(sender_reported, receiver_reported, reference: int,
-                           reference_sides: str = "both") -> MirrorResult:
+                           reference_sides: str = "both", scale: str = "log") -> MirrorResult:
     """Estimate de Beer et al. (2010) correction factors and harmonise the flows.
 
     ``sender_reported[i, j]``: emigration from i to j as reported by i; ``receiver_reported[i, j]``:
     immigration to j from i as reported by j; NaN = not reported. ``reference`` is the index of the
     reference country; ``reference_sides="both"`` fixes its sending and receiving factors at 1,
-    ``"receiving"`` only its receiving factor (the minimum for identification).
+    ``"receiving"`` only its receiving factor (the minimum for identification). ``scale``: ``"log"``
+    (default) or ``"linear"`` (de Beer et al.'s original objective; see the module docstring).
 
     Example: B under-counts its emigrants by half, everything else is right:
 
@@ -100,17 +110,28 @@ def harmonise_mirror_flows(sender_reported, receiver_reported, reference: int,
         raise MethodInputError(f"reference must be a country index in 0..{n - 1}.")
     if reference_sides not in ("both", "receiving"):
         raise MethodInputError("reference_sides must be 'both' or 'receiving'.")
+    if scale not in ("log", "linear"):
+        raise MethodInputError("scale must be 'log' or 'linear'.")
     both = ~np.isnan(e) & ~np.isnan(im)
+    if scale == "log":
+        both &= (np.nan_to_num(e) > 0) & (np.nan_to_num(im) > 0)
     np.fill_diagonal(both, False)
     oi, dj = np.nonzero(both)
     # unknowns: r[0..n-1] then s[0..n-1]; fixed ones are moved to the right-hand side
     fixed = {reference: 1.0} | ({n + reference: 1.0} if reference_sides == "both" else {})
     rows = len(oi)
     a = np.zeros((rows, 2 * n))
-    a[np.arange(rows), dj] = im[oi, dj]
-    a[np.arange(rows), n + oi] = -e[oi, dj]
+    if scale == "log":  # u[j] - v[i] = log E - log I, with r = exp(u), s = exp(v); fixed factors 1 -> 0
+        a[np.arange(rows), dj] = 1.0
+        a[np.arange(rows), n + oi] = -1.0
+        target = np.log(e[oi, dj]) - np.log(im[oi, dj])
+        fixed = {c: 0.0 for c in fixed}
+    else:
+        a[np.arange(rows), dj] = im[oi, dj]
+        a[np.arange(rows), n + oi] = -e[oi, dj]
+        target = np.zeros(rows)
     free = [c for c in range(2 * n) if c not in fixed]
-    rhs = -sum(a[:, c] * v for c, v in fixed.items())
+    rhs = target - sum(a[:, c] * v for c, v in fixed.items())
     sub = a[:, free]
     used = np.flatnonzero(np.any(sub != 0, axis=0))
     if rows == 0 or len(used) < len(free):
@@ -122,13 +143,13 @@ def harmonise_mirror_flows(sender_reported, receiver_reported, reference: int,
     x[free] = sol
     for c, v in fixed.items():
         x[c] = v
-    r, s = x[:n], x[n:]
+    r, s = (np.exp(x[:n]), np.exp(x[n:])) if scale == "log" else (x[:n], x[n:])
     if np.any(r <= 0) or np.any(s <= 0):
         raise MethodInputError("the estimated correction factors are not all positive: the reported flows "
                                "disagree too much for one factor per country and side; check the data.")
-    resid = float(np.sqrt(np.mean((a @ x) ** 2))) if rows else 0.0
+    resid = float(np.sqrt(np.mean((a @ x - target) ** 2))) if rows else 0.0
     ec, ic = e * s[:, None], im * r[None, :]
     harmonised = np.where(np.isnan(ec), ic, np.where(np.isnan(ic), ec, (ec + ic) / 2))
     np.fill_diagonal(harmonised, np.nan)
     return MirrorResult(e, im, s, r, harmonised, reference, resid, rows,
-                        options={"reference_sides": reference_sides})
+                        options={"reference_sides": reference_sides, "scale": scale})

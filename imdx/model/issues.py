@@ -14,7 +14,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class IssueType:
     slug: str
-    area: str  # where it is found: "reading", "areas", "checks", "estimates", "cases", "audit", "library", "registry"
+    #: where it is found: "reading", "areas", "checks", "estimates", "census", "cases", "audit", "library", "registry"
+    area: str
     meaning: str  # what the issue says about the data
     action: str  # what a data officer does about it
 
@@ -44,6 +45,15 @@ _TYPES = [
               "none needed"),
     IssueType("dataflow-renamed", "reading", "the store already has a dataflow of that id with other "
               "dimensions; this one is stored under a new id", "query the new id the message names"),
+    IssueType("corrupt-value", "reading", "cells hold values that cannot be what the column means (date-like "
+              "numbers or questionnaire ids where a count is expected); their rows were not loaded",
+              "ask the publisher for the right values"),
+    IssueType("damaged-text", "reading", "cells hold replacement characters (U+FFFD): the text was damaged before "
+              "publication; kept as published", "none needed; read the names with care"),
+    IssueType("missing-category", "reading", "rows broken down by a category (a country, a form) name none; they "
+              "were not loaded", "check the rows in the published file"),
+    IssueType("implausible-value", "reading", "values are outside what the quantity can plausibly be (a negative or "
+              "above-100 % cost); kept as published", "check the published records before using them"),
     IssueType("year-not-stored", "reading", "numbers whose year was generalised to a period or withheld were not "
               "stored (the store's time dimension is a year)", "read them from the release files"),
     # -- areas -----------------------------------------------------------------------------------
@@ -70,7 +80,13 @@ _TYPES = [
     IssueType("parts-exceed-total", "checks", "parts (sexes, origins, countries) add up to more than their "
               "published total, beyond the tolerance", "check the published totals and parts"),
     IssueType("parts-differ-from-total", "checks", "parts add up to less than their published total, beyond "
-              "the tolerance (parts may be missing)", "check which parts are not published"),
+              "the tolerance the source declares (a few units for exact counts); the message names the members "
+              "that can explain the gap (a member with a total but no parts, a member published as missing)",
+              "check which parts are not published; the members named are where to look first"),
+    IssueType("total-without-parts", "checks", "a member has a published total but every one of its parts is "
+              "published as missing (UN DESA gives Bonaire, Sint Eustatius and Saba no split by sex), so totals "
+              "over it exceed the sum of their parts", "none needed if the publisher's notes say so; otherwise ask "
+              "the publisher for the split"),
     IssueType("implausible-jump", "checks", "a series grows or falls more than tenfold from one observation to "
               "the next", "check the two observations"),
     # -- estimates -------------------------------------------------------------------------------
@@ -80,6 +96,9 @@ _TYPES = [
               "and is left out of it", "none needed"),
     IssueType("population-by-sex-imputed", "estimates", "a population by sex was imputed (half of both sexes)",
               "treat the estimates for that area and sex with care"),
+    IssueType("not-harmonised", "estimates", "a year or a country's corridors could not be harmonised: no pair is "
+              "reported by both sides, so the correction factors cannot be estimated", "none needed; the message "
+              "says which were left out"),
     IssueType("negative-native-born", "estimates", "more foreign-born than population: the native-born count is "
               "negative", "check the stocks and the population of the area"),
     # -- case records (imdx.cases) ---------------------------------------------------------------
@@ -88,8 +107,9 @@ _TYPES = [
     IssueType("missing-recommended", "cases", "a recommended field is empty", "fill it when known"),
     IssueType("unknown-column", "cases", "a column is not a variable of the standard; it was ignored",
               "rename it to the standard's name, or leave it out"),
-    IssueType("unknown-code", "cases", "a value is not a code of the variable's code list",
-              "use a code of the list (docs/cases.md)"),
+    IssueType("unknown-code", "cases", "a value is not a code of the variable's code list (a case record's "
+              "field, or a publisher's category imdx does not know: its rows were not loaded)",
+              "use a code of the list (docs/cases.md); for a published file, tell imdx's maintainers"),
     IssueType("bad-flag", "cases", "a yes/no field holds something else than 1 or empty", "use 1 or leave empty"),
     IssueType("bad-year", "cases", "a year is not a four-digit year, or is before 1990", "correct the year"),
     IssueType("bad-date", "cases", "a date is not an ISO date (YYYY-MM-DD)", "correct the date"),
@@ -110,6 +130,41 @@ _TYPES = [
               "correct the release's parameters"),
     IssueType("k-anonymity-violated", "cases", "fewer than k records share a combination of quasi-identifiers",
               "generalise or suppress further"),
+    # -- census and survey microdata (imdx.census) ------------------------------------------------
+    IssueType("table-not-made", "census", "a standard table was not made: the mapping declares none of a variable "
+              "it needs", "declare the variable in the mapping if the file has it"),
+    IssueType("invalid-weight", "census", "person records with a missing or negative weight were left out of every "
+              "count (the mapping's weight invalid = \"exclude\")", "correct the weights in the file"),
+    IssueType("code-not-in-codebook", "census", "a value is not among the codes the code book lists for its column; "
+              "it was counted as the mapping says", "check the file against its code book"),
+    IssueType("code-not-in-mapping", "census", "a value is not among the mapping's codes for its variable; its "
+              "records were counted as unknown (_U)", "add the code to the mapping"),
+    IssueType("missing-value", "census", "a variable is empty for some records; they were counted as unknown (_U)",
+              "none needed, unless the value can be found elsewhere"),
+    IssueType("birthplace-residual", "census", "a place of birth means 'not known' or 'abroad, country not "
+              "identified' (the mapping says so); its records were counted as _U or _O (other)",
+              "none needed"),
+    IssueType("citizenship-residual", "census", "a citizenship means 'not known' or 'foreign, country not "
+              "identified' (the mapping says so); its records were counted as a residual", "none needed"),
+    IssueType("unmapped-birthplace", "census", "a place of birth is not a country or area imdx knows; its records "
+              "were counted as unknown (_U)", "add the value to the mapping's birthplace codes if it is a known "
+              "place"),
+    IssueType("unmapped-citizenship", "census", "a citizenship is not a country or area imdx knows; its records were "
+              "counted as unknown (_U)", "add the value to the mapping's citizenship codes if it is a known "
+              "country"),
+    IssueType("age-not-a-number", "census", "an age is not a number of years; its records were counted as unknown "
+              "(_U)", "check the column the mapping declares as age"),
+    IssueType("age-out-of-range", "census", "an age is not a whole number of years within the mapping's range; its "
+              "records were counted as unknown (_U)", "check the value, or the mapping's special codes"),
+    IssueType("arrival-not-a-year", "census", "a year of arrival is not a year; its records were counted as unknown "
+              "(_U)", "check the column the mapping declares as year of arrival"),
+    IssueType("arrival-out-of-range", "census", "a year of arrival is before 1850 or after the census year; its "
+              "records were counted as unknown (_U)", "check the value, or the mapping's special codes"),
+    IssueType("birthplace-contradicts-nativity", "census", "the nativity column says foreign-born but the place of "
+              "birth is native; the records were counted as foreign-born", "check the two columns in the file"),
+    IssueType("birthplace-outside-category", "census", "a place of birth is outside the places the nativity "
+              "category allows; the records were counted with the place of birth", "check the two columns and the "
+              "mapping's nativity categories"),
     # -- the audit log ---------------------------------------------------------------------------
     IssueType("audit-entry-missing", "audit", "an entry of the audit log is missing", "investigate: the log was "
               "changed outside imdx"),

@@ -33,8 +33,10 @@ class Ribbon:
 
 
 def layout(names: list[str], matrix: list[list[float]], pad: float = 0.03) -> tuple[list[Arc], list[Ribbon]]:
-    """Arcs and ribbons of ``matrix[i][j]`` = flow from ``names[i]`` to ``names[j]``."""
+    """Arcs and ribbons of ``matrix[i][j]`` = flow from ``names[i]`` to ``names[j]`` (negative flows are not
+    drawn: a ribbon cannot be narrower than nothing)."""
     n = len(names)
+    matrix = [[max(v, 0.0) for v in row] for row in matrix]  # a negative flow (some methods give them) is not drawn
     totals = [sum(matrix[i]) + sum(matrix[j][i] for j in range(n)) for i in range(n)]
     grand = sum(totals)
     if grand <= 0:
@@ -66,12 +68,33 @@ def _pt(angle: float, radius: float) -> str:
     return f"{radius * math.sin(angle):.2f},{-radius * math.cos(angle):.2f}"
 
 
-def svg(names: list[str], matrix: list[list[float]], *, size: int = 420, title: str = "Flows") -> str:
+#: the circle's radius and the room left around it for labels, in the drawing's own units (it scales to
+#: its box: 100 % of the width, at most its natural size)
+RADIUS, ROOM, FONT = 170, 118, 13
+MIN_LABELLED = 0.09  # radians: narrower arcs get no label (the legend and the table name them)
+
+
+def _lines(text: str, width: int = 16) -> list[str]:
+    """``text`` in at most two lines of about ``width`` characters, cut at spaces (the last one ellipsised)."""
+    words, lines = text.split(), [""]
+    for w in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(w) > width:
+            if len(lines) == 2:
+                lines[-1] = lines[-1].rstrip(",") + "…"
+                break
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {w}".strip()
+    return [line if len(line) <= width + 2 else line[: width] + "…" for line in lines]
+
+
+def svg(names: list[str], matrix: list[list[float]], *, title: str = "Flows") -> str:
+    """The chord diagram: ``names`` label the arcs (short names; the legend beside it has the full ones)."""
     arcs, ribbons = layout(names, matrix)
-    r_out, r_in = size / 2 - 40, size / 2 - 52
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{-size / 2} {-size / 2} {size} {size}" '
-            f'width="{size}" height="{size}" role="img" aria-labelledby="chord-title">'
-            f'<title id="chord-title">{escape(title)} (the table beside it lists every flow)</title>')
+    r_out, r_in = RADIUS, RADIUS - 14
+    half = RADIUS + ROOM
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{-half} {-half + 40} {2 * half} {2 * half - 80}" '
+            f'class="chord-svg" role="img" aria-labelledby="chord-title">'
+            f'<title id="chord-title">{escape(title)} (the legend and the table list every flow)</title>')
     parts = [head]
     for r in ribbons:
         (a0, a1), (b0, b1) = r.source_span, r.target_span
@@ -85,11 +108,17 @@ def svg(names: list[str], matrix: list[list[float]], *, size: int = 420, title: 
         large = 1 if a.end - a.start > math.pi else 0
         path = (f"M{_pt(a.start, r_out)} A{r_out},{r_out} 0 {large},1 {_pt(a.end, r_out)} "
                 f"L{_pt(a.end, r_in)} A{r_in},{r_in} 0 {large},0 {_pt(a.start, r_in)}Z")
+        parts.append(f'<path d="{path}" fill="{a.color}"><title>{escape(a.name)}</title></path>')
+        if a.end - a.start < MIN_LABELLED:
+            continue
         mid = (a.start + a.end) / 2
-        x, y = (size / 2 - 34) * math.sin(mid), -(size / 2 - 34) * math.cos(mid)
-        anchor = "start" if math.sin(mid) >= 0 else "end"
-        parts.append(f'<path d="{path}" fill="{a.color}"><title>{escape(a.name)}</title></path>'
-                     f'<text x="{x:.1f}" y="{y:.1f}" font-size="11" text-anchor="{anchor}" fill="#222">'
-                     f'{escape(a.name[:22])}</text>')
+        x, y = (r_out + 8) * math.sin(mid), -(r_out + 8) * math.cos(mid)
+        anchor = "start" if math.sin(mid) > 0.15 else "end" if math.sin(mid) < -0.15 else "middle"
+        lines = _lines(a.name)
+        y += -FONT * (len(lines) - 1) if math.cos(mid) > 0.3 else FONT * 0.8 if math.cos(mid) < -0.3 else 0
+        spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else FONT + 1}">{escape(t)}</tspan>'
+                        for i, t in enumerate(lines))
+        parts.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{FONT}" text-anchor="{anchor}" fill="#222" '
+                     f'aria-hidden="true">{spans}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -49,6 +49,7 @@ class Num:
     check: dict = field(default_factory=dict)
     note: str | None = None
     status: str | None = None
+    release_id: int | None = None  # the release whose footnotes explain ``note``
 
     @property
     def missing(self) -> bool:
@@ -69,6 +70,8 @@ def fmt(value, kind: str) -> str:
         return f"{value:,.1f}"
     if kind == "usd":  # shown in US$ million
         return f"{value / 1e6:,.1f}"
+    if kind == "rate":  # per 1,000 or per 100,000 people
+        return f"{value:,.1f}"
     return f"{value:,.0f}"
 
 
@@ -165,15 +168,17 @@ class Reader:
         return self.store.dataflow(flow_id)
 
     def select(self, flow_id: str, filters: dict[str, list], *, source: str | None = None,
-               columns: list[str] | None = None) -> pa.Table:
-        """Current observations (:meth:`Store.select`); an empty table when the store holds none of
-        ``flow_id``. ``source`` defaults to the page's :data:`PREFERRED_SOURCE`; ``""`` means every source."""
+               columns: list[str] | None = None, edition: str | None = None) -> pa.Table:
+        """Current observations (:meth:`Store.select`), or those of ``edition``; an empty table when the store
+        holds none of ``flow_id``. ``source`` defaults to the page's :data:`PREFERRED_SOURCE`; ``""`` means
+        every source."""
         source = source if source is not None else PREFERRED_SOURCE.get(flow_id)
         flow = self.flow(flow_id)
         if not self.servable(flow_id):
             names = flow.dimension_names + (columns or CURRENT_COLUMNS)
             return pa.table({c: pa.array([], pa.int16() if c == "year" else pa.string()) for c in names})
-        return self.store.select(flow_id, filters, source=source or None, columns=columns or CURRENT_COLUMNS)
+        return self.store.select(flow_id, filters, source=source or None, edition=edition,
+                                 columns=columns or CURRENT_COLUMNS)
 
     def current(self, flow_id: str, where: dict[str, object], *, source: str | None = None) -> pd.DataFrame:
         """Current observations of ``flow_id`` whose dimensions equal (or are in) ``where``, as a frame
@@ -193,7 +198,8 @@ class Reader:
     def area(self, code: str) -> dict | None:
         table = self.area_table()
         row = table[table["code"] == code]
-        return None if row.empty else row.iloc[0].to_dict()
+        return None if row.empty else {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v)
+                                        for k, v in row.iloc[0].to_dict().items()}  # no "nan" on a page
 
     def country_codes(self) -> set[str]:
         return self.cached(("countries",), lambda: set(
@@ -204,6 +210,18 @@ class Reader:
 
     def releases(self) -> pd.DataFrame:
         return self.cached(("releases",), self.store.releases)
+
+    def footnotes(self) -> dict:
+        """The releases' footnotes: ``{(release_id, mark): text}``, and ``{release_id: title}`` of every release
+        (to say whose mark a footnote is, and that a release kept none)."""
+        def compute():
+            notes = self.store.notes()
+            rel = self.releases()
+            titles = {int(i): t or f"{s} {k}" for i, t, s, k in zip(rel["release_id"], rel["title"], rel["source"],
+                                                                     rel["key"])}
+            return ({(int(r), m): t for r, m, t in zip(notes["release_id"], notes["mark"], notes["text"])}, titles,
+                    {int(r) for r in notes["release_id"]})
+        return self.cached(("footnotes",), compute)
 
     def release_files(self) -> pd.DataFrame:
         return self.cached(("release_files",), self.store.release_files)
@@ -220,12 +238,21 @@ class Reader:
                                                          na_position="last").drop(columns="_rank")
         return self.cached(("issues",), compute)
 
-    def release_of(self, source: str | None, flow_id: str) -> dict | None:
-        """The latest release of ``source`` holding ``flow_id`` (for 'source, edition' lines)."""
+    def release_of(self, source: str | None, flow_id: str, edition: str | None = None) -> dict | None:
+        """The latest release of ``source`` holding ``flow_id`` (of ``edition`` if given), for 'source, edition'
+        lines."""
         def compute():
-            row = self.store.latest_release(flow_id, source)
-            return None if row is None else row.to_dict()
-        return self.cached(("release_of", source, flow_id), compute)
+            rows = self.editions()
+            rows = rows[rows["dataflow"] == flow_id]
+            if source is not None:
+                rows = rows[rows["source"] == source]
+            if edition is not None:
+                rows = rows[rows["edition"] == edition]
+            if rows.empty:
+                return None
+            releases = self.releases()
+            return releases[releases["release_id"] == int(rows["release_id"].iloc[-1])].iloc[0].to_dict()
+        return self.cached(("release_of", source, flow_id, edition), compute)
 
     def editions_of(self, flow_id: str) -> list[tuple[str, str]]:
         def compute():
@@ -254,15 +281,20 @@ def one(frame: pd.DataFrame, **eq) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def num_one(row, kind: str, flow: str, source: str, filters: dict) -> Num:
-    """A single observation (``row``: a Series or dict with value, note, obs_status; or None)."""
+def num_one(row, kind: str, flow: str, source: str, filters: dict, edition: str | None = None) -> Num:
+    """A single observation (``row``: a Series or dict with value, note, obs_status; or None); ``edition``
+    when the number is read from one edition rather than the current values."""
     check = {"flow": flow, "source": source, "filters": filters, "agg": "one"}
+    if edition:
+        check["edition"] = edition
     if row is None:
         return Num(None, kind, check)
     note = row.get("note")
     value = row["value"]
+    release = row.get("release_id")
     return Num(None if value is None or pd.isna(value) else float(value), kind, check,
-               note=note if isinstance(note, str) and note.strip() else None, status=row.get("obs_status"))
+               note=note if isinstance(note, str) and note.strip() else None, status=row.get("obs_status"),
+               release_id=int(release) if release is not None and not pd.isna(release) else None)
 
 
 def total(values) -> float | None:
@@ -272,10 +304,12 @@ def total(values) -> float | None:
 
 
 def num_sum(value, kind: str, flow: str, source: str, filters: dict, countries_only: list[str] | None = None,
-            exclude: dict | None = None) -> Num:
+            exclude: dict | None = None, edition: str | None = None) -> Num:
     """A sum; ``exclude`` names dimension values left out of it (e.g. a country's own IDPs from the
-    refugees it originates)."""
+    refugees it originates); ``edition`` when it sums one edition rather than the current values."""
     check = {"flow": flow, "source": source, "filters": filters, "agg": "sum"}
+    if edition:
+        check["edition"] = edition
     if countries_only:
         check["countries_only"] = countries_only
     if exclude:

@@ -3,11 +3,11 @@ equivalent API request and Python call."""
 
 from __future__ import annotations
 
-import io
 from urllib.parse import urlencode
 
 import pandas as pd
 
+from imdx import exports
 from imdx.errors import ImdxError
 from imdx.portal import charts
 from imdx.portal.data import Reader
@@ -120,18 +120,19 @@ def excel_bytes(reader: Reader, state: dict, max_rows: int = 200_000) -> tuple[b
     """The whole result of the explorer's query as an .xlsx workbook (data sheet + about sheet)."""
     resolved = resolve_filters(reader.store, state["flow"], state["filters"])
     table = reader.store.select(state["flow"], resolved, edition=state["edition"])
+    releases = reader.store.releases()
     if table.num_rows > max_rows:
         raise ImdxError(f"{table.num_rows:,} rows is more than an Excel download may hold ({max_rows:,}); narrow the "
                         "filters, or download CSV or Parquet")
     frame = table.to_pandas()
+    api = f"/api/v1/data/{state['flow']}?{urlencode(state['filters'])}"
     about = pd.DataFrame({"field": ["dataflow", "filters", "edition", "rows", "API"],
                           "value": [state["flow"], urlencode(state["filters"]), state["edition"] or "latest",
-                                    len(frame), f"/api/v1/data/{state['flow']}?{urlencode(state['filters'])}"]})
-    sink = io.BytesIO()
-    with pd.ExcelWriter(sink, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="data", index=False)
-        about.to_excel(writer, sheet_name="about", index=False)
-    return sink.getvalue(), f"{state['flow']}.xlsx"
+                                    len(frame), api]})
+    licence, citation = exports.licence_and_citation(releases, frame["release_id"].unique())
+    body = exports.excel_bytes({"data": frame, "about": about}, title=f"imdx: {state['flow']}", licence=licence,
+                               citation=citation, source_url=api)
+    return body, f"{state['flow']}.xlsx"
 
 
 def value_text(value) -> str:

@@ -6,15 +6,19 @@ the templates render as tables, and from which :mod:`imdx.portal.charts` draws t
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from urllib.parse import urlencode
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from imdx.checks import declared_tolerance
+from imdx.checks.shown import sexes_exceed_total
 from imdx.model import codelists as cl
+from imdx.portal import editions, flows
+from imdx.portal.census import census_section
 from imdx.portal.data import (
-    ESTIMATED_FLOWS,
     PREFERRED_SOURCE,
     Num,
     Reader,
@@ -36,59 +40,58 @@ def api_csv(flow: str, **filters) -> str:
     return f"/api/v1/data/{flow}?{urlencode(params)}"
 
 
-def source_line(reader: Reader, flow_id: str) -> dict:
-    source = PREFERRED_SOURCE.get(flow_id)
-    rel = reader.release_of(source, flow_id)
+def source_line(reader: Reader, flow_id: str, edition: str | None = None, source: str | None = None) -> dict:
+    """What a chart or table says about where its numbers come from: the release actually read (the latest of
+    the dataflow's source, or the one of ``edition``)."""
+    source = source or PREFERRED_SOURCE.get(flow_id)
+    return reader.cached(("source_line", flow_id, edition, source), lambda: _source_line(reader, flow_id, edition,
+                                                                                        source))
+
+
+def _source_line(reader: Reader, flow_id: str, edition: str | None, source: str | None) -> dict:
+    rel = reader.release_of(source, flow_id, edition)
     flow = reader.flow(flow_id)
+    every = []
+    if rel is not None:  # every release of that edition holding the dataflow (UN DESA's edition has two)
+        table = reader.editions()
+        table = table[(table["dataflow"] == flow_id) & (table["source"] == rel["source"])
+                      & (table["edition"] == rel["edition"])]
+        titles = reader.releases().set_index("release_id")["title"]
+        every = [{"release_id": int(i), "title": titles.get(i)} for i in table["release_id"]]
     return {"flow": flow_id, "name": flow.name, "definition": flow.description, "unit": flow.unit,
             "source": rel["source"] if rel else source, "edition": rel["edition"] if rel else None,
-            "title": rel["title"] if rel else None, "release_id": rel["release_id"] if rel else None}
+            "title": rel["title"] if rel else None, "release_id": rel["release_id"] if rel else None,
+            "releases": every}
 
 
 # -- immigrants and emigrants ----------------------------------------------------------------------
-def stock_index(reader: Reader) -> dict[str, dict[str, list[dict]]]:
-    """Current migrant stock (UN DESA) by country, split once into what the pages read: ``totals``
-    (all origins, by sex and age), ``origins`` (both sexes, all ages, by country of origin) and
-    ``emigrants`` (all ages, by sex and country of destination)."""
-    def build():
-        countries = reader.country_codes()
-        rows = reader.select("migrant_stock", {}, columns=["value", "obs_status", "note", "edition"]).to_pylist()
-        index: dict[str, dict[str, list[dict]]] = {}
-        for r in rows:
-            if r["origin"] == "_T":
-                index.setdefault(r["destination"], {}).setdefault("totals", []).append(r)
-            elif r["age"] == "_T" and r["origin"] in countries:
-                if r["sex"] == "_T":
-                    index.setdefault(r["destination"], {}).setdefault("origins", []).append(r)
-                if r["destination"] in countries:
-                    index.setdefault(r["origin"], {}).setdefault("emigrants", []).append(r)
-        return index
-    return reader.index("stock", build)
-
-
-def _sums(table: pa.Table, by: list[str]) -> pa.Table:
-    """``value`` summed by the columns ``by`` (null where every value summed is: SQL's sum)."""
-    return table.group_by(by, use_threads=False).aggregate([("value", "sum")]).rename_columns(by + ["value"])
-
-
-def _stock(reader: Reader, code: str) -> dict:
-    src = "undesa_ims"
+def _stock(reader: Reader, code: str, wanted: str | None = None) -> dict:
+    """Immigrants and emigrants of ``code`` from ONE UN DESA edition (the latest that holds the country, or
+    ``wanted``); the other editions' immigrant totals for the same years are given as revisions."""
+    src = editions.SOURCE
+    chosen, holding = editions.for_area(reader, code, wanted)
+    if chosen is None:
+        return {"trend": [], "origin_year": None, "top_origins": [], "emigrant_year": None, "top_destinations": [],
+                "emigrant_trend": [], "emigrants_by_sex": [], "ages": [], "editions": [], "edition": None,
+                "revisions": [], "downloads": {}, "has_share": False, "share_edition": None}
+    ed = chosen.edition
     names = reader.names()
-    mine = stock_index(reader).get(code, {})
-    emi_all = mine.get("emigrants", [])
-    emi = [r for r in emi_all if r["sex"] == "_T"]
-    share = reader.grouped("share", lambda: reader.select("migrant_stock_share", {"sex": ["_T"]}).to_pylist(),
-                           "destination").get(code, [])
-    totals = [r for r in mine.get("totals", []) if r["age"] == "_T"]
-    tk, sk = keyed(totals, ("sex", "year")), keyed(share, ("year",))
+    mine = editions.index(reader, ed).get(code, {})
+
+    def num(row, kind, flow, filters):
+        return num_one(row, kind, flow, src, filters, edition=ed)
+
+    totals = mine.get("totals", [])
+    tk, sk = keyed(totals, ("sex", "year")), keyed(mine.get("share", []), ("year",))
     trend = []
     for y in sorted({r["year"] for r in totals}):
-        row = {"year": int(y), "edition": (tk.get(("_T", y)) or {}).get("edition")}
+        row = {"year": int(y), "edition": (tk.get(("_T", y)) or {}).get("edition"),
+               "editions": {sex: (tk.get((sex, y)) or {}).get("edition") for sex in ("_T", "M", "F")}}
         for sex in ("_T", "M", "F"):
-            row[sex] = num_one(tk.get((sex, y)), "persons", "migrant_stock", src,
-                               {"destination": code, "origin": "_T", "sex": sex, "age": "_T", "year": str(y)})
-        row["share"] = num_one(sk.get((y,)), "percent", "migrant_stock_share", src,
-                               {"destination": code, "sex": "_T", "year": str(y)})
+            row[sex] = num(tk.get((sex, y)), "persons", "migrant_stock",
+                           {"destination": code, "origin": "_T", "sex": sex, "age": "_T", "year": str(y)})
+        row["share"] = num(sk.get((y,)), "percent", "migrant_stock_share",
+                           {"destination": code, "sex": "_T", "year": str(y)})
         trend.append(row)
     by_origin = mine.get("origins", [])
     origin_year = max((r["year"] for r in by_origin), default=None)
@@ -97,11 +100,11 @@ def _stock(reader: Reader, code: str) -> dict:
         latest = sorted((r for r in by_origin if r["year"] == origin_year and r["value"] is not None),
                         key=lambda r: -r["value"])[:TOP]
         for r in latest:
-            top_origins.append({"code": r["origin"], "name": names.get(r["origin"], r["origin"]), "value": num_one(
-                r, "persons", "migrant_stock", src,
+            top_origins.append({"code": r["origin"], "name": names.get(r["origin"], r["origin"]), "value": num(
+                r, "persons", "migrant_stock",
                 {"destination": code, "origin": r["origin"], "sex": "_T", "age": "_T", "year": str(origin_year)})})
-    ages = [r for r in mine.get("totals", []) if r["sex"] == "_T" and r["age"] != "_T"]
-    age_year = max((r["year"] for r in ages), default=None)
+    emi_all = mine.get("emigrants", [])
+    emi = [r for r in emi_all if r["sex"] == "_T"]
     emi_year = max((r["year"] for r in emi), default=None)
     top_dest, emi_trend, emigrants_by_sex = [], [], []
     if emi_year is not None:
@@ -109,32 +112,42 @@ def _stock(reader: Reader, code: str) -> dict:
                         key=lambda r: -r["value"])[:TOP]
         for r in latest:
             top_dest.append({"code": r["destination"], "name": names.get(r["destination"], r["destination"]),
-                             "value": num_one(r, "persons", "migrant_stock", src,
-                                              {"destination": r["destination"], "origin": code, "sex": "_T",
-                                               "age": "_T", "year": str(emi_year)})})
+                             "value": num(r, "persons", "migrant_stock",
+                                          {"destination": r["destination"], "origin": code, "sex": "_T",
+                                           "age": "_T", "year": str(emi_year)})})
         by_year: dict[int, list] = {}
         for r in emi:
             by_year.setdefault(r["year"], []).append(r["value"])
         for y in sorted(by_year):
             emi_trend.append({"year": int(y), "value": num_sum(
                 total(by_year[y]), "persons", "migrant_stock", src,
-                {"origin": code, "sex": "_T", "age": "_T", "year": str(y)}, countries_only=["destination"])})
+                {"origin": code, "sex": "_T", "age": "_T", "year": str(y)}, countries_only=["destination"],
+                edition=ed)})
         for sex in ("M", "F"):
             emigrants_by_sex.append({"sex": cl.SEX[sex], "value": num_sum(
                 total(r["value"] for r in emi_all if r["sex"] == sex and r["year"] == emi_year), "persons",
                 "migrant_stock", src, {"origin": code, "sex": sex, "age": "_T", "year": str(emi_year)},
-                countries_only=["destination"])})
-    return {"trend": trend, "origin_year": origin_year, "top_origins": top_origins,
-            "ages": [{"age": cl.AGE.get(r["age"], r["age"]), "year": age_year, "value": num_one(
-                r, "persons", "migrant_stock", src,
-                {"destination": code, "origin": "_T", "sex": "_T", "age": r["age"], "year": str(age_year)})}
-                for r in ages if r["year"] == age_year],
+                countries_only=["destination"], edition=ed)})
+    has_share = bool(mine.get("share"))
+    # an edition that publishes no share (UN DESA 2024 as loaded: stocks only) leaves the column out and
+    # points to the latest edition that gives it, rather than mixing editions in one table
+    share_edition = None if has_share else next(
+        (e.edition for e in holding if editions.index(reader, e.edition).get(code, {}).get("share")), None)
+    downloads = {"Immigrants by origin, sex and year": api_csv("migrant_stock", destination=code, edition=ed),
+                 "Emigrants by destination, sex and year": api_csv("migrant_stock", origin=code, edition=ed)}
+    if has_share:
+        downloads["Migrants as a share of the population"] = api_csv("migrant_stock_share", destination=code,
+                                                                      edition=ed)
+    return {"trend": trend, "origin_year": origin_year, "top_origins": top_origins, "ages": [],
+            "has_share": has_share, "share_edition": share_edition,
             "emigrant_year": emi_year, "top_destinations": top_dest, "emigrant_trend": emi_trend,
-            "emigrants_by_sex": emigrants_by_sex,
-            "downloads": {"Immigrants by origin, sex and year": api_csv("migrant_stock", destination=code),
-                          "Emigrants by destination, sex and year": api_csv("migrant_stock", origin=code),
-                          "Migrants as a share of the population": api_csv("migrant_stock_share",
-                                                                           destination=code)}}
+            "emigrants_by_sex": emigrants_by_sex, "edition": chosen, "editions": holding,
+            "revisions": editions.revisions(reader, code, holding, chosen), "downloads": downloads}
+
+
+def _sums(table: pa.Table, by: list[str]) -> pa.Table:
+    """``value`` summed by the columns ``by`` (null where every value summed is: SQL's sum)."""
+    return table.group_by(by, use_threads=False).aggregate([("value", "sum")]).rename_columns(by + ["value"])
 
 
 # -- refugees and asylum -----------------------------------------------------------------------
@@ -249,42 +262,11 @@ def _economy(reader: Reader, code: str) -> dict:
 
 
 # -- estimates, issues ---------------------------------------------------------------------------
-def estimated_flows(reader: Reader, *, origin: str | None = None, destination: str | None = None,
-                    either: str | None = None) -> dict:
-    """Estimated flows (issue 4) when the store holds them, else ``{"loaded": False}``: the largest
-    flows of the latest period, per method (both sexes where the dataflow has a sex dimension)."""
-    if not reader.has(ESTIMATED_FLOWS):
-        return {"loaded": False}
-    flow = reader.flow(ESTIMATED_FLOWS)
-    dims = flow.dimension_names
-    where = {k: v for k, v in (("origin", origin), ("destination", destination)) if v}
-    if "sex" in dims:
-        where["sex"] = "_T"
-    if either:  # flows from or to the country: both queries, the flow from it to itself once
-        frame = pd.concat([reader.current(ESTIMATED_FLOWS, {**where, side: either}, source="")
-                           for side in ("origin", "destination")], ignore_index=True)
-        frame = frame.drop_duplicates(subset=[*dims, "source"], ignore_index=True)
-    else:
-        frame = reader.current(ESTIMATED_FLOWS, where, source="")
-    if frame.empty:
-        return {"loaded": True, "rows": []}
-    names = reader.names()
-    frame = frame[frame["year"] == frame["year"].max()].sort_values("value", ascending=False).head(30)
-    rows = []
-    for _, r in frame.iterrows():
-        filters = {d: str(int(r[d])) if d == "year" else r[d] for d in dims if d in r and pd.notna(r[d])}
-        rows.append({"origin": r["origin"], "origin_name": names.get(r["origin"], r["origin"]),
-                     "destination": r["destination"], "destination_name": names.get(r["destination"], r["destination"]),
-                     "method": r.get("method"), "period": f"{r['period_start']}–{int(r['year'])}"
-                     if "period_start" in r else str(int(r["year"])),
-                     "value": num_one(r, "persons", ESTIMATED_FLOWS, r["source"], filters)})
-    return {"loaded": True, "rows": rows,
-            "download": api_csv(ESTIMATED_FLOWS, origin=origin or either, destination=destination)}
-
-
-def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
+def issues_for(reader: Reader, code: str, limit: int = 25, shown: list | None = None) -> dict:
+    """The load's issues about the area, after those of the checks on what its page ``shown`` side by side."""
     rows = reader.grouped("issues", lambda: reader.issues().dropna(subset=["area"]).astype(object).where(
         lambda f: f.notna(), None).to_dict("records"), "area").get(code, [])
+    rows = [asdict(issue) for issue in shown or []] + rows
     counts: dict[tuple, int] = {}
     for r in rows:
         counts[(r["severity"], r["type"])] = counts.get((r["severity"], r["type"]), 0) + 1
@@ -292,30 +274,48 @@ def issues_for(reader: Reader, code: str, limit: int = 25) -> dict:
             "rows": rows[:limit], "download": f"/api/v1/report?{urlencode({'area': code, 'format': 'csv'})}"}
 
 
-def country_profile(reader: Reader, code: str) -> dict:
-    return reader.cached(("profile", code), lambda: {
-        "stock": _stock(reader, code), "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
-        "economy": _economy(reader, code), "estimates": estimated_flows(reader, either=code),
-        "issues": issues_for(reader, code),
-        "sources": [source_line(reader, f) for f in ("migrant_stock", "migrant_stock_share", "refugees",
-                                                     "asylum_decisions", "remittances", "fdi_inflows",
-                                                     "oda_received", "gdp") if reader.has(f)]})
+def country_profile(reader: Reader, code: str, edition: str | None = None) -> dict:
+    """Everything a country profile shows; the UN DESA sections from one edition (``edition``, or the latest
+    that holds the country), and the checks on what it shows side by side."""
+    def compute():
+        stock = _stock(reader, code, edition)
+        ed = stock["edition"].edition if stock["edition"] else None
+        shown = sexes_exceed_total(stock["trend"], area=code, area_name=reader.names().get(code, code),
+                                   tolerance=declared_tolerance("undesa_ims", "migrant_stock"), source="undesa_ims",
+                                   dataflow="migrant_stock")
+        return {"stock": stock, "refugees": _refugees(reader, code), "asylum": _asylum(reader, code),
+                "economy": _economy(reader, code), "estimates": {**flows.for_area(reader, code), "code": code},
+                "issues": issues_for(reader, code, shown=shown), "census": census_section(reader, code),
+                "sources": [source_line(reader, f, ed if f.startswith("migrant_stock") else None)
+                            for f in ("migrant_stock", "migrant_stock_share", "refugees", "asylum_decisions",
+                                      "remittances", "fdi_inflows", "oda_received", "gdp")
+                            if reader.has(f) and (f != "migrant_stock_share" or stock["has_share"])]}
+    return reader.cached(("profile", code, edition), compute)
 
 
 # -- corridor ----------------------------------------------------------------------------------
-def corridor(reader: Reader, origin: str, destination: str) -> dict:
+def corridor(reader: Reader, origin: str, destination: str, edition: str | None = None) -> dict:
+    """Everything a corridor page shows; its migrant stock from one UN DESA edition."""
     def compute():
-        src = "undesa_ims"
-        stock = [r for r in stock_index(reader).get(origin, {}).get("emigrants", []) if r["destination"] == destination]
+        src = editions.SOURCE
+        chosen, holding = editions.for_corridor(reader, origin, destination, edition)
+        ed = chosen.edition if chosen else None
+        stock = [r for r in (editions.index(reader, ed).get(origin, {}).get("emigrants", []) if ed else [])
+                 if r["destination"] == destination]
         sk = keyed(stock, ("year", "sex"))
         rows = []
         for y in sorted({r["year"] for r in stock}):
-            row = {"year": int(y), "edition": (sk.get((y, "_T")) or {}).get("edition")}
+            row = {"year": int(y)}
             for sex in ("_T", "M", "F"):
                 row[sex] = num_one(sk.get((y, sex)), "persons", "migrant_stock", src,
                                    {"destination": destination, "origin": origin, "sex": sex, "age": "_T",
-                                    "year": str(int(y))})
+                                    "year": str(int(y))}, edition=ed)
             rows.append(row)
+        by = {e.edition: {r["year"]: r["value"] for r in editions.index(reader, e.edition).get(origin, {}).get(
+            "emigrants", []) if r["destination"] == destination and r["sex"] == "_T"} for e in holding}
+        years = sorted({y for v in by.values() for y in v})
+        revised = [{"year": y, "values": {e: by[e].get(y) for e in by}} for y in years
+                   if sum(by[e].get(y) is not None for e in by) > 1]
         knomad = []
         if reader.has("bilateral_migration"):
             bm = reader.current("bilateral_migration", {"origin": origin, "destination": destination}, source="")
@@ -346,12 +346,14 @@ def corridor(reader: Reader, origin: str, destination: str) -> dict:
                                       {"origin": origin, "asylum": destination, "population_type": pt,
                                        "year": str(int(y))})
                 refugees.append(row)
-        return {"stock": rows, "knomad": knomad, "remittances": remit, "refugees": refugees,
-                "estimates_there": estimated_flows(reader, origin=origin, destination=destination),
-                "estimates_back": estimated_flows(reader, origin=destination, destination=origin),
-                "downloads": {"Migrant stock": api_csv("migrant_stock", origin=origin, destination=destination),
+        return {"stock": rows, "edition": chosen, "editions": holding, "revisions": revised,
+                "stock_line": source_line(reader, "migrant_stock", ed) if ed else None,
+                "knomad": knomad, "remittances": remit, "refugees": refugees,
+                "estimates": flows.for_corridor(reader, origin, destination),
+                "downloads": {"Migrant stock": api_csv("migrant_stock", origin=origin, destination=destination,
+                                                       edition=ed),
                               "Refugees": api_csv("refugees", origin=origin, asylum=destination),
                               "Bilateral remittances (both directions)":
                                   api_csv("bilateral_remittances", sender=f"{origin},{destination}",
                                           receiver=f"{origin},{destination}")}}
-    return reader.cached(("corridor", origin, destination), compute)
+    return reader.cached(("corridor", origin, destination, edition), compute)

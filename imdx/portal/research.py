@@ -41,7 +41,10 @@ PAGE_SIZE = 20
 
 
 def render(template: str, status: int = 200, **context) -> HTMLResponse:
-    return HTMLResponse(ENV.get_template(template).render(**context), status_code=status, headers=HEADERS)
+    from imdx.portal.router import wrap_tables  # wide tables scroll in their own box, as on every portal page
+
+    return HTMLResponse(wrap_tables(ENV.get_template(template).render(**context)), status_code=status,
+                        headers=HEADERS)
 
 
 def country_research(store, code: str, limit: int = 10) -> dict:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import json
 import mimetypes
+import re
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,7 +27,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from imdx.errors import ImdxError
-from imdx.portal import charts, chord, explore, pages, profile
+from imdx.model.notes import marks as footnote_marks
+from imdx.portal import charts, chord, explain, explore, flows, grapher, home, pages, profile
 from imdx.portal.data import Reader, fmt
 from imdx.store.base import Store
 
@@ -44,28 +48,65 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
     env.globals["num"] = render_num
+    env.globals["footnotes"] = render_footnotes
     env.globals["embed"] = charts.embed
     env.globals["value_text"] = explore.value_text
     return env
 
 
-_CHECKS = threading.local()
+_CHECKS = threading.local()  # what the page being rendered needs: checks on?, the footnotes it cites
+
+
+def _note_id(release_id: int | None, mark: str) -> str:
+    return f"fn-{release_id or 0}-{'star' if mark == '*' else mark}"
 
 
 def render_num(n, tag: str = "td") -> Markup:
-    """A number cell: the formatted value, its flags (estimated, footnote mark as published) and, on
-    ``?checks=1`` pages, the check that reproduces it from the store (``data-check``, ``data-value``)."""
+    """A number cell: the formatted value, its flags (estimated; footnote marks as published, each a link to
+    its text in the page's notes) and, on ``?checks=1`` pages, the check that reproduces it from the store
+    (``data-check``, ``data-value``)."""
     parts = [f'<{tag} class="num{" missing" if n.missing else ""}"']
-    if getattr(_CHECKS, "on", False):
+    if getattr(_CHECKS, "on", False) and n.check:  # (a number folded from many has no check of its own)
         parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if n.missing else repr(n.value)}"')
     parts.append(">")
-    parts.append('<span class="v" aria-label="no data">–</span>' if n.missing else f'<span class="v">{n.text()}</span>')
+    parts.append('<span class="v" aria-label="no data">–</span>' if n.missing
+                 else f'<span class="v">{n.text()}</span>')
     if n.status == "E":
         parts.append('<abbr class="flag" title="estimated value">e</abbr>')
     if n.note:
-        parts.append(f'<sup class="fn" title="Footnote mark as published: {escape(n.note)}">{escape(n.note)}</sup>')
+        cited = getattr(_CHECKS, "notes", None)
+        tokens = []
+        for token in n.note.split():
+            mark = footnote_marks(token)
+            if mark and cited is not None:
+                cited.setdefault((n.release_id, mark[0]), None)
+                tokens.append(f'<a href="#{_note_id(n.release_id, mark[0])}" aria-label="note {escape(token)}">'
+                              f'{escape(token)}</a>')
+            else:
+                tokens.append(escape(token))
+        parts.append(f'<sup class="fn">{" ".join(tokens)}</sup>')
     parts.append(f"</{tag}>")
     return Markup("".join(parts))
+
+
+def render_footnotes() -> Markup:
+    """The notes the page's numbers cited, each with its text as the release publishes it (or why there is none)."""
+    cited, reader = getattr(_CHECKS, "notes", None), getattr(_CHECKS, "reader", None)
+    if not cited or reader is None:
+        return Markup("")
+    texts, titles, kept = reader.footnotes()
+    items = []
+    for release_id, mark in sorted(cited, key=lambda k: (k[0] or 0, k[1] != "*", int(k[1]) if k[1].isdigit() else 0,
+                                                         k[1])):
+        text = texts.get((release_id, mark))
+        if text is None:
+            text = ("the release gives this mark, but the file imdx read holds no notes that explain it"
+                    if release_id not in kept else "the release's notes do not explain this mark")
+        source = titles.get(release_id, "the release")
+        items.append(f'<li id="{_note_id(release_id, mark)}"><span class="mark">{escape(mark)}</span> {escape(text)} '
+                     f'<span class="kind">({escape(source)})</span></li>')
+    return Markup('<section class="footnotes" aria-labelledby="footnotes-h"><h2 id="footnotes-h">Notes</h2>'
+                  f'<ul>{"".join(items)}</ul></section>')
 
 
 ENV = environment()
@@ -80,23 +121,51 @@ def reader_for(store: Store) -> Reader:
 
 
 def warm(reader: Reader) -> None:
-    """Build the indexes the country profiles read (a few seconds on the full store), e.g. at start-up;
-    then move what is alive (those indexes: many small objects that live as long as the server) out of
-    the garbage collector's sight, so that its full passes stay short."""
+    """Build the indexes the pages read (tens of seconds on the full store with estimates), e.g. at start-up:
+    the UN DESA editions, the map, the flows' regional sums and matrices; then move what is alive (those
+    indexes: many small objects that live as long as the server) out of the garbage collector's sight, so
+    that its full passes stay short."""
     for name in ENV.list_templates(extensions=["html"]):
         ENV.get_template(name)
     profile.country_profile(reader, "DEU")
-    pages.headlines(reader)
+    home.headlines(reader)
+    home.map_page(reader, None, None)
+    if reader.has(flows.REGIONAL):  # every sex and period: the flows pages then never wait for the store
+        for sex in {e.sex for e in flows.catalogue(reader)}:
+            flows.cubes(reader, sex)
     gc.collect()
     gc.freeze()
 
 
-def render(name: str, status: int = 200, checks: bool = False, **context) -> HTMLResponse:
-    _CHECKS.on = checks
+_TABLE = re.compile(r"<table\b.*?</table>", re.DOTALL)
+_CAPTION = re.compile(r"<caption\b[^>]*>(.*?)</caption>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+#: a box a template already put its table in (the research pages' ``div.table-wrap.scroll``): not wrapped twice
+_BOXED = re.compile(r'<div class="(?:[^"]*\s)?table-wrap(?:\s[^"]*)?"[^>]*>\s*$')
+
+
+def wrap_tables(html: str) -> str:
+    """Put every table in a box that scrolls sideways when the table is wider than the screen (the page
+    itself never does), focusable and named after the table's caption so that a keyboard can scroll it; a
+    table its template already put in such a box is left as it is (a box inside a box would scroll instead
+    of the one the keyboard reaches)."""
+    def wrap(match: re.Match) -> str:
+        if _BOXED.search(match.string, max(0, match.start() - 400), match.start()):
+            return match.group(0)
+        caption = _CAPTION.search(match.group(0))
+        label = " ".join(_TAG.sub("", caption.group(1)).split()) if caption else "Table"
+        return f'<div class="table-wrap" role="region" tabindex="0" aria-label="{label}">{match.group(0)}</div>'
+    return _TABLE.sub(wrap, html)
+
+
+def render(name: str, status: int = 200, checks: bool = False, reader: Reader | None = None,
+           **context) -> HTMLResponse:
+    """A page; ``reader`` gives the texts of the footnote marks its numbers cite."""
+    _CHECKS.on, _CHECKS.notes, _CHECKS.reader = checks, {}, reader
     try:
-        html = ENV.get_template(name).render(**context)
+        html = wrap_tables(ENV.get_template(name).render(**context))
     finally:
-        _CHECKS.on = False
+        _CHECKS.on, _CHECKS.notes, _CHECKS.reader = False, None, None
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
@@ -151,30 +220,16 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     @timed
-    def home(indicator: str = "migrant_share", year: str | None = None, checks: str = ""):
+    def home_page(indicator: str = "", year: str | None = None, checks: str = ""):
         r = reader()
-        indicator = indicator if indicator in pages.INDICATORS else "migrant_share"
-        ind = pages.INDICATORS[indicator]
-        years = pages.map_years(r, indicator)
-        chosen = int(year) if year and year.isascii() and year.isdigit() and len(year) <= 4 else \
-            (years[-1] if years else None)
-        if years and chosen not in years:
-            chosen = min(years, key=lambda y: abs(y - chosen))
-        values = pages.map_values(r, indicator, chosen) if chosen else []
-        map_rows = [{"id": v["id"], "name": v["name"], "value": v["num"].value, "href": f"/country/{v['code']}",
-                     "text": f"{v['name']}: {v['num'].text()}"} for v in values if v["id"]]
-        spec = charts.world_map(map_rows, title=f"{ind.label}, {chosen}", unit=ind.unit,
-                                description=f"World map of {ind.label.lower()} in {chosen}; the table below lists "
-                                            "every country's value") if values else None
-        lines = [profile.source_line(r, f) for f in ind.flows if r.has(f)]
-        return render("home.html", checks=checks == "1", title="International migration data",
-                      indicators=pages.INDICATORS,
-                      indicator=ind, years=years, year=chosen, values=values, spec=spec, lines=lines,
-                      headlines=pages.headlines(r), unmapped=[v for v in values if not v["id"]])
+        page = home.map_page(r, indicator, year)
+        return render("home.html", checks=checks == "1", reader=r, title="International migration data", m=page,
+                      spec=home.map_spec(page) if page["rows"] else None, headlines=home.headlines(r),
+                      about=explain.indicator(page["indicator"].id) if page["indicator"] else None)
 
     @router.get("/country/{code}", response_class=HTMLResponse)
     @timed
-    def country(code: str, checks: str = ""):
+    def country(code: str, checks: str = "", q: str = "", edition: str = ""):
         r = reader()
         area = r.area(code) or r.area(code.upper())
         if area is None:
@@ -182,20 +237,21 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
             if found:
                 return RedirectResponse(f"/country/{found}", status_code=307)
             return not_found(f"No country or area is called {code!r}.", code)
-        data = profile.country_profile(r, area["code"])
+        data = profile.country_profile(r, area["code"], edition.strip()[:40] or None)
         names = r.names()
         region = names.get(area.get("region")) if isinstance(area.get("region"), str) else None
         sub = names.get(area.get("subregion")) if isinstance(area.get("subregion"), str) else None
         from imdx.portal.research import country_research
 
-        return render("country.html", checks=checks == "1", title=area["name"], area=area, region=region,
-                      subregion=sub, p=data, research=country_research(r.store, area["code"]),
+        return render("country.html", checks=checks == "1", reader=r, title=area["name"], area=area, region=region,
+                      subregion=sub, p=data, searched=q.strip()[:200],
+                      research=country_research(r.store, area["code"]),
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
     @router.get("/corridor/{origin}/{destination}", response_class=HTMLResponse)
     @timed
-    def corridor(origin: str, destination: str, checks: str = ""):
+    def corridor(origin: str, destination: str, checks: str = "", edition: str = ""):
         r = reader()
         o, d = pages.resolve_area(r, origin), pages.resolve_area(r, destination)
         if o is None or d is None:
@@ -204,22 +260,64 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         if (o, d) != (origin, destination):
             return RedirectResponse(f"/corridor/{o}/{d}", status_code=307)
         names = r.names()
-        c = profile.corridor(r, o, d)
+        c = profile.corridor(r, o, d, edition.strip()[:40] or None)
         spec = charts.line(f"{names.get(o, o)} → {names.get(d, d)}", c["stock"],
                            {"_T": "Both sexes", "M": "Men", "F": "Women"}, unit="persons",
                            description="Migrant stock of the corridor by year and sex")
-        return render("corridor.html", checks=checks == "1", spec=spec, title=f"{names.get(o, o)} → {names.get(d, d)}",
-                      origin=o, destination=d,
+        return render("corridor.html", checks=checks == "1", reader=r, spec=spec,
+                      title=f"{names.get(o, o)} → {names.get(d, d)}", origin=o, destination=d,
                       origin_name=names.get(o, o), destination_name=names.get(d, d), c=c)
 
     @router.get("/flows", response_class=HTMLResponse)
     @timed
-    def flows(year: str | None = None, method: str | None = None, level: str = "region"):
+    def flows_page(year: str | None = None, method: str | None = None, sex: str | None = None,
+                   level: str | None = None, incomplete: str = "", checks: str = ""):
+        data = flows.flows_page(reader(), year=year, method=method, sex=sex, level=level, incomplete=incomplete == "1")
+        svg = chord.svg(data["names"], data["matrix"], title="Estimated flows") if data.get("matrix") else ""
+        return render("flows.html", checks=checks == "1", title="Estimated migration flows", f=data, svg=svg,
+                      palette=chord.PALETTE)
+
+    @router.get("/chart", response_class=HTMLResponse)
+    @timed
+    def chart_page(request: Request, checks: str = "", embed: str = ""):
         r = reader()
-        level = level if level in ("region", "country") else "region"
-        data = pages.flows_page(r, year, method, level)
-        svg = chord.svg(data["names"], data["matrix"], title="Estimated flows") if data.get("loaded") else ""
-        return render("flows.html", title="Estimated migration flows", f=data, svg=svg)
+        try:
+            st = grapher.state_from(r, request.query_params)
+        except grapher.ChartError as err:
+            return render("error.html", 404, title="No chart", message=str(err), q="")
+        c = grapher.page(r, st)
+        if embed == "1":  # for an iframe on another site: no site header, and any site may frame it
+            response = render("chart_embed.html", checks=checks == "1", reader=r, s=st, c=c, query=grapher.query)
+            response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'self'", "frame-ancestors *")
+            return response
+        return render("chart.html", 400 if st["problems"] else 200, checks=checks == "1", reader=r,
+                      title=st["indicator"].label, s=st, c=c, tabs=grapher.TABS, query=grapher.query,
+                      base_url=str(request.base_url))
+
+    @router.get("/chart.{kind}")
+    @timed
+    def chart_file(request: Request, kind: str):
+        r = reader()
+        if kind not in ("csv", "json", "svg", "png"):
+            return not_found(f"no chart file of type {kind!r}: csv, json, svg or png")
+        try:
+            st = grapher.state_from(r, request.query_params)
+            if st["problems"]:
+                raise grapher.ChartError("; ".join(st["problems"]))
+            name = f"{st['indicator'].id}-{'-'.join(st['areas']) or 'none'}-{st['from']}-{st['to']}"
+            if kind == "csv":
+                return Response(grapher.csv_text(r, st), media_type="text/csv; charset=utf-8",
+                                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+            if kind == "json":
+                return Response(json.dumps(grapher.metadata(r, st, str(request.base_url)), indent=1, default=str),
+                                media_type="application/json",
+                                headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
+            body = grapher.image(r, st, kind)
+        except grapher.ChartError as err:
+            return render("error.html", 400, title="Bad request", message=str(err), q="")
+        media = "image/svg+xml" if kind == "svg" else "image/png"
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"',
+                                                          "Cache-Control": "public, max-age=300"})
 
     @router.get("/explore", response_class=HTMLResponse)
     @timed
@@ -254,8 +352,12 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
     @router.get("/search", response_class=HTMLResponse)
     @timed
-    def search(q: str = ""):
-        return render("search.html", title=f"Search: {q}" if q else "Search", res=pages.search(reader(), q), q=q)
+    def search(q: str = "", all: str = ""):
+        """Search; a text that names one area exactly goes straight to its page (``all=1``: list the results)."""
+        res = pages.search(reader(), q)
+        if res["exact"] and all != "1" and not res["corridors"]:
+            return RedirectResponse(f"/country/{res['exact']}?{urlencode({'q': res['q']})}", status_code=303)
+        return render("search.html", title=f"Search: {q}" if q else "Search", res=res, q=q)
 
     @router.get("/static/{path:path}")
     def static(path: str, request: Request):

@@ -24,6 +24,7 @@ from sdmx.message import DataMessage, Header
 from sdmx.model import common
 from sdmx.model import v21 as m
 
+from imdx.exports import neutralise
 from imdx.sdmx.structure import AGENCY, AGENCY_ID, VERSION, Structures, dim_id, sdmx_id
 
 #: observation attributes: SDMX id → column of the selected table
@@ -252,7 +253,8 @@ def to_json(structures: Structures, obs: Observations) -> bytes:
 
 # -- SDMX-CSV --------------------------------------------------------------------------------
 def to_csv(structures: Structures, obs: Observations, *, version: str = "1.0.0") -> bytes:
-    """SDMX-CSV 1.0 (first column ``DATAFLOW``) or 2.0 (``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``)."""
+    """SDMX-CSV 1.0 (first column ``DATAFLOW``) or 2.0 (``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``); text
+    cells that start like a formula get a leading apostrophe (:func:`imdx.exports.neutralise`)."""
     ref = f"{AGENCY_ID}:{sdmx_id(obs.flow_id)}({VERSION})"
     attrs = list(ATTRIBUTE_COLUMNS)
     frame = obs.frame.sort_values(["source"] + obs.dimensions, kind="stable")
@@ -263,9 +265,9 @@ def to_csv(structures: Structures, obs: Observations, *, version: str = "1.0.0")
     prefix = [ref] if version.startswith("1") else ["dataflow", ref, "I"]
     for rec in frame[obs.dimensions + ["OBS_VALUE"] + attrs].itertuples(index=False, name=None):
         value = _number(rec[len(obs.dimensions)])
-        row = list(rec[:len(obs.dimensions)]) + ["" if value is None else repr(value) if isinstance(value, float)
-                                                 else str(value)]
-        row += ["" if _missing(v) else str(v) for v in rec[len(obs.dimensions) + 1:]]
+        row = [neutralise(str(v)) for v in rec[:len(obs.dimensions)]]  # text cells safe in a spreadsheet
+        row += ["" if value is None else repr(value) if isinstance(value, float) else str(value)]
+        row += ["" if _missing(v) else neutralise(str(v)) for v in rec[len(obs.dimensions) + 1:]]
         writer.writerow(prefix + row)
     return out.getvalue().encode()
 

@@ -8,7 +8,8 @@ from imdx.errors import QueryError
 from imdx.sources.base import Source
 
 #: module names, in load order (m49 first: it builds the area table the others resolve against)
-MODULES = ["m49", "undesa_ims", "wdi", "knomad", "wpp", "unhcr", "eurostat"]
+MODULES = ["m49", "undesa_ims", "wdi", "knomad", "wpp", "unhcr", "eurostat", "undesa_flows", "oecd_imo", "unodc_glotip",
+           "iom_gdidata", "rpw"]
 
 
 def registry() -> dict[str, Source]:

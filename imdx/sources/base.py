@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
+from imdx.checks.tolerance import ROUNDED, Tolerance
 from imdx.codes.areas import Areas
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES
@@ -65,6 +66,13 @@ class Source:
     #: to the areas but aliases of these cannot change what another source's release registers, so
     #: the loader may write it ahead of them (see :mod:`imdx.load`)
     own_alias_systems: tuple[str, ...] = ()
+    #: how far its parts may be from its totals before the checks report it: exact counts or rounded
+    #: figures (:mod:`imdx.checks.tolerance`); ``tolerances`` overrides it for some dataflows
+    tolerance: Tolerance = ROUNDED
+    tolerances: tuple[tuple[str, Tolerance], ...] = ()
+
+    def tolerance_for(self, dataflow: str) -> Tolerance:
+        return dict(self.tolerances).get(dataflow, self.tolerance)
 
 
 @dataclass
@@ -75,6 +83,8 @@ class LoadContext:
     report: Report
     source: str
     dataflow: str | None = None
+    #: the release's footnotes as published: mark (without brackets) -> text
+    notes: dict[str, str] = field(default_factory=dict)
 
     def issue(self, type: str, message: str, **where) -> None:
         self.report.add(Issue(type=type, message=message, source=self.source,
@@ -120,11 +130,13 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     if area_dims:
         out = out.dropna(subset=area_dims)
     out["value"] = pd.to_numeric(out["value"], errors="raise").astype("float64")
+    for col in flow.measures:
+        out[col] = pd.to_numeric(out[col], errors="raise").astype("float64") if col in out else np.nan
     out["year"] = out["year"].astype("Int16" if out["year"].isna().any() else "int16")  # none: no time dimension
     out["cell_row"] = pd.to_numeric(out["cell_row"]).astype("Int32")
     for col in dims[:-1] + TEXT_ATTRIBUTES:
         out[col] = _categorical(out[col])
-    return out[dims + ["value"] + ATTRIBUTES].reset_index(drop=True)
+    return out[dims + ["value", *flow.measures] + ATTRIBUTES].reset_index(drop=True)
 
 
 def _categorical(column: pd.Series) -> pd.Series:

@@ -16,9 +16,9 @@ ages, 1998-2023, persons. It becomes the ``immigration_flows`` dataflow (``desti
   line). 921 values are 0 and are kept.
 * **Cells.** ``cell_row`` is the line number (the header is line 1), ``cell_column`` ``value``.
 
-**Missing: the sending side.** Eurostat's emigration by next residence (``migr_emi3nxt``) is not in
-the mirror (nor is any other emigration-by-destination table), so the de Beer et al. mirror
-method (:mod:`imdx.methods.mirror`) cannot yet be run on real pairs; see ``docs/estimates.md``.
+A second release, ``migmod-eu27-pairs``, holds **both sides** of the EU-27 flows 2010-2019 (the MigMod
+package's ``mig_data``; :mod:`imdx.sources.migmod`) as ``reported_flows``: the mirror estimates
+(:mod:`imdx.estimates.mirror`) run on its real pairs.
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
+from imdx.sources import migmod
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile
+from imdx.sources.csvfile import check_csv, read_csv
 
 FILE = "derived/immigration_bilateral_total.csv"
 URL = ("https://raw.githubusercontent.com/LuminescentBulb/intra-eu-migration/"
@@ -46,11 +49,11 @@ DEFINITION = ("previous usual residence; Eurostat migr_imm5prv, agedef=COMPLET, 
 
 def read_table(path: Path) -> pd.DataFrame:
     """The table as published: the four columns as strings, plus ``line`` (1 = header)."""
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
-    if header != COLUMNS:
-        raise SourceFileError(FILE, f"the header is {header}", row=1, expected=",".join(COLUMNS))
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    shape = check_csv(path, name=FILE, expected="a CSV with the columns " + ",".join(COLUMNS))
+    if [c.strip() for c in shape.header] != COLUMNS:
+        raise SourceFileError(FILE, f"the header is {shape.header}", row=1, expected=",".join(COLUMNS))
+    raw = read_csv(path, name=FILE, expected="a CSV with the columns " + ",".join(COLUMNS), dtype=str,
+                   keep_default_na=False)
     raw["line"] = raw.index + 2
     for col in ("partner", "geo"):
         bad = ~raw[col].str.fullmatch(r"[A-Z]{2}|OTHER")
@@ -85,11 +88,16 @@ def _build(paths: dict[str, Path], ctx: LoadContext) -> dict[str, pd.DataFrame]:
     return {"immigration_flows": harmonise(read_table(paths[FILE]), ctx)}
 
 
+def _build_migmod(paths: dict[str, Path], ctx: LoadContext) -> dict[str, pd.DataFrame]:
+    return {"reported_flows": migmod.harmonise(migmod.read_rda(paths[migmod.FILE]), ctx)}
+
+
 SOURCE = Source(
     name="eurostat",
-    title="Eurostat immigration by country of previous residence (receiving side)",
+    title="Eurostat migration flows by partner country (derived tables)",
     publisher="Eurostat (European Commission)",
     homepage="https://ec.europa.eu/eurostat/databrowser/view/migr_imm5prv/default/table",
+    tolerance=Tolerance.exact(),  # immigrants counted by the national statistical offices
     releases=(ReleaseSpec(
         source="eurostat", key="migr_imm5prv-derived-2025",
         title="Immigration by country of previous residence, both sexes, all ages, 1998-2023 "
@@ -97,5 +105,17 @@ SOURCE = Source(
         edition="2025 (derived, commit bb76584)", published=date(2025, 8, 3),
         licence="Eurostat reuse policy (Commission Decision 2011/833/EU), reuse with acknowledgement; "
                 "the deriving repository states no licence",
-        files=(SourceFile(FILE, URL, SHA256),), dataflows=("immigration_flows",), build=_build),),
+        files=(SourceFile(FILE, URL, SHA256),), dataflows=("immigration_flows",), build=_build),
+        ReleaseSpec(
+            source="eurostat", key="migmod-eu27-pairs", edition="2023 (MigMod 0.0.0.9, derived)",
+            published=date(2023, 8, 29),
+            title="EU-27 flows 2010-2019 reported by both sides: emigration by next residence (sender) and "
+                  "immigration by previous residence (receiver), from the MigMod R package's mig_data",
+            licence="Eurostat reuse policy (Commission Decision 2011/833/EU), reuse with acknowledgement; the MigMod "
+                    "package is GPL (>= 3)",
+            files=(SourceFile(migmod.FILE, "https://raw.githubusercontent.com/a-wis/MigMod/"
+                                           "6930863be1cd06700787106a388ac82c14f95def/data/mig_data.rda",
+                              "f05c4374e2c8e484098ac1b28ef31567c4ef4f54ac33e284cb6687df3ac28624"),),
+            dataflows=("reported_flows",), build=_build_migmod),
+    ),
 )

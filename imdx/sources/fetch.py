@@ -23,6 +23,10 @@ Bytes that differ from the declared checksum are stored as a **new vintage** bes
 (the load records a ``file-changed`` issue); cached bytes are never overwritten. The files of a
 release are laid out for the reader as ``<cache>/files/<source>/<name>`` (links to the objects).
 
+Limits (:mod:`imdx.limits`): a download stops, and is refused, past ``max_file`` bytes (at once when
+the publisher's Content-Length says more); a ZIP member is taken only within ``max_unpacked`` and
+``max_ratio``. The bytes are never kept in memory whole.
+
 Publishers' URLs can be rewritten, for tests or a proxy: ``url_map`` (a dict official URL → URL, or
 a base URL string) or the environment variable ``IMDX_PUBLISHER_BASE``; with a base,
 ``https://host/path`` becomes ``<base>/host/path``.
@@ -45,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from imdx import limits
 from imdx.errors import SourceUnavailableError
 from imdx.sources.base import ReleaseSpec, SourceFile
 from imdx.store.base import FileRecord
@@ -172,11 +177,16 @@ def _get_once(client, url: str, part: Path, *, html_ok: bool = False) -> tuple[s
                 raise DownloadError(f"{url} answered with a web page (text/html), not the file: it is a landing page "
                                     "where a person clicks to download", permanent=True)
             expected = answer.headers.get("content-length")
+            cap = limits.current().max_file
+            if expected is not None and expected.isdigit():
+                limits.check(url, "the download (its Content-Length)", int(expected), "max_file")
             with open(part, "wb") as out:
                 for block in answer.iter_bytes(1 << 16):
                     out.write(block)
                     digest.update(block)
                     received += len(block)
+                    if received > cap:
+                        limits.check(url, f"the download (stopped at {limits.size(received)})", received, "max_file")
             if expected is not None and answer.headers.get("content-encoding") in (None, "identity") \
                     and int(expected) != received:
                 raise DownloadError(f"truncated download from {url}: {received} of {expected} bytes")
@@ -211,6 +221,9 @@ def download_to_cache(url: str, cache: Cache, *, policy: Policy = Policy(), clie
                 sha, size = _get_once(client, url, part, html_ok=html_ok)
                 cache.put(part, sha)
                 return sha, size
+            except limits.LimitError:
+                part.unlink(missing_ok=True)
+                raise
             except DownloadError as err:
                 part.unlink(missing_ok=True)
                 last = err
@@ -278,6 +291,8 @@ def fetch_file(source: str, file: SourceFile, *, mirror: Path | None, cache: Pat
                 origin = f"{file.url} (member {member} of the ZIP archive)"
     except DownloadError as err:
         return _fall_back(source, file, store, _fallback_folder(fallback, mirror), err.reason)
+    except limits.LimitError as err:  # too big: refused, never replaced by a fallback copy
+        raise err.about(f"{source}/{file.name} (downloaded from {url})") from None
     previous = [v["sha256"] for v in store.vintages(source, file.name)]
     store.add_vintage(source, file.name, sha, size, file.url)
     if file.sha256 and sha != file.sha256:
@@ -314,9 +329,16 @@ def _zip_member(store: Cache, sha: str, name: str) -> tuple[str, int, str] | Non
     import zipfile
 
     with zipfile.ZipFile(store.object(sha)) as archive:
-        members = [m for m in archive.namelist() if Path(m).name == Path(name).name]
+        members = [m for m in archive.infolist() if Path(m.filename).name == Path(name).name]
         if not members:
             return None
+        member = members[0]
+        what = f"member {member.filename} of the ZIP archive, unpacked"
+        limits.check(name, what, member.file_size, "max_unpacked")
+        if member.file_size > limits.RATIO_GRACE:
+            limits.check(name, what + f" ({limits.size(member.file_size)} from {limits.size(member.compress_size)})",
+                         member.file_size / max(member.compress_size, 1), "max_ratio")
+        members = [member.filename]
         part = store.partial()
         digest = hashlib.sha256()
         with archive.open(members[0]) as src, open(part, "wb") as out:

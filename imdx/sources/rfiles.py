@@ -16,12 +16,16 @@ files (6.7 M strings). Anything this reader does not know (environments, ALTREP 
 beyond ``data.frame``/``tbl``/``factor``, Latin-1 or byte strings, a record chain that does not
 check out) is handed whole to pyreadr, and to the pure-Python ``rdata`` where pyreadr fails: the fast
 path never changes a result, and ``tests/sources/test_rfiles.py`` reads every real file both ways.
+
+Limits (:mod:`imdx.limits`): the file's size, and its decompression stopped at ``max_unpacked`` (and
+``max_ratio``), before anything is parsed; every vector's declared length against the bytes that
+follow it (a file that declares more than it holds is refused, not handed to a library that would
+allocate it); each data frame's rows, columns and cells, and its longest string. pyreadr and rdata
+run in a child process whose memory is capped (:func:`imdx.limits.in_child`).
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import struct
 import warnings
@@ -32,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from imdx import limits
 from imdx.errors import SourceFileError
 
 # SEXP types and the serialisation's special codes (R's serialize.c)
@@ -50,13 +55,25 @@ class _Unsupported(Exception):
 
 
 def read_r(path: Path, expected: str) -> dict[str | None, pd.DataFrame]:
-    """The data frames of an R data file; a :class:`SourceFileError` saying ``expected`` if it is not one."""
+    """The data frames of an R data file; a :class:`SourceFileError` saying ``expected`` if it is not one,
+    a :class:`imdx.limits.LimitError` if it is bigger than the limits allow."""
+    name = str(path)
     try:
-        return _Reader(_decompress(Path(path).read_bytes())).objects()
+        data = limits.unpack(limits.read_bytes(Path(path), name), name)
+        return _Reader(data, name, expected).objects()
     except (_Unsupported, struct.error, IndexError, ValueError, EOFError, OSError, lzma.LZMAError, zlib.error,
             pa.ArrowException):
         pass  # not a layout the fast reader knows, or not R data at all (or cut short): ask the libraries
-    return _read_with_libraries(Path(path), expected)
+    frames = limits.in_child(_read_with_libraries, Path(path), expected, file=name, what="reading the R data")
+    for frame in frames.values():
+        _check_frame(name, frame.shape[0], frame.shape[1])
+    return frames
+
+
+def _check_frame(file: str, rows: int, columns: int) -> None:
+    limits.check(file, "the number of rows of a data frame", rows, "max_rows")
+    limits.check(file, "the number of columns of a data frame", columns, "max_columns")
+    limits.check(file, f"a data frame's cells ({rows:,} rows of {columns:,} columns)", rows * columns, "max_cells")
 
 
 def _read_with_libraries(path: Path, expected: str) -> dict[str | None, pd.DataFrame]:
@@ -77,20 +94,11 @@ def _read_with_libraries(path: Path, expected: str) -> dict[str | None, pd.DataF
                                   expected=expected) from second
 
 
-def _decompress(data: bytes) -> bytes:
-    if data[:3] == b"BZh":
-        return bz2.decompress(data)
-    if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data)
-    if data[:6] == b"\xfd7zXZ\x00":
-        return lzma.decompress(data)
-    return data
-
-
 class _Reader:
     """A recursive-descent reader of one XDR serialisation (``RDX2``/``RDX3`` .rda, or ``X`` .rds)."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes | bytearray, name: str = "R data", expected: str = "complete R data"):
+        self.name, self.expected = name, expected
         if data[:5] in (b"RDX2\n", b"RDX3\n"):
             self.rda, start = True, 5
         elif data[:2] == b"X\n":
@@ -117,10 +125,10 @@ class _Reader:
     def objects(self) -> dict[str | None, pd.DataFrame]:
         item = self._item()
         if not self.rda:
-            return {None: _frame(item)}
+            return {None: _frame(item, self.name)}
         if not isinstance(item, _Pairlist):
             raise _Unsupported("an .rda file holds a pairlist of objects")
-        return {name: _frame(value) for name, value in item.items}
+        return {name: _frame(value, self.name) for name, value in item.items}
 
     # -- the stream ------------------------------------------------------------------------------
     def _int(self) -> int:
@@ -128,10 +136,16 @@ class _Reader:
         self.pos += 4
         return value
 
-    def _length(self) -> int:
+    def _length(self, item_bytes: int) -> int:
+        """A vector's length, checked against the bytes left: each item takes at least ``item_bytes``."""
         n = self._int()
         if n == -1:  # a long vector: two more words
             n = (self._int() << 32) + self._int()
+        left = len(self.data) - self.pos
+        if n < 0 or n * item_bytes > left:
+            raise SourceFileError(self.name, f"cannot be read as R data: it declares a vector of {n:,} items at "
+                                  f"byte {self.pos:,} of the unpacked data, but only {left:,} bytes follow (the "
+                                  "file is damaged or cut short)", expected=self.expected)
         return n
 
     def _array(self, dtype: str, n: int) -> np.ndarray:
@@ -159,13 +173,13 @@ class _Reader:
         if kind == CHARSXP:
             return self._charsxp(flags)
         if kind in (LGLSXP, INTSXP):
-            value = _Vector(kind, self._array(">i4", self._length()))
+            value = _Vector(kind, self._array(">i4", self._length(4)))
         elif kind == REALSXP:
-            value = _Vector(kind, self._array(">f8", self._length()))
+            value = _Vector(kind, self._array(">f8", self._length(8)))
         elif kind == STRSXP:
-            value = _Vector(kind, self._strings(self._length()))
+            value = _Vector(kind, self._strings(self._length(8)))
         elif kind == VECSXP:
-            value = _Vector(kind, [self._item() for _ in range(self._length())])
+            value = _Vector(kind, [self._item() for _ in range(self._length(4))])
         else:
             raise _Unsupported(f"R objects of type {kind}")
         if has_attr:
@@ -214,6 +228,7 @@ class _Reader:
                 raise _Unsupported("a character vector whose records do not chain")
             window = min(len(b) - start, window * 2)
         starts, sizes, missing = chain
+        limits.check(self.name, "the longest string", int(sizes.max()), "max_text")
         if (b[starts + 2] & ((_LATIN1 | _BYTES) >> 8)).any():  # the flags' third byte holds those bits
             raise _Unsupported("Latin-1 or byte strings")
         end = int(starts[-1] + 8 + sizes[-1])
@@ -292,7 +307,7 @@ class _Vector:
         return value.values.to_pylist()
 
 
-def _frame(value) -> pd.DataFrame:
+def _frame(value, file: str) -> pd.DataFrame:
     """A data frame as pyreadr gives it: its columns, and its row names as index when they are text."""
     if not isinstance(value, _Vector) or value.kind != VECSXP:
         raise _Unsupported("an object that is not a data frame")
@@ -301,6 +316,7 @@ def _frame(value) -> pd.DataFrame:
     names = value.strings("names")
     if len(names) != len(value.values) or len(set(names)) != len(names):
         raise _Unsupported("column names")
+    _check_frame(file, max((len(c.values) for c in value.values if isinstance(c, _Vector)), default=0), len(names))
     columns = {name: _column(column) for name, column in zip(names, value.values)}
     frame = pd.DataFrame(columns, copy=False)
     rows = value.attrs.get("row.names")

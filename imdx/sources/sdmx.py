@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from imdx import limits
 from imdx.codes.areas import Areas
 from imdx.errors import ImdxError
 from imdx.ingest import ingest
@@ -225,7 +226,7 @@ def load_sdmx(store: Store, *, file: str | Path | None = None, url: str | None =
             raise ImdxError(f"no SDMX file at {path}; give the path of an SDMX-ML, SDMX-JSON or SDMX-CSV message")
         where = str(path.resolve())
     name = path.name if url is None else url.rsplit("/", 1)[-1] or path.name
-    data = path.read_bytes()
+    data = limits.read_bytes(path, name)
     try:
         parsed = parse_message(data, name, structure)
     except StructureOnly as only:

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imdx.checks.tolerance import Tolerance
 from imdx.errors import SourceFileError
 from imdx.model import codelists, dataflows
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, coded
@@ -356,6 +357,7 @@ SOURCE = Source(
     publisher="Office of the United Nations High Commissioner for Refugees (UNHCR)",
     homepage="https://www.unhcr.org/refugee-statistics/",
     own_alias_systems=("unhcr", "unhcr_iso"),
+    tolerance=Tolerance.exact(),  # people counted one by one: a gap of more than a few is real
     releases=(
         ReleaseSpec(
             source="unhcr", key="refugees-2025.12.1",

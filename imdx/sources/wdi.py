@@ -42,7 +42,9 @@ import pandas as pd
 
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, column_letter
+from imdx.sources.csvfile import check_csv, read_csv
 from imdx.sources.rfiles import read_r
+from imdx.sources.xlsx import open_workbook
 
 #: indicator code -> (dataflow, fixed dimensions)
 INDICATORS: dict[str, tuple[str, dict[str, str]]] = {
@@ -122,6 +124,7 @@ def read_api_csv(path: Path) -> ApiCsv:
     """A World Bank API CSV: the preamble checked, the header on line 5; the frame's index is the
     line number. Empty cells (the files' missing-value marker) are NaN."""
     path = Path(path)
+    check_csv(path, header_row=5, expected="a World Bank API CSV")
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             head = [fh.readline() for _ in range(5)]
@@ -138,14 +141,10 @@ def read_api_csv(path: Path) -> ApiCsv:
     if not head[4].startswith('"Country Name"'):
         raise SourceFileError(str(path), "the header is not on line 5", row=5,
                               expected='the header line "Country Name","Country Code",...')
-    try:
-        # the text columns as text; a year column is parsed as numbers, empty cells as NaN (a column
-        # holding any other text stays text, and harmonise reports the cell)
-        frame = pd.read_csv(path, skiprows=4, dtype={c: str for c in API_COLUMNS}, keep_default_na=False,
-                            na_values=[""], encoding="utf-8-sig")
-    except (pd.errors.ParserError, ValueError) as err:
-        raise SourceFileError(str(path), f"cannot be parsed as CSV ({err})", expected="a World Bank API CSV") \
-            from err
+    # the text columns as text; a year column is parsed as numbers, empty cells as NaN (a column holding any
+    # other text stays text, and harmonise reports the cell)
+    frame = read_csv(path, expected="a World Bank API CSV", header_row=5, skiprows=4,
+                     dtype={c: str for c in API_COLUMNS}, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     missing = [c for c in API_COLUMNS if c not in frame.columns]
     if missing:
         raise SourceFileError(str(path), f"the header lacks the column {missing[0]!r}", row=5, column=missing[0],
@@ -165,11 +164,8 @@ def read_api_csv(path: Path) -> ApiCsv:
 
 def read_country_metadata(path: Path) -> pd.DataFrame:
     """``Metadata_Country_*.csv``: code, region (empty for an aggregate), income group, name."""
-    try:
-        meta = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, ValueError) as err:
-        raise SourceFileError(str(path), f"cannot be parsed as CSV ({err})",
-                              expected="World Bank country metadata") from err
+    meta = read_csv(path, expected="World Bank country metadata", dtype=str, keep_default_na=False,
+                    encoding="utf-8-sig")
     missing = [c for c in META_COLUMNS if c not in meta.columns]
     if missing:
         raise SourceFileError(str(path), f"the header lacks the column {missing[0]!r}", row=1, column=missing[0],
@@ -192,18 +188,11 @@ def read_oda_rds(path: Path) -> pd.DataFrame:
 
 def read_xlsx_sheet(path: Path, sheet: str, expected: str) -> pd.DataFrame:
     """One sheet as published (no header; index = Excel row - 1, columns = 0-based positions)."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_path(str(path))
+    with open_workbook(path, expected) as book:
         if sheet not in book.sheet_names:
             raise SourceFileError(str(path), f"has no sheet {sheet!r} (sheets: {book.sheet_names})",
                                   sheet=sheet, expected=expected)
-        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    except SourceFileError:
-        raise
-    except Exception as err:  # calamine's own errors for a broken zip or XML
-        raise SourceFileError(str(path), f"cannot be read as an xlsx workbook ({err})", expected=expected) from err
+        rows = book.rows(sheet)
     frame = pd.DataFrame(rows, dtype=object)
     return frame.where(frame != "", None)
 

@@ -42,6 +42,7 @@ import pyarrow.csv as pa_csv
 
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, ReleaseSpec, Source, SourceFile, coded
+from imdx.sources.csvfile import check_csv, read_csv
 
 FOLDER = "wpp2024"
 LOCATIONS = f"{FOLDER}/UNlocations.txt"
@@ -124,6 +125,7 @@ def read_indicator(path: Path) -> pd.DataFrame:
     Arrow parses the table (fast, and strict: a line with too few or too many fields, a cell that is
     not a number or bytes that are not UTF-8 stop it); when it refuses, :func:`_diagnose` finds the
     line and column to name in the error."""
+    check_csv(path, delimiter="\t", expected="a tab-separated UTF-8 table")
     header = _read_header(path)
     try:
         table = pa_csv.read_csv(
@@ -180,12 +182,8 @@ def _diagnose(path: Path, n_fields: int) -> None:
 
 def read_locations(path: Path) -> pd.DataFrame:
     """``UNlocations.txt``: ``name``, ``country_code`` (text), ``location_type`` (int) and ``line``."""
-    try:
-        raw = pd.read_csv(path, sep="\t", quoting=3, dtype={"country_code": "string", "name": "string"},
-                          keep_default_na=False, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise SourceFileError(str(path), f"cannot be read as a tab-separated table ({err})",
-                              expected="the wpp2024 package's UNlocations table") from err
+    raw = read_csv(path, expected="the wpp2024 package's UNlocations table", sep="\t", quoting=3,
+                   dtype={"country_code": "string", "name": "string"}, keep_default_na=False, encoding="utf-8")
     required = ["name", "country_code", "location_type"]
     for column in required:
         if column not in raw.columns:

@@ -46,6 +46,18 @@ Reading from many threads and while loads run
 Text and codes
     Results come back as text codes (``DEU``, ``_T``), whatever the backend stores (DuckDB stores
     label ids, :mod:`imdx.store.labels`).
+
+Measures
+    A dataflow may declare *measures* (:attr:`imdx.model.dataflows.Dataflow.measures`, e.g. ``("lower",
+    "upper")``, the bounds of an estimate's interval: SDMX's LOWER_BOUND and UPPER_BOUND): numeric columns
+    stored beside ``value`` in every observation of the dataflow (a float64, NaN/null where a release does
+    not give them). A backend stores them as columns of the dataflow's observations, writes them in
+    :meth:`Store.write_release` (the tables :func:`imdx.sources.base.finish` made hold them), and returns
+    them from :meth:`Store.select` right after ``value`` (:func:`result_columns`). A dataflow a release
+    brings (``definitions=``) may declare measures too; their names are lower-case identifiers that are
+    not a dimension's or an attribute's. A stored table of the dataflow without its measures (written by
+    an older imdx) is not servable (:meth:`Store.servable_dataflows`) until the store is opened for writing,
+    which adds them.
 """
 
 from __future__ import annotations
@@ -69,8 +81,9 @@ from imdx.store.documents import AuditRow, LibraryImport, RegistryChange, Stored
 #: later edition (compared as text), then the later load (release id)
 RANK_ORDER = ("published", "edition", "release_id")
 
-#: the columns :meth:`Store.select` can return besides the dataflow's dimensions and the ``<area>_name``
-#: of each area dimension, in the order it returns them
+#: the columns :meth:`Store.select` returns for every dataflow besides its dimensions, the ``<area>_name`` of
+#: each area dimension and its measures (:attr:`~imdx.model.dataflows.Dataflow.measures`, which come right
+#: after ``value``), in the order it returns them
 RESULT_COLUMNS = ["value", "unit", "obs_status", "definition", "note", "source", "edition", "release_id",
                   "cell_file", "cell_sheet", "cell_row", "cell_column"]
 
@@ -97,6 +110,8 @@ class ReleaseRecord:
     published: date
     licence: str
     files: list[FileRecord] = field(default_factory=list)
+    #: the release's footnotes as published (mark without brackets -> text): what a value's ``note`` marks mean
+    notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -109,7 +124,7 @@ def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str
     """The columns :meth:`Store.select` returns for ``flow``: all, or those of ``columns`` (checked) in
     the store's order. The dimensions always come back: they are the key of an observation."""
     names = [f"{d.name}_name" for d in flow.dimensions if d.is_area]
-    everything = flow.dimension_names + names + RESULT_COLUMNS
+    everything = flow.dimension_names + names + ["value", *flow.measures] + RESULT_COLUMNS[1:]
     if columns is None:
         return everything
     unknown = [c for c in columns if c not in everything]
@@ -164,9 +179,10 @@ class Store(ABC):
         """Store a release whole, in one transaction; returns its release id.
 
         ``observations`` are harmonised tables by dataflow id (:func:`imdx.sources.base.finish` made
-        them), ``report`` the issues found in them, ``areas`` the area table with what the release
-        taught it (names and codes: what is new is stored), ``definitions`` the dataflows the release
-        brings that imdx does not define itself. Only :func:`imdx.ingest.ingest` calls this."""
+        them: the dimensions, ``value``, the dataflow's measures and the attributes), ``report`` the
+        issues found in them, ``areas`` the area table with what the release taught it (names and codes:
+        what is new is stored), ``definitions`` the dataflows the release brings that imdx does not define
+        itself. Only :func:`imdx.ingest.ingest` calls this."""
 
     def share_cpus(self, taken: int) -> None:  # noqa: B027 -- optional: a hint backends may ignore
         """Hint for the writes that follow: ``taken`` CPUs of this machine are busy with other work of the
@@ -224,6 +240,12 @@ class Store(ABC):
         """The stored area table with every alias, or None for an empty store. Callers must not change
         it (it is shared); :meth:`Areas.copy` gives one to change."""
 
+    def notes(self) -> pd.DataFrame:
+        """The footnotes of every release: ``release_id``, ``mark`` (without brackets), ``text``. (A backend
+        that keeps none answers an empty table: pages then say a mark's text is not available.)"""
+        return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
+                             "text": pd.Series(dtype="object")})
+
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:
         """The stored data-issue report, optionally for one source or area: ``release_id`` and the fields
@@ -239,7 +261,8 @@ class Store(ABC):
         the module docstring, in a stable order (the dimensions as text, then the source).
 
         The columns (:func:`result_columns`): the dimensions, ``<area>_name`` for each area dimension,
-        ``value``, ``unit``, the attributes, ``source``, ``edition``, ``release_id`` and the source cell;
+        ``value``, the dataflow's measures (``lower``, ``upper``: see the module docstring), ``unit``, the
+        attributes, ``source``, ``edition``, ``release_id`` and the source cell;
         ``columns`` keeps the dimensions and only those named (cheaper for large results).
         A dataflow without stored observations (not in :meth:`servable_dataflows`) is a
         :class:`~imdx.errors.QueryError` of kind ``not-loaded``."""

@@ -23,9 +23,10 @@ ROW_BYTES = 40
 DIMENSION_BYTES = 12
 
 
-def estimated_bytes(rows: int, dimensions: int) -> int:
-    """What a copy of ``rows`` current values with ``dimensions`` dimensions holds (to decide before reading)."""
-    return rows * (ROW_BYTES + DIMENSION_BYTES * dimensions)
+def estimated_bytes(rows: int, dimensions: int, measures: int = 0) -> int:
+    """What a copy of ``rows`` current values with ``dimensions`` dimensions and ``measures`` measures beside
+    the value (8 bytes each) holds (to decide before reading)."""
+    return rows * (ROW_BYTES + DIMENSION_BYTES * dimensions + 8 * measures)
 
 
 class CurrentCopy:

@@ -1,7 +1,8 @@
 """The default backend: one embedded DuckDB file (``imdx.duckdb``).
 
-One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value`` and
-the attributes, text stored as the ids of :mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
+One table per dataflow (``coded_<dataflow>``: ``release_id``, the dimensions, ``year``, ``value``, the
+dataflow's measures (``lower``, ``upper``) and the attributes, text stored as the ids of
+:mod:`imdx.store.labels`), with a view ``obs_<dataflow>``
 that reads it as text (for people and tools exploring the file; imdx's own queries read the coded
 table), and the tables ``label``, ``release``, ``release_file``, ``release_dataflow``, ``area``,
 ``area_alias`` and ``issue``; the research library's and the registry's tables are those of
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS release_file (
   release_id INTEGER, name VARCHAR, url VARCHAR, sha256 VARCHAR, size BIGINT, retrieved_from VARCHAR,
   retrieved_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS release_dataflow (release_id INTEGER, dataflow VARCHAR, n_obs BIGINT);
+CREATE TABLE IF NOT EXISTS release_note (release_id INTEGER, mark VARCHAR, text VARCHAR);
 CREATE TABLE IF NOT EXISTS area (code VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, m49 VARCHAR,
   iso3 VARCHAR, iso2 VARCHAR, region VARCHAR, subregion VARCHAR, intermediate_region VARCHAR,
   sdg_region VARCHAR, wb_income VARCHAR, un_development VARCHAR, ldc BOOLEAN, lldc BOOLEAN, sids BOOLEAN);
@@ -185,6 +187,8 @@ class DuckDBStore(DocumentTables, Store):
             "year SMALLINT, value DOUBLE, obs_status INTEGER, definition INTEGER, note INTEGER, "
             "cell_file INTEGER, cell_sheet INTEGER, cell_row INTEGER, cell_column INTEGER, "
             "current BOOLEAN DEFAULT FALSE)")
+        for measure in flow.measures:  # an interval beside the value (estimates); added to older stores too
+            self.con.execute(f'ALTER TABLE {coded_table(flow.id)} ADD COLUMN IF NOT EXISTS "{measure}" DOUBLE')
         self.con.execute(f"CREATE VIEW IF NOT EXISTS obs_{flow.id} AS "
                          + decoded(f"SELECT * FROM {coded_table(flow.id)}", text_columns(flow)))
 
@@ -242,7 +246,8 @@ class DuckDBStore(DocumentTables, Store):
                 "WHERE starts_with(table_name, 'coded_') GROUP BY table_name").fetchall()
             tables = {t: set(c) for t, c in rows}
             return [f for f in self.dataflow_ids()
-                    if set(self.dataflow(f).dimension_names) <= tables.get(coded_table(f), set())]
+                    if set(self.dataflow(f).dimension_names + list(self.dataflow(f).measures))
+                    <= tables.get(coded_table(f), set())]
         return self._kept("servable", read)
 
     def close(self) -> None:
@@ -267,6 +272,11 @@ class DuckDBStore(DocumentTables, Store):
                     raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
                 if not _SAFE_ID.fullmatch(flow.id):
                     raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+                taken = {*flow.dimension_names, "release_id", "value", "current", *ATTRIBUTES}
+                bad = [m for m in flow.measures if not _SAFE_ID.fullmatch(m) or m in taken]
+                if bad:
+                    raise StoreError(f"dataflow {flow.id!r}: measure(s) {bad} must be lower-case letters, digits and "
+                                     "'_', and not the name of a dimension or attribute")
                 con.execute("INSERT OR REPLACE INTO dataflow_definition VALUES (?, ?)",
                             [flow.id, json.dumps(dataflows.to_dict(flow))])
                 self._create_obs_table(flow)
@@ -278,11 +288,15 @@ class DuckDBStore(DocumentTables, Store):
             for f in release.files:
                 con.execute("INSERT INTO release_file VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [release_id, f.name, f.url, f.sha256, f.size, f.retrieved_from, f.retrieved_at])
+            if release.notes:
+                con.executemany("INSERT INTO release_note VALUES (?, ?, ?)",
+                                [[release_id, mark, text] for mark, text in release.notes.items()])
             labels = self.labels()  # as this transaction sees it
             brought = {flow.id: flow for flow in definitions}
             for flow_id, frame in observations.items():
                 flow = brought.get(flow_id) or self.dataflow(flow_id)
-                cols, text = flow.dimension_names + ["value"] + ATTRIBUTES, set(text_columns(flow))
+                cols = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES
+                text = set(text_columns(flow))
                 table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
                 con.register("_incoming", table)
                 quoted = ", ".join(f'"{c}"' for c in cols)
@@ -379,6 +393,14 @@ class DuckDBStore(DocumentTables, Store):
             return Areas(frame, self._df("SELECT code, system, alias FROM area_alias"))
         return self._kept("areas", read)
 
+    def notes(self) -> pd.DataFrame:
+        exists = self._reader().execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'release_note'")
+        if not exists.fetchall()[0][0]:  # a store written before footnotes were kept
+            return super().notes()
+        return self._reader().execute(
+            "SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df()
+
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
         if source:
@@ -407,13 +429,13 @@ class DuckDBStore(DocumentTables, Store):
         where = [f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE"
                  for dim, values in ids.items()]
         params: list = [v for values in ids.values() for v in values]
-        stored = [c for c in ["value"] + ATTRIBUTES if c in wanted]
+        stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
         picks = ", ".join([f'o."{c}"' for c in dims + stored] + ["o.release_id"])
         if edition is None and as_of is None:  # the current values, marked at load time: no join needed
             where.append("o.current")
             if source is not None:
-                ids = self._release_table().ids_of(source)
-                where.append(f"o.release_id IN ({', '.join(map(str, ids))})" if ids else "FALSE")
+                released = self._release_table().ids_of(source)
+                where.append(f"o.release_id IN ({', '.join(map(str, released))})" if released else "FALSE")
             sql = f"SELECT {picks} FROM {coded_table(dataflow)} o WHERE {' AND '.join(where)}"
         else:  # the rule applied to the releases of an edition, or published by a date
             for column, value, op in (("edition", edition, "="), ("source", source, "="),
@@ -473,8 +495,8 @@ class DuckDBStore(DocumentTables, Store):
             table, dims = coded_table(flow.id), flow.dimension_names
             rows = self._reader().execute(f"SELECT count(*) FROM {table} WHERE current").fetchall()[0][0]
             copy = None
-            if used + estimated_bytes(rows, len(dims)) <= self._copy_budget:
-                picks = ", ".join(f'"{c}"' for c in dims + ["value"] + ATTRIBUTES + ["release_id"])
+            if used + estimated_bytes(rows, len(dims), len(flow.measures)) <= self._copy_budget:
+                picks = ", ".join(f'"{c}"' for c in [*dims, "value", *flow.measures, *ATTRIBUTES, "release_id"])
                 coded = self._reader().sql(f"SELECT {picks} FROM {table} WHERE current").to_arrow_table()
                 copy = CurrentCopy(self._ordered(flow, coded, self.labels()), dims)
             copies[flow.id] = (version, copy)

@@ -20,7 +20,7 @@ def test_dataflows(http):
     assert stock["unit"] == "persons"
     assert [d["name"] for d in stock["dimensions"]] == ["destination", "origin", "sex", "age", "year"]
     sex = next(d for d in stock["dimensions"] if d["name"] == "sex")
-    assert sex["codes"] == {"_T": "Both sexes", "M": "Male", "F": "Female"}
+    assert sex["codes"] == {"_T": "Both sexes", "M": "Male", "F": "Female", "_O": "Other", "_U": "Unknown"}
     assert "B" in stock["attributes"]["definition"] and "E" in stock["attributes"]["obs_status"]
     assert {"2015", "2019", "2020"} <= {e["edition"] for e in stock["editions"]}
     assert stock["links"]["data"] == "/api/v1/data/migrant_stock"

@@ -17,7 +17,7 @@ DEU = {"destination": "DEU", "year": "2020"}
 
 def test_germany_2020_total_json(http):
     r = http.get("/api/v1/data/migrant_stock", params={"destination": "Germany", "origin": "total", "sex": "total",
-                                                       "age": "total", "year": "2020"})
+                                                       "age": "total", "year": "2020", "edition": "2020"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["total"] == 1 and body["pages"] == 1 and body["unit"] == "persons"
@@ -38,7 +38,7 @@ def test_same_rows_by_iso3_m49_and_name(http):
 
 def test_sexes_of_germany_2020(http):
     r = http.get("/api/v1/data/migrant_stock", params={"destination": "DEU", "origin": "_T", "age": "_T",
-                                                       "year": "2020", "sex": "M,F"})
+                                                       "year": "2020", "sex": "M,F", "edition": "2020"})
     values = {d["sex"]: d["value"] for d in r.json()["data"]}
     assert values == {"F": 7_870_822, "M": 7_891_635}
 
@@ -183,12 +183,14 @@ def test_edition_pins_and_as_of(http):
         assert body["total"] == 1, body
         return body["data"][0]
 
-    assert (one()["value"], one()["edition"]) == (247_958_644, "2020")
+    assert (one()["value"], one()["edition"]) == (250_042_020, "2024")  # the latest edition is current
+    assert one(edition="2020")["value"] == 247_958_644
     assert one(edition="2019")["value"] == 248_861_296
     as_of = one(as_of="2020-01-01")
     assert (as_of["value"], as_of["edition"]) == (248_861_296, "2019")
     assert one(as_of="2021-01-15")["edition"] == "2020"  # published that day
     germany = {**world, "destination": "DEU"}
     assert http.get(STOCK, params={**germany, "as_of": "2016-01-01"}).json()["data"][0]["value"] == 12_005_690
-    assert http.get(STOCK, params=germany).json()["data"][0]["value"] == 10_220_418
+    assert http.get(STOCK, params=germany).json()["data"][0]["value"] == 12_646_813  # the 2024 edition's revision
+    assert http.get(STOCK, params={**germany, "edition": "2020"}).json()["data"][0]["value"] == 10_220_418
     assert http.get(STOCK, params={**world, "as_of": "2000-01-01"}).json()["total"] == 0

@@ -16,7 +16,7 @@ INJECTIONS = ["'; DROP TABLE release; --", "DEU' OR '1'='1", "1; SELECT * FROM r
 
 def _valid_path(path: str) -> str:
     return path.replace("{dataflow}", "migrant_stock").replace("{kind}", "organisation").replace(
-        "{code}", "KEN").replace("{id}", "migrant_stock")
+        "{code}", "KEN").replace("{id}", "migrant_stock").replace("{area}", "DEU")
 
 
 #: the routes that change the registry (signed-in users, ``imdx serve --registry-edits``; tests/registry)
@@ -38,14 +38,17 @@ def test_every_route_gives_the_envelope(http, app_routes):
             r = http.request(method, url)
             error = assert_envelope(r, 405, "method-not-allowed")
             assert "GET" in error["message"] and "GET" in r.headers["allow"]
-        if "{" in path:
+        if "{" in path:  # a path parameter naming nothing: 404 in the envelope
             bogus = path.replace("{dataflow}", "no_such_flow").replace("{id}", "no_such_flow").replace(
-                "{kind}", "organisation").replace("{code}", "no_such_flow")
+                "{kind}", "organisation").replace("{code}", "no_such_flow").replace("{area}", "Narnia")
+            error = assert_envelope(http.get(bogus), 404)
             if path.startswith(("/api/v1/library", "/api/v1/registry")):  # a record, an entry, an area
-                assert "no_such_flow" in assert_envelope(http.get(bogus), 404)["message"]
-                continue
-            error = assert_envelope(http.get(bogus), 404, "unknown-dataflow", "dataflow")
-            assert "migrant_stock" in error["message"]  # lists what exists
+                assert "no_such_flow" in error["message"]
+            elif "{area}" in path:  # the census tables of a country
+                assert (error["type"], error["parameter"]) == ("unknown-area", "area") and "Narnia" in error["message"]
+            else:
+                assert (error["type"], error["parameter"]) == ("unknown-dataflow", "dataflow")
+                assert "migrant_stock" in error["message"]  # lists what exists
 
 
 @pytest.mark.parametrize("path", ["/api", "/api/v1/nothing", "/api/v2/dataflows", "/api/v1/data",

@@ -56,7 +56,7 @@ def test_every_documented_parameter_is_accepted(http):
     for path, item in openapi["paths"].items():
         if not path.startswith("/api/") or path.startswith(("/api/v1/library", "/api/v1/registry")):
             continue  # the SDMX paths' parameters are tested in tests/sdmx; the library's and registry's there
-        url = path.replace("{dataflow}", "migrant_stock").replace("{id}", "migrant_stock")
+        url = path.replace("{dataflow}", "migrant_stock").replace("{id}", "migrant_stock").replace("{area}", "DEU")
         base = {"from": editions[0], "to": editions[-1], "destination": "DEU"} if "/diff/" in path else {}
         flow = flows.get(path.rsplit("/", 1)[-1]) if path.startswith("/api/v1/data/") else None
         if path == "/api/v1/data/{dataflow}":
@@ -66,7 +66,7 @@ def test_every_documented_parameter_is_accepted(http):
             base = {area["name"]: next(iter(area["codes"]))}
         params = item["get"].get("parameters", [])
         required = {p["name"] for p in params if p.get("required")}
-        assert required <= set(base) | {"dataflow", "id"}, (path, required)
+        assert required <= set(base) | {"dataflow", "id", "area"}, (path, required)
         assert http.get(url, params=base).status_code == 200, url
         for param in params:
             if param["in"] != "query" or param["name"] in ("from", "to"):

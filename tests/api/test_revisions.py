@@ -115,7 +115,8 @@ def test_api_diff(http, fdi_vintages):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["from"] == "2015" and body["to"] == "2020" and body["total"] == len(body["data"])
-    assert body["counts"] == {"changed": 1, "appeared": 6, "vanished": 0}  # 1990-2010 and 2020 appeared
+    # 1990 is in both (the 2015 revision's by-age table, all ages) with the same value; 1995-2010 and 2020 appeared
+    assert body["counts"] == {"changed": 1, "appeared": 5, "vanished": 0}
     rows = {d["year"]: d for d in body["data"]}
     assert rows[2015]["change"] == "changed" and rows[2015]["value_from"] == 12_005_690
     assert rows[2020]["change"] == "appeared" and rows[2020]["value_from"] is None

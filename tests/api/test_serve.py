@@ -48,7 +48,8 @@ def _stop(proc):
 def test_serve(api_db, workers):
     proc, url = _serve(api_db, "--workers", workers)
     try:
-        r = _wait(proc, f"{url}/api/v1/data/migrant_stock?destination=DEU&origin=_T&sex=_T&age=_T&year=2020")
+        r = _wait(proc, f"{url}/api/v1/data/migrant_stock?destination=DEU&origin=_T&sex=_T&age=_T&year=2020"
+                             "&edition=2020")
         assert r.status_code == 200 and r.json()["data"][0]["value"] == 15_762_457
         assert _wait(proc, f"{url}/api/v1/openapi.json").json()["info"]["title"] == "imdx API"
     finally:

@@ -39,7 +39,7 @@ def run(cli_db):
 
 def test_flows_are_stored_and_queryable(run, cli_db):
     result = run("flows", "--method", "stock_differencing_drop", "--method", "demographic_accounting_open",
-                 "--from", "2010", "--to", "2020")
+                 "--from", "2010", "--to", "2020", "--replicates", "3")
     assert result.exit_code == 0, result.output
     assert "stored as release" in result.output and "2015-2020" in result.output
     from imdx.query import query
@@ -49,19 +49,19 @@ def test_flows_are_stored_and_queryable(run, cli_db):
         rows = query(store, "estimated_flows", origin="IND", destination="USA", method="stock_differencing_drop",
                      year=2015)
         assert len(rows) == 1 and rows["value"].iloc[0] > 0
+        assert rows["lower"].iloc[0] <= rows["value"].iloc[0] <= rows["upper"].iloc[0]
     again = run("flows", "--method", "stock_differencing_drop", "--method", "demographic_accounting_open",
-                "--from", "2010", "--to", "2020")
+                "--from", "2010", "--to", "2020", "--replicates", "3")
     assert "stored already" in again.output
 
 
-def test_sex_specific_flows_need_the_flag(run):
-    refused = run("flows", "--method", "demographic_accounting_closed", "--from", "2015", "--to", "2020",
-                  "--sex", "M", "--dry-run")
-    assert refused.exit_code != 0 and "--allow-missing-vitals" in refused.output
-    allowed = run("flows", "--method", "demographic_accounting_closed", "--from", "2015", "--to", "2020",
-                  "--sex", "M", "--allow-missing-vitals", "--dry-run")
-    assert allowed.exit_code == 0, allowed.output
-    assert "1 estimate(s) made with births/deaths missing, taken as 0" in allowed.output
+def test_default_method_and_sexes_without_flags(run):
+    result = run("flows", "--from", "2015", "--to", "2020", "--sex", "M", "--replicates", "2", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "pseudo_bayesian" in result.output and "none: 0.9" in result.output  # the default, and its migest twin
+    methods = CliRunner().invoke(cli, ["estimate", "methods"])
+    assert methods.exit_code == 0 and "default (recommended)" in methods.output
+    assert 'ffs_diff(decrease = "zero")' in methods.output and "ffs_demo(stayer_assumption = FALSE)" in methods.output
 
 
 def test_reports_are_written(run, tmp_path, mirror, cli_db):
@@ -86,13 +86,13 @@ def test_reports_are_written(run, tmp_path, mirror, cli_db):
     assert "| 2005-2010 | 41.49 |" in out.read_text()
     result = run("report", "mirror")
     assert result.exit_code == 0, result.output
-    assert "Missing: the sending side" in result.output
+    assert "Correction factors" in result.output and "totals only" in result.output
 
 
-def test_everything_refuses_at_once_without_the_flag(run):
-    result = run("flows", "--all", "--dry-run")
-    assert result.exit_code != 0 and "--allow-missing-vitals" in result.output
-    assert "estimating" not in result.output  # refused before any estimate was made
+def test_mirror_command_dry_run(run):
+    result = run("mirror", "--year", "2015", "--replicates", "5", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "harmonised 210 corridor-years in 1 year(s)" in result.output
 
 
 def test_bad_arguments_say_what_to_do(run):

@@ -1,12 +1,11 @@
-"""The Eurostat receiving-side table: every row loaded, codes mapped, and the mirror method's limits."""
+"""The Eurostat receiving-side table: every row loaded, codes mapped."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from imdx.errors import ImdxError, SourceFileError
-from imdx.estimates import mirror as est_mirror
+from imdx.errors import SourceFileError
 from imdx.model.report import Report
 from imdx.sources import eurostat
 from imdx.sources.base import LoadContext, finish
@@ -37,7 +36,7 @@ def test_the_stored_dataflow_answers(est_store):
     assert rows["value"].tolist() == [56023.0]
     assert rows["destination"].tolist() == ["DEU"]
     stored = est_store.releases()
-    assert stored.loc[stored.source == "eurostat", "n_obs"].tolist() == [ROWS]
+    assert stored.loc[stored.key == "migr_imm5prv-derived-2025", "n_obs"].tolist() == [ROWS]
 
 
 def test_a_changed_file_is_refused(tmp_path, mirror, areas):
@@ -47,16 +46,3 @@ def test_a_changed_file_is_refused(tmp_path, mirror, areas):
     bad.write_text("\n".join(text) + "\n")
     with pytest.raises(SourceFileError, match="row 6"):
         eurostat.read_table(bad)
-
-
-def test_mirror_method_on_the_real_receiving_side(est_store):
-    cov = est_mirror.coverage_table(est_store)
-    assert cov["year"].min() == 1998 and cov["year"].max() == 2023
-    assert cov["pairs_reported_both_ways"].max() == 410
-    exact = est_mirror.coverage_check(est_store, 2015)
-    assert len(exact.countries) >= 20 and exact.pairs > 300
-    assert exact.max_factor_error < 1e-9  # identified on the real pattern of pairs
-    noisy = est_mirror.coverage_check(est_store, 2015, noise=0.1)
-    assert 0.01 < noisy.max_factor_error < 1.0  # few pairs per factor: noise shows
-    with pytest.raises(ImdxError, match="no sending-side data"):
-        est_mirror.harmonise(est_store, 2015)

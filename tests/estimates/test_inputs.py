@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from imdx.estimates.inputs import InputsError
-from imdx.estimates.run import EstimateError, estimate
+from imdx.estimates.run import estimate
 from imdx.methods.flows_from_stocks import demographic_accounting
 
 
-def _value(store, dataflow, source, **filters):
-    frame = store.select(dataflow, {k: [v] for k, v in filters.items()}, source=source).to_pandas()
+def _value(store, dataflow, source, edition=None, **filters):
+    frame = store.select(dataflow, {k: [v] for k, v in filters.items()}, source=source, edition=edition).to_pandas()
     assert len(frame) == 1, (dataflow, filters, len(frame))
     return float(frame["value"].iloc[0])
 
@@ -28,7 +28,7 @@ def test_stock_tables_add_up_to_the_population(est_store, inputs):
     inp = inputs.flow_inputs(2005, 2010)
     usa, mex = inp.regions.index("USA"), inp.regions.index("MEX")
     # a bilateral cell as stored
-    assert inp.stock_end[mex, usa] == _value(est_store, "migrant_stock", "undesa_ims", destination="USA",
+    assert inp.stock_end[mex, usa] == _value(est_store, "migrant_stock", "undesa_ims", "2020", destination="USA",
                                              origin="MEX", sex="_T", age="_T", year=2010)
     # columns (residence) + other origin = Table 2 population, for every region and both years
     for table, pop, other, year in ((inp.stock_start, inp.population_start, inp.other_origin_start, 2005),
@@ -53,7 +53,13 @@ def test_births_and_deaths_are_wpp_calendar_years_summed(est_store, inputs):
 
 def test_sex_specific_inputs(inputs):
     m, f, t = (inputs.flow_inputs(2010, 2015, s) for s in ("M", "F", "_T"))
-    assert len(m.missing_vitals) == len(m.regions)  # WPP here has no births/deaths by sex
+    assert m.missing_vitals == () == f.missing_vitals  # derived from WPP's both sexes, never zero
+    np.testing.assert_allclose(m.births + f.births, t.births)
+    np.testing.assert_allclose(m.deaths + f.deaths, t.deaths)
+    np.testing.assert_allclose(m.births / t.births, 1.05 / 2.05)  # the stated sex ratio at birth
+    usa = t.regions.index("USA")
+    assert 0.45 < m.deaths[usa] / t.deaths[usa] < 0.55  # deaths split like the population by sex
+    assert any("sex ratio at birth" in n and "equal crude death rates" in n for n in m.notes)
     # populations by sex (stock / share) add up to both sexes where UN DESA publishes the shares
     usa = t.regions.index("USA")
     assert m.population_start[usa] + f.population_start[usa] == pytest.approx(t.population_start[usa], abs=2)
@@ -92,14 +98,17 @@ def test_the_demographic_account_balances_on_the_real_inputs(inputs):
     assert 3e7 < res.od.sum() < 1e8
 
 
-def test_sex_specific_accounting_refuses_without_allow_and_records_when_allowed(inputs):
+def test_sex_specific_accounting_runs_on_derived_vitals_and_says_so(inputs):
     inp = inputs.flow_inputs(2010, 2015, "F")
-    with pytest.raises(EstimateError, match="allow_missing_vitals"):
-        estimate(inp, "demographic_accounting_closed")
-    est = estimate(inp, "demographic_accounting_closed", allow_missing_vitals=True)
-    assert est.options["allow_missing_vitals"] is True
-    assert any(n.startswith(f"births/deaths missing for {len(inp.regions)} area(s), taken as 0") for n in est.notes)
-    assert "births/deaths missing" in est.note()
+    est = estimate(inp, "demographic_accounting_closed", replicates=0)
+    assert est.options["allow_missing_vitals"] is False and "sex ratio at birth" in est.note()
     assert est.result.inputs == inp.provenance and "wpp/wpp2024" in est.result.inputs[2]
-    # methods that use no births or deaths run without the flag
-    assert estimate(inp, "stock_differencing_reverse").total > 0
+    both = estimate(inputs.flow_inputs(2010, 2015), "demographic_accounting_closed", replicates=0)
+    assert 0.3 * both.total < est.total < both.total  # women's moves: a part of all moves, not a multiple
+    assert estimate(inp, "stock_differencing_reverse", replicates=0).total > 0
+
+
+def test_precision_follows_the_type_of_data(inputs):
+    inp = inputs.flow_inputs(2010, 2015)
+    assert set(np.unique(inp.stock_cv)) <= {0.05, 0.25} and (inp.stock_cv == 0.25).sum() >= 1
+    assert any(n.startswith("precision assumed") for n in inp.notes)

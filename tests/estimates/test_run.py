@@ -13,7 +13,7 @@ from imdx.query import query
 
 @pytest.fixture(scope="module")
 def estimates(inputs):
-    return run_all(inputs, periods=[(2005, 2010)], sexes=["_T", "M"], allow_missing_vitals=True)
+    return run_all(inputs, periods=[(2005, 2010)], sexes=["_T", "M"], replicates=3)
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +36,33 @@ def test_every_method_runs_for_both_sexes(estimates):
     for e in estimates:
         if e.method != "rogers_von_rabenau":
             assert np.nanmin(e.od) >= 0, e.method
-    # _T needs no allowance (CHI from Guernsey + Jersey; BES and VAT outside the account); M does
+    # no allowance needed: CHI from Guernsey + Jersey, BES and VAT outside the account, vitals by sex derived
     assert closed.options["allow_missing_vitals"] is False
-    assert by["demographic_accounting_closed", "M"].options["allow_missing_vitals"] is True
+    assert by["demographic_accounting_closed", "M"].options["allow_missing_vitals"] is False
+    assert any("sex ratio at birth" in n for n in by["demographic_accounting_closed", "M"].notes)
+    assert "sex ratio at birth 1.05" in by["demographic_accounting_closed", "M"].definition()
+    # men move less than both sexes together, now that their births and deaths are not zero
+    assert by["demographic_accounting_closed", "M"].total < closed.total
+    # the default method, Azose & Raftery: between minimum migration and independence
+    pb = by["pseudo_bayesian", "_T"]
+    assert closed.total < pb.total < by["demographic_accounting_closed_no_stayer", "_T"].total
+    assert pb.options["prior_weight"] == 0.1 and "interval" in pb.definition()
+    for e in estimates:  # every interval contains its estimate
+        ok = np.isfinite(e.od) & np.isfinite(e.lower)
+        assert np.all(e.lower[ok] <= e.od[ok]) and np.all(e.od[ok] <= e.upper[ok]), e.method
 
 
-def test_observations_are_the_nonzero_cells(estimates):
+def test_observations_are_the_cells_of_half_a_person_or_more(estimates):
     frame = to_frame(estimates)
-    expected = sum(int(np.count_nonzero(np.nan_to_num(e.od) - np.diag(np.diag(np.nan_to_num(e.od)))))
-                   for e in estimates)
-    assert len(frame) == expected
+    off = [np.nan_to_num(e.od) - np.diag(np.diag(np.nan_to_num(e.od))) for e in estimates]
+    assert len(frame) == sum(int((np.abs(o) >= 0.5).sum()) for o in off)
     sums = frame.groupby(["method", "sex"], observed=True)["value"].sum()
-    for e in estimates:
-        assert sums[e.method, e.sex] == pytest.approx(e.total, rel=1e-9)
+    for e, o in zip(estimates, off):
+        dropped = o[(np.abs(o) < 0.5)].sum()
+        assert sums[e.method, e.sex] == pytest.approx(e.total - dropped, rel=1e-9)
+        if (np.abs(o[o != 0]) < 0.5).any():  # the rounding is recorded in the estimate's note
+            assert "rounded away" in e.note()
+    assert (frame["lower"] <= frame["value"]).all() and (frame["value"] <= frame["upper"]).all()
 
 
 def test_the_release_is_queryable_with_method_options_and_inputs(est_store, release_id, estimates):

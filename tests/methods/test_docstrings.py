@@ -9,7 +9,7 @@ import inspect
 import pytest
 
 MODULES = ["ipf", "flows_from_stocks", "accounts", "interpolation", "balancing", "mirror", "remittances",
-           "indices", "synthetic"]
+           "indices", "synthetic", "azose_raftery", "uncertainty"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -29,10 +29,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: the estimates the portal's test store holds: five methods (the recommended one, the other closed account,
+#: a lower and an upper bound, and Dennett, whose total is the closed account's), two periods, each sex
+TEST_METHODS = ("demographic_accounting_closed", "pseudo_bayesian", "stock_differencing_drop",
+                "demographic_accounting_closed_no_stayer", "migration_rates_dennett")
+TEST_PERIODS = ((2010, 2015), (2015, 2020))
+#: one estimate made although births and deaths were missing for a few areas (taken as 0, as a user may ask)
+INCOMPLETE = ("demographic_accounting_open", (2015, 2020), "_T", ("IND", "CHN", "NGA"))
+
+
+def store_test_estimates(db: Path) -> None:
+    """Estimate flows in the store at ``db`` as ``imdx estimate flows`` does (real inputs, real methods), and
+    one estimate with incomplete inputs."""
+    import dataclasses
+
+    import numpy as np
+
+    from imdx.estimates.inputs import StoreInputs
+    from imdx.estimates.run import estimate, run_all, store_estimates
+    from imdx.store import connect
+
+    with connect(db) as store:
+        inputs = StoreInputs(store)
+        estimates = run_all(inputs, methods=TEST_METHODS, periods=TEST_PERIODS, sexes=("_T", "M", "F"),
+                            allow_missing_vitals=True)
+        method, (start, end), sex, holes = INCOMPLETE
+        inp = inputs.flow_inputs(start, end, sex)
+        births = inp.births.copy()
+        births[[inp.regions.index(c) for c in holes]] = np.nan
+        estimates.append(estimate(dataclasses.replace(inp, births=births), method, allow_missing_vitals=True))
+        assert store_estimates(store, estimates, inputs) is not None
+
+
 @pytest.fixture(scope="session")
 def portal_db(request, tmp_path_factory):
-    """``full_store``, or (to iterate quickly) the already loaded store named by ``IMDX_PORTAL_TEST_DB``."""
+    """A copy of ``full_store`` with estimated flows (:func:`store_test_estimates`), or (to iterate quickly)
+    the already prepared store named by ``IMDX_PORTAL_TEST_DB``."""
     override = os.environ.get("IMDX_PORTAL_TEST_DB")
+    if override:
+        return Path(override)
+    db = tmp_path_factory.mktemp("portal") / "imdx.duckdb"
+    shutil.copyfile(request.getfixturevalue("full_store"), db)
+    store_test_estimates(db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def bare_db(request):
+    """A store without estimates: ``full_store``, or the one ``IMDX_PORTAL_TEST_BARE_DB`` names."""
+    override = os.environ.get("IMDX_PORTAL_TEST_BARE_DB")
     return Path(override) if override else request.getfixturevalue("full_store")
 
 
@@ -56,25 +101,43 @@ def build_app(db: Path):
     return app, app.state.imdx.store, True
 
 
-@pytest.fixture(scope="session")
-def server(portal_db, vendor):
+def serving(db: Path):
+    """Serve the app ``imdx serve`` runs over ``db`` on a free loopback port (a context manager; the app's
+    start-up builds the portal's indexes, as ``imdx serve`` does)."""
+    import contextlib
+
     import uvicorn
 
-    from imdx.portal.router import reader_for, warm
+    @contextlib.contextmanager
+    def run():
+        app, store, with_api = build_app(db)
+        port = free_port()
+        srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not srv.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the portal server did not start"
+            time.sleep(0.02)
+        try:
+            yield {"url": f"http://127.0.0.1:{port}", "store": store, "with_api": with_api, "app": app}
+        finally:
+            srv.should_exit = True
+            thread.join(timeout=10)
+    return run()
 
-    app, store, with_api = build_app(portal_db)
-    warm(reader_for(store))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the portal server did not start"
-        time.sleep(0.02)
-    yield {"url": f"http://127.0.0.1:{port}", "store": store, "with_api": with_api, "app": app}
-    srv.should_exit = True
-    thread.join(timeout=10)
+
+@pytest.fixture(scope="session")
+def server(portal_db, vendor):
+    with serving(portal_db) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def bare_server(bare_db, vendor):
+    """The portal over a store without estimates."""
+    with serving(bare_db) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

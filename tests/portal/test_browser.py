@@ -1,7 +1,7 @@
 """The portal in a real browser (Debian's Chromium, headless, driven by Playwright): every page type
 opens without console errors and without a request leaving the machine; map → country → corridor by
 clicking; the explorer's CSV download equals the API's answer; axe-core finds no serious or critical
-accessibility violation; and the README's screenshot of a country profile is made here."""
+accessibility violation; no page scrolls sideways at 1366 or 390 pixels; and the README's screenshots are made here."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "country-profile.png"
+SHOTS = ROOT / "docs" / "screenshots"
+#: the two screens every page must fit: a laptop and a phone (CSS pixels)
+VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 
-PAGE_TYPES = {"home": "/", "home-refugees": "/?indicator=refugees&year=2015", "country": "/country/DEU",
+PAGE_TYPES = {"home": "/", "home-refugees": "/?indicator=refugees_per_100k&year=2015", "country": "/country/DEU",
               "country-sparse": "/country/TUV", "corridor": "/corridor/TUR/DEU", "flows": "/flows",
-              "explore": "/explore", "sources": "/sources", "search": "/search?q=Mexico+to+United+States",
+              "flows-countries": "/flows?level=country", "chart": "/chart?countries=DEU,TUR,USA,IND,CHN,MEX,ARE",
+              "chart-map": "/chart?indicator=remittances_gdp&tab=map", "explore": "/explore", "sources": "/sources",
+              "search": "/search?q=Mexico+to+United+States", "library": "/library", "registry": "/registry/gaps",
               "not-found": "/country/ZZZ"}
 
 
@@ -150,13 +154,94 @@ def test_pages_work_without_scripts(browser, base_url):
         context.close()
 
 
-def test_screenshot_of_a_country_profile(browser, base_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 1500}, device_scale_factor=1)
+@pytest.mark.parametrize("screen", list(VIEWPORTS))
+def test_no_page_scrolls_sideways_and_wide_tables_scroll_in_their_box(browser, base_url, screen):
+    """At 1366 and at 390 CSS pixels wide, no page is wider than the screen; a table wider than its box
+    scrolls inside it (the box is focusable, so a keyboard can scroll it)."""
+    context = browser.new_context(viewport=VIEWPORTS[screen])
     page = context.new_page()
     try:
-        open_page(page, base_url + "/country/MEX")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=False)
-        assert SCREENSHOT.stat().st_size > 20_000
+        for name, url in PAGE_TYPES.items():
+            open_page(page, base_url + url)
+            width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert width[0] <= width[1], (screen, name, width)
+            boxes = page.evaluate("""() => [...document.querySelectorAll('table')].map(t => {
+                const box = t.closest('.table-wrap');
+                return {wrapped: !!box, wide: t.scrollWidth > (box || t.parentElement).clientWidth + 1,
+                        focusable: !!box && box.tabIndex === 0};
+            })""")
+            assert all(b["wrapped"] for b in boxes), (screen, name)
+            assert all(b["focusable"] for b in boxes if b["wide"]), (screen, name, boxes)
+    finally:
+        context.close()
+
+
+def test_flow_labels_fit_and_name_only_regions(browser, base_url):
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    try:
+        for url in ("/flows", "/flows?level=sdg", "/flows?level=country"):
+            open_page(page, base_url + url)
+            inside = page.evaluate("""() => { const svg = document.querySelector('.chord-svg').getBoundingClientRect();
+                return [...document.querySelectorAll('.chord-svg text')].map(t => { const r = t.getBoundingClientRect();
+                  return r.width > 0 && r.left >= svg.left - 1 && r.right <= svg.right + 1 && r.top >= svg.top - 1
+                         && r.bottom <= svg.bottom + 1; }); }""")
+            assert inside and all(inside), (url, inside)
+        legend = page.locator(".legend-table tbody th").all_inner_texts()
+        assert "All other countries" in legend
+        open_page(page, base_url + "/flows")
+        regions = page.locator(".legend-table tbody th").all_inner_texts()
+        assert len(regions) == 6 and "Channel Islands" not in regions and "Europe" in regions
+    finally:
+        context.close()
+
+
+def test_search_finds_the_united_kingdom_for_uk(page, base_url):
+    open_page(page, "/", charts=False)
+    page.locator("#site-q").fill("UK")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/country/GBR?q=UK")
+    assert "United Kingdom" in page.locator("h1").inner_text()
+    page.get_by_role("link", name="Every result for “UK”").click()
+    page.wait_for_url("**all=1**")
+    first = page.locator("ul.results").first.locator("a").first
+    assert first.get_attribute("href") == "/country/GBR"
+
+
+def test_chart_images_download_and_the_page_state_is_in_the_url(page, base_url):
+    open_page(page, "/chart")
+    page.fill("#c-countries", "Germany, LBN, Uganda")
+    page.select_option("#c-indicator", "refugees_per_100k")
+    page.fill("#c-from", "2005")
+    page.locator("#chart-form button[type=submit]").click()
+    page.wait_for_url("**countries=**")
+    state = dict(parse_qsl(urlparse(page.url).query))
+    assert state["indicator"] == "refugees_per_100k" and state["from"] == "2005"
+    page.locator("figure.chart svg").first.wait_for(state="attached", timeout=15000)
+    assert page.locator("#chart-table thead th").all_inner_texts()[1:] == ["Germany", "Lebanon", "Uganda"]
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Image (PNG)").click()
+    assert Path(info.value.path()).read_bytes()[:4] == b"\x89PNG"
+    page.locator("nav.tabs").get_by_role("link", name="Table", exact=True).click()
+    page.wait_for_url("**tab=table**")
+    assert "countries=DEU%2CLBN%2CUGA" in page.url and page.locator("figure.chart").count() == 0
+    assert not page.watch.errors and not page.watch.foreign(base_url)
+
+
+@pytest.mark.parametrize("screen", list(VIEWPORTS))
+def test_screenshots_of_a_profile_and_the_flows_page(browser, base_url, screen):
+    """The README's screenshots, made here at both sizes (docs/screenshots/)."""
+    context = browser.new_context(viewport=VIEWPORTS[screen], device_scale_factor=1)
+    page = context.new_page()
+    suffix = "" if screen == "desktop" else "-phone"
+    try:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for name, url in (("country-profile", "/country/MEX"), ("flows", "/flows")):
+            open_page(page, base_url + url)
+            if name == "flows" and screen == "phone":  # on a phone the diagram is below the form: show it
+                page.evaluate("document.querySelector('#flows-totals').scrollIntoView()")
+            path = SHOTS / f"{name}{suffix}.png"
+            page.screenshot(path=str(path), full_page=False)
+            assert path.stat().st_size > 20_000
     finally:
         context.close()

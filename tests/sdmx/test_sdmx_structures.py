@@ -58,7 +58,7 @@ def test_area_codelist_is_the_store_area_table(http, store_ro):
 
 def test_code_lists_of_the_model(http):
     msg = read(http.get("/sdmx/codelist/IMDX/CL_SEX"))
-    assert {c.id for c in msg.codelist["CL_SEX"]} == {"_T", "M", "F"}
+    assert {c.id for c in msg.codelist["CL_SEX"]} == {"_T", "M", "F", "_O", "_U"}
     msg = read(http.get("/sdmx/codelist/all/CL_AGE/latest"))
     assert "Y_GE60" in msg.codelist["CL_AGE"]
     msg = read(http.get("/sdmx/codelist"))

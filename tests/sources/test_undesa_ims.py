@@ -87,7 +87,10 @@ def test_releases_are_distinct_editions_with_the_mirror_checksums(mirror):
                     ("ims2020-origin-destination-gdiviz", "2020", "2021-01-15"),
                     ("ims2019-total", "2019", "2019-09-17"),
                     ("ims2019-origin-destination-clean", "2019", "2019-09-17"),
-                    ("ims2015-origin-destination", "2015", "2015-12-01")]
+                    ("ims2015-origin-destination", "2015", "2015-12-01"),
+                    ("ims2024-origin-destination-gdidata", "2024", "2025-01-01"),
+                    ("ims2015-by-age", "2015", "2015-12-01"),
+                    ("ims2017-by-age-shares", "2017", "2017-12-18")]
     for release in undesa_ims.SOURCE.releases:
         for f in release.files:
             assert sha256_of(mirror / "undesa_ims" / f.name) == f.sha256, f.name
@@ -383,15 +386,19 @@ def test_load_into_a_store(mirror, tmp_path):
         loaded = {o.key: o.n_obs for o in summary.outcomes if o.source == "undesa_ims"}
         assert loaded["ims2020-origin-destination-gdiviz"] == 255_927
         assert loaded["ims2015-origin-destination"] == 62_275
-        rows = store.select("migrant_stock", {"destination": ["DEU"], "year": [2020]}).to_pandas()
+        rows = store.select("migrant_stock", {"destination": ["DEU"], "year": [2020]}, edition="2020").to_pandas()
         totals_ = rows[rows["origin"] == "_T"].set_index("sex")["value"].to_dict()
         assert totals_ == DEU_2020
         assert set(rows.loc[rows["origin"] == "_T", "edition"]) == {"2020"}
         by_origin = rows[rows["origin"] != "_T"].groupby("sex")["value"].sum().to_dict()
         assert by_origin == DEU_2020
         world = store.select("migrant_stock", {"destination": ["001"], "origin": ["_T"], "sex": ["_T"],
-                                               "year": [1990, 2020]}).to_pandas()
+                                               "year": [1990, 2020]}, edition="2020").to_pandas()
         assert world.set_index("year")["value"].to_dict() == {1990: WORLD_1990, 2020: WORLD_2020}
+        current = store.select("migrant_stock", {"destination": ["001"], "origin": ["_T"], "sex": ["_T"],
+                                                 "age": ["_T"], "year": [2020, 2024]}).to_pandas()
+        assert current.set_index("year")["value"].to_dict() == {2020: 275_284_032, 2024: 304_021_813}
+        assert set(current["edition"]) == {"2024"}  # the latest edition is current; 2020 stays queryable
         older = store.select("migrant_stock", {"destination": ["001"], "origin": ["_T"], "sex": ["_T"]},
                              edition="2019").to_pandas()
         assert older.set_index("year")["value"][2019] == 271_642_105

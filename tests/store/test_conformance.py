@@ -5,6 +5,7 @@ observation. Runs on real releases (UN WPP 2024, UN M49) loaded from the mirror.
 from __future__ import annotations
 
 import shutil
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -96,3 +97,79 @@ def test_query_filters_and_stable_order(make_store, mirror):
         assert (frame.loc[frame.area == "001", "value"] == 0).all()
         assert frame.loc[frame.area == "DEU", "area_name"].iloc[0] == "Germany"
         assert set(frame["unit"]) == {"persons"}
+
+
+# -- measures: numeric columns beside the value (imdx/store/base.py, "Measures") ----------------------------------
+def _flows_release(key: str, published: str, rows: list[dict]) -> tuple:
+    from imdx.store.base import ReleaseRecord
+
+    record = ReleaseRecord("imdx-estimates", key, f"harmonised flows {key}", published, date.fromisoformat(published),
+                           "test")
+    return record, {"harmonised_flows": pd.DataFrame(rows)}
+
+
+# Spain -> Belgium 2010 as Spain (5,835) and Belgium (6,067) report it (eurostat/PROVENANCE.md)
+ESP_BEL = {"origin": "ESP", "destination": "BEL", "method": "de_beer_2010", "year": 2010}
+
+
+def test_measures_are_stored_beside_the_value(make_store, areas):
+    """A dataflow's measures (harmonised_flows: lower, upper) are written with each observation through the one
+    door, come back right after ``value``, are null where a release gives none, and move with the value when a
+    later release supersedes it; an edition pinned gives that edition's bounds."""
+    from imdx.ingest import ingest
+
+    first = _flows_release("a", "2025-01-01", [
+        {**ESP_BEL, "value": 5951.0, "lower": 5835.0, "upper": 6067.0},
+        {**ESP_BEL, "origin": "BEL", "destination": "ESP", "value": 4000.0}])  # no interval given
+    later = _flows_release("b", "2025-06-01", [{**ESP_BEL, "value": 6000.0, "lower": 5900.0, "upper": 6100.0}])
+    with make_store() as store:
+        ingest(store, *first, areas=areas.copy())
+        table = store.select("harmonised_flows", {})
+        names = table.column_names
+        assert names[names.index("value"):names.index("value") + 4] == ["value", "lower", "upper", "unit"]
+        rows = table.to_pandas().set_index("origin")
+        assert rows.loc["ESP", ["value", "lower", "upper"]].tolist() == [5951.0, 5835.0, 6067.0]
+        assert rows.loc["BEL", ["lower", "upper"]].isna().all() and rows.loc["BEL", "value"] == 4000.0
+        only = store.select("harmonised_flows", {"origin": ["ESP"]}, columns=["upper"])
+        assert only.column_names == ["origin", "destination", "method", "year", "upper"]
+        assert only["upper"].to_pylist() == [6067.0]
+        ingest(store, *later, areas=store.areas())
+        now = store.select("harmonised_flows", {"origin": ["ESP"]}).to_pandas()
+        assert now[["value", "lower", "upper", "edition"]].values.tolist() == [[6000.0, 5900.0, 6100.0, "2025-06-01"]]
+        pinned = store.select("harmonised_flows", {"origin": ["ESP"]}, edition="2025-01-01").to_pandas()
+        assert pinned[["value", "lower", "upper"]].values.tolist() == [[5951.0, 5835.0, 6067.0]]
+
+
+def test_a_brought_dataflow_keeps_its_measures(make_store, areas):
+    """A dataflow a release brings (as an SDMX message does) may declare measures: they are stored with its
+    definition and its observations; a measure named like a column the store keeps is refused, and the
+    store is left as it was."""
+    from imdx.errors import StoreError
+    from imdx.ingest import ingest
+    from imdx.model.dataflows import Dataflow, Dimension
+    from imdx.store.base import ReleaseRecord
+
+    def flow(measures):
+        return Dataflow("sdmx_test_interval", "A dataflow with an interval", (Dimension("area", "Country"),),
+                        "persons", "Test", measures=measures)
+
+    def release(key):
+        return ReleaseRecord("sdmx", key, key, "1", date(2025, 1, 1), "test")
+
+    frame = pd.DataFrame({"area": ["DEU", "FRA"], "year": [2020, 2020], "value": [10.0, 20.0],
+                          "lower": [9.0, None], "upper": [11.0, None]})
+    with make_store() as store:
+        ingest(store, release("good"), {"sdmx_test_interval": frame}, areas=areas.copy(),
+               definitions=(flow(("lower", "upper")),))
+        assert store.dataflow("sdmx_test_interval").measures == ("lower", "upper")
+        got = store.select("sdmx_test_interval", {}).to_pandas().set_index("area")
+        assert got.loc["DEU", ["value", "lower", "upper"]].tolist() == [10.0, 9.0, 11.0]
+        assert got.loc["FRA", ["lower", "upper"]].isna().all()
+        before = store.releases()["release_id"].tolist()
+        clash = Dataflow("sdmx_test_clash", "Clash", (Dimension("area", "Country"),), "persons", "Test",
+                         measures=("note",))
+        with pytest.raises(StoreError, match="measure"):
+            ingest(store, release("bad"), {"sdmx_test_clash": frame.drop(columns=["lower", "upper"])},
+                   areas=store.areas(), definitions=(clash,))
+        assert store.releases()["release_id"].tolist() == before
+        assert "sdmx_test_clash" not in store.dataflow_ids()

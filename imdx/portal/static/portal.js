@@ -35,5 +35,16 @@
       r.addEventListener("change", function () { range.disabled = true; form.submit(); });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { draw(); slider(); });
+  // a table box is a tab stop only while its table is wider than it (then the arrow keys scroll it)
+  function tableStops() {
+    document.querySelectorAll(".table-wrap").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
+      else box.removeAttribute("tabindex");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    draw(); slider(); tableStops();
+    var timer = null;
+    window.addEventListener("resize", function () { clearTimeout(timer); timer = setTimeout(tableStops, 150); });
+  });
 })();

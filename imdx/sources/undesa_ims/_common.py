@@ -12,6 +12,7 @@ from imdx.codes.names import strip_footnote
 from imdx.errors import SourceFileError
 from imdx.sources.base import LoadContext, coded
 from imdx.sources.base import column_letter as letter
+from imdx.sources.xlsx import open_workbook
 
 #: UN DESA's cell markers (from the Notes sheet of the 2020 workbook): status and value
 MISSING = ".."  # not available or not reported separately
@@ -26,30 +27,20 @@ STATUS_CODES = ["A", "M", "L", "N"]
 def read_sheets(path: Path, sheets: list[str]) -> dict[str, np.ndarray]:
     """The named sheets of an xlsx workbook as 2-D object arrays, every cell as published (numbers as
     floats, text as str, empty cells as ``''``), row 0 being Excel's row 1 and column 0 column A."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_path(str(path))
-        names = book.sheet_names
-    except Exception as err:  # calamine raises its own error types for broken zips and XML
-        raise SourceFileError(str(path), f"cannot be read as an xlsx workbook ({type(err).__name__}: {err})",
-                              expected="a complete xlsx workbook as published by UN DESA") from err
-    missing = [s for s in sheets if s not in names]
-    if missing:
-        raise SourceFileError(str(path), f"sheet {missing[0]!r} is missing (the workbook has {', '.join(names)})",
-                              sheet=missing[0], expected=f"the sheets {', '.join(sheets)}")
-    out = {}
-    for sheet in sheets:
-        try:
-            cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        except Exception as err:
-            raise SourceFileError(str(path), f"the sheet cannot be read ({type(err).__name__}: {err})",
-                                  sheet=sheet, expected="a complete xlsx workbook") from err
-        width = max((len(r) for r in cells), default=0)
-        grid = np.full((len(cells), width), "", dtype=object)
-        for i, r in enumerate(cells):
-            grid[i, : len(r)] = r
-        out[sheet] = grid
+    with open_workbook(path, "a complete xlsx workbook as published by UN DESA") as book:
+        missing = [s for s in sheets if s not in book.sheet_names]
+        if missing:
+            raise SourceFileError(str(path), f"sheet {missing[0]!r} is missing (the workbook has "
+                                  f"{', '.join(book.sheet_names)})", sheet=missing[0],
+                                  expected=f"the sheets {', '.join(sheets)}")
+        out = {}
+        for sheet in sheets:
+            cells = book.rows(sheet)
+            width = max((len(r) for r in cells), default=0)
+            grid = np.full((len(cells), width), "", dtype=object)
+            for i, r in enumerate(cells):
+                grid[i, : len(r)] = r
+            out[sheet] = grid
     return out
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from imdx.errors import SourceFileError
 from imdx.model.codelists import stock_definition
 from imdx.sources.base import LoadContext, coded
+from imdx.sources.csvfile import read_csv
 from imdx.sources.rfiles import read_r
 from imdx.sources.undesa_ims._common import (
     constant,
@@ -121,11 +122,8 @@ CSV_KEYS = ["Year", "Dest"]
 def read_bilateral_2019_csv(path: Path) -> pd.DataFrame:
     """The derived 2019 matrix as published: numbers as numbers, every other cell as its text (``..``
     and ``-`` kept; nothing is turned into NA)."""
-    try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[], encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise SourceFileError(str(path), f"cannot be read as a UTF-8 CSV ({err})",
-                              expected="a CSV with the columns Year, Dest and one column per origin") from err
+    frame = read_csv(path, expected="a UTF-8 CSV with the columns Year, Dest and one column per origin",
+                     keep_default_na=False, na_values=[], encoding="utf-8")
     if list(frame.columns[:2]) != CSV_KEYS or frame.shape[1] < 3:
         missing = [c for c in CSV_KEYS if c not in frame.columns[:2]]
         raise SourceFileError(str(path), f"the header starts {list(frame.columns[:2])}", row=1,
