@@ -84,7 +84,9 @@ def test_the_registry_audit_limit_is_parsed_safely(client):
 
 
 @pytest.mark.parametrize("url", ["/?year=%C2%B2", "/?year=" + LONG, "/explore?page=%C2%B2",
-                                 "/explore?page=" + LONG, "/flows?year=%C2%B2", "/library?page=%C2%B2"])
+                                 "/explore?page=" + LONG, "/flows?year=%C2%B2", "/library?page=%C2%B2",
+                                 "/chart?year=%C2%B2%C2%B2%C2%B2%C2%B2", "/chart?from=%C2%B2%C2%B2%C2%B2%C2%B2",
+                                 "/chart.csv?to=%D9%A2%D9%A0%D9%A2%D9%A0"])
 def test_portal_numbers_are_parsed_safely(client, url):
     r = client.get(url)
     assert r.status_code in (200, 400), (url, r.status_code)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from imdx.store.duckdb_store import DuckDBStore
@@ -76,3 +77,38 @@ def test_copies_stay_within_the_memory_given(small_store):
         held = [c for _, c in store._copies.values() if c is not None]
         assert held and len(held) < len(store._copies)  # some fit, some did not
         assert sum(c.nbytes for c in held) <= budget
+
+
+def test_measures_come_from_the_copy_as_from_the_query(tmp_path, areas):
+    """A dataflow's measures (harmonised_flows: lower, upper, null where not given) are in the copy: every
+    select, columns and source gives what the query gives, also after a later release moves the current values."""
+    from imdx.ingest import ingest
+    from imdx.store.base import ReleaseRecord
+
+    def release(key, published, rows):
+        record = ReleaseRecord("imdx-estimates", key, f"flows {key}", published, date.fromisoformat(published), "test")
+        return record, {"harmonised_flows": pd.DataFrame(rows)}
+
+    esp_bel = {"origin": "ESP", "destination": "BEL", "method": "de_beer_2010", "year": 2010}
+    with DuckDBStore(tmp_path / "imdx.duckdb") as store:
+        def both(*args, **kwargs):
+            store.keep_current(0)
+            queried = store.select(*args, **kwargs)
+            store.keep_current(2**30)
+            kept = store.select(*args, **kwargs)
+            assert store._copies["harmonised_flows"][1] is not None  # answered from the copy
+            assert kept.equals(queried), (args, kwargs)
+            return kept
+
+        ingest(store, *release("a", "2025-01-01", [
+            {**esp_bel, "value": 5951.0, "lower": 5835.0, "upper": 6067.0},
+            {**esp_bel, "origin": "BEL", "destination": "ESP", "value": 4000.0}]), areas=areas.copy())
+        table = both("harmonised_flows", {})
+        assert table.column_names[table.column_names.index("value"):][:3] == ["value", "lower", "upper"]
+        assert both("harmonised_flows", {"origin": ["BEL"]})["lower"].to_pylist() == [None]
+        assert both("harmonised_flows", {"origin": ["ESP"]}, columns=["upper"])["upper"].to_pylist() == [6067.0]
+        ingest(store, *release("b", "2025-06-01", [{**esp_bel, "value": 6000.0, "lower": 5900.0, "upper": 6100.0}]),
+               areas=store.areas())
+        now = both("harmonised_flows", {"origin": ["ESP"]}, source="imdx-estimates")
+        assert now.select(["value", "lower", "upper"]).to_pylist() == [{"value": 6000.0, "lower": 5900.0,
+                                                                        "upper": 6100.0}]
