@@ -8,9 +8,10 @@ client must not see (a traceback, the server's file paths, SQL).
 * a hypothesis fuzzer does the same for every route of the web portal (its paths and parameters are
   enumerated from the app, so a new page is fuzzed, or this test fails until it is).
 
-Bounded to fit CI: ``IMDX_FUZZ_STATELESS`` examples per operation of the stateless run (default 4), half of
-``IMDX_FUZZ_EXAMPLES`` (default 12) per stateful chain and three times it over the portal's routes; run a
-longer campaign locally with e.g. ``IMDX_FUZZ_EXAMPLES=500 IMDX_FUZZ_STATELESS=200``.
+Bounded to fit CI: ``IMDX_FUZZ_STATELESS`` examples per operation of the stateless run (default 6, derandomized;
+schemathesis's coverage phase only with ``IMDX_FUZZ_COVERAGE=1``), half of ``IMDX_FUZZ_EXAMPLES`` (default 12)
+per stateful chain and three times it over the portal's routes; run a longer campaign locally with e.g.
+``IMDX_FUZZ_EXAMPLES=500 IMDX_FUZZ_STATELESS=200 IMDX_FUZZ_COVERAGE=1``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 EXAMPLES = int(os.environ.get("IMDX_FUZZ_EXAMPLES", "12"))
-#: examples per operation of the stateless run (every operation is run: one subtest each): a third of EXAMPLES,
-#: at least 3 (with 12 it took 88 s of CI for some 80 operations; ``IMDX_FUZZ_STATELESS`` for a longer run)
-STATELESS = int(os.environ.get("IMDX_FUZZ_STATELESS", str(max(3, EXAMPLES // 3))))
+#: examples per operation of the stateless run (every operation is run: one subtest each): half of EXAMPLES,
+#: at least 3 (with 12 and the coverage phase it took 88 s of CI for 84 operations; ``IMDX_FUZZ_STATELESS``)
+STATELESS = int(os.environ.get("IMDX_FUZZ_STATELESS", str(max(3, EXAMPLES // 2))))
 #: what no answer may hold: a Python traceback or frame, the server's files, SQL, a database's own words
 LEAKS = re.compile(r"Traceback \(most recent|File \"/|site-packages|/work/|/tmp/|/root/|/home/|"
                    r"\bcoded_[a-z]|(?<![.\w])duckdb\b|_duckdb\b|Binder Error|Catalog Error|Parser Error|psycopg",
@@ -46,6 +47,9 @@ def api_schema(served):
     schema.config.base_url = served
     schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                                     max_examples=STATELESS, allow_x00=True, deterministic=True)
+    # schemathesis's coverage phase (every parameter's boundary and invalid values, not bounded by max_examples)
+    # took some 50 s of CI by itself: on with IMDX_FUZZ_COVERAGE=1
+    schema.config.phases.coverage.enabled = os.environ.get("IMDX_FUZZ_COVERAGE") == "1"
     return schema
 
 
