@@ -148,7 +148,7 @@ def test_profile_and_corridor_show_the_interval(http):
     assert intervals and all(float(a.replace(",", "")) <= float(b.replace(",", "")) for a, b in intervals)
 
 
-@pytest.mark.parametrize("year", ["²", "٢٠٢٠", "9" * 4301, "-1"])
+@pytest.mark.parametrize("year", ["²", "٢٠٢٠", "9" * 1999, "-1"])
 def test_a_year_that_is_not_one_gives_the_default_page(http, year):
     """Digits of other scripts and numbers of thousands of digits are not years (``int('²')`` raised: 500)."""
     r = http.get("/flows", params={"year": year})
