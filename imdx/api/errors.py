@@ -6,11 +6,18 @@
 parameter at fault (``null`` when none is). Routes raise :class:`ApiError`; the handlers below turn
 everything else (unknown routes, wrong methods, validation errors, imdx's own errors, bugs) into the
 same shape, so a client needs one code path for failures.
+
+That envelope is the answer under ``/api`` and ``/sdmx``. Everywhere else the app serves the web portal,
+whose errors are its own HTML pages (404, 400, 405, 413, 429, 500, ... in the portal's style, with the same
+message): :func:`install` takes the portal's page maker, and :func:`refusal` answers in the format of the
+path. No answer ever carries a traceback, a file path of the server or SQL: a bug is logged, and answered
+500 with a message that says so.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from fastapi import FastAPI, Request
@@ -69,27 +76,53 @@ def from_query_error(err: QueryError, parameter: str | None = None) -> ApiError:
 
 #: the error type of each HTTP status the API gives for a refused request
 STATUS_TYPES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-                 405: "method-not-allowed", 406: "not-acceptable", 413: "too-large", 415: "unsupported-media-type",
-                 429: "too-many-requests", 500: "internal-error", 501: "not-implemented"}
+                 405: "method-not-allowed", 406: "not-acceptable", 413: "too-large", 414: "uri-too-long",
+                 415: "unsupported-media-type", 422: "unprocessable", 429: "too-many-requests",
+                 500: "internal-error", 501: "not-implemented", 503: "busy"}
+BUG_MESSAGE = "the server failed on this request; it has been logged. Try again, and report it if it persists."
+
+#: a page maker for the portal's errors: (status, type, message, headers) -> an HTML response
+HtmlErrors = Callable[[int, str, str, dict[str, str]], Response]
+
+
+def is_api(path: str) -> bool:
+    """Whether ``path`` is the API's or SDMX's (errors in the envelope) rather than the portal's (HTML pages)."""
+    return path in ("/api", "/sdmx") or path.startswith(("/api/", "/sdmx/"))
+
+
+def refusal(scope, status: int, type: str, message: str, parameter: str | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    """The answer to a refused request in the format of its path: the envelope under ``/api`` and ``/sdmx``
+    (and everywhere when the app serves no portal), else the portal's HTML error page."""
+    app = scope.get("app")
+    html: HtmlErrors | None = getattr(getattr(app, "state", None), "html_errors", None)
+    if html is not None and not is_api(scope.get("path", "")):
+        return html(status, type, message, headers or {})
+    return error_response(status, type, message, parameter, headers)
 
 
 def response_for(request: Request, err: Exception) -> Response:
-    """The envelope for any error a route raised: on purpose (:class:`ApiError`), a query that names
+    """The answer to any error a route raised: on purpose (:class:`ApiError`), a query that names
     what does not exist (:class:`QueryError`), a fault of the store or environment (another
-    :class:`ImdxError`: 503), or a bug (500, logged with its traceback)."""
+    :class:`ImdxError`: 503, its details logged, not answered: they may name the server's files), or a bug
+    (500, logged with its traceback)."""
     if isinstance(err, QueryError):
         err = from_query_error(err)
     if isinstance(err, ApiError):
-        return error_response(err.status, err.type, err.message, err.parameter, err.headers)
+        return refusal(request.scope, err.status, err.type, err.message, err.parameter, err.headers)
     if isinstance(err, ImdxError):
-        return error_response(503, "store-error", str(err), None)
-    log.error("unhandled error on %s", request.url, exc_info=err)
-    return error_response(500, "internal-error", "the server failed on this request; it has been logged. "
-                          "Try again, and report it if it persists.", None)
+        log.error("store or environment error on %s: %s", request.url.path, err)
+        return refusal(request.scope, 503, "store-error", "the data store could not answer this request; the "
+                       "administrator has been told in the server's log. Try again in a minute.", None,
+                       {"Retry-After": "60"})
+    log.error("unhandled error on %s", request.url.path, exc_info=err)
+    return refusal(request.scope, 500, "internal-error", BUG_MESSAGE, None)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that give every error the envelope."""
+def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
+    """Register the handlers that answer every error: in the envelope, or with ``html`` (the portal's page
+    maker) outside ``/api`` and ``/sdmx``."""
+    app.state.html_errors = html
 
     @app.exception_handler(ApiError)
     @app.exception_handler(QueryError)
@@ -101,21 +134,32 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, err: StarletteHTTPException):
         headers = dict(err.headers or {})
+        path, api = shown(request.url.path), is_api(request.url.path)
         if err.status_code == 404:
-            message = f"no resource at {request.url.path}; {ROUTES_HINT}"
+            message = f"no resource at {path}; {ROUTES_HINT}" if api else \
+                f"There is no page at {path}. The site's pages are listed at the top of this one."
         elif err.status_code == 405:
             allowed = headers.get("Allow") or headers.get("allow") or "GET"
-            message = (f"{request.method} is not allowed on {request.url.path}; this API is read-only: "
-                       f"use {allowed}")
+            message = (f"{request.method} is not allowed on {path}; this API is read-only: use {allowed}" if api
+                       else f"{request.method} is not allowed on {path}: use {allowed}")
         else:
             message = str(err.detail)
         kind = STATUS_TYPES.get(err.status_code, "http-error")
-        return error_response(err.status_code, kind, message, None, headers)
+        return refusal(request.scope, err.status_code, kind, message, None, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, err: RequestValidationError):
         first = err.errors()[0] if err.errors() else {}
         loc = [str(p) for p in first.get("loc", ())]
         parameter = loc[-1] if len(loc) > 1 else None
-        message = f"{parameter or 'the request'}: {first.get('msg', 'is not valid')}; see /api/v1/openapi.json"
-        return error_response(400, "invalid-parameter", message, parameter)
+        message = f"{parameter or 'the request'}: {first.get('msg', 'is not valid')}"
+        if is_api(request.url.path):
+            message += "; see /api/v1/openapi.json"
+        return refusal(request.scope, 400, "invalid-parameter", message, parameter)
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """``text`` (a path or a value a client sent) as an answer may quote it: control characters escaped, and cut
+    to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit + 1])
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,25 +1,58 @@
-"""An ASGI layer in front of the app that answers repeated GET requests from the response cache.
+"""An ASGI layer in front of the app for the requests a crowd makes: repeated GETs, and observations.
 
-Once a request's body is cached (by :func:`imdx.api.responses.respond`), the same path and query
-is answered here without routing, with the same headers the app would send (ETag, Cache-Control,
-gzip, 304, CORS). The cache key holds the store's version (:meth:`imdx.api.state.ApiState.current`), so
-a body computed before a release was committed is not answered after it.
+Once a request's body is cached (by :func:`imdx.api.responses.respond`, or here), the same path and query
+is answered here without routing, with the same headers the app would send (ETag, Cache-Control, gzip, 304,
+CORS). The cache key holds the store's version (:meth:`imdx.api.state.ApiState.current`), so a body computed
+before a release was committed is not answered after it.
+
+A request for observations (``/api/v1/data/{dataflow}``) that is not cached is computed here too, by the same
+functions as its route (:func:`imdx.api.routes.data.parse` and :func:`~imdx.api.routes.data.answer`), without
+the framework's routing, its middleware and a thread pool: when the store holds the dataflow's current values in
+memory and the request asks for them (no ``edition``, no ``as_of``), selecting at most :data:`INLINE_ROWS` rows
+(:meth:`~imdx.store.base.Store.current_rows`), it is computed on the event loop (about a millisecond: handing it
+to a thread would cost more than it saves); otherwise in one of a few threads
+(:meth:`~imdx.api.limits.Limits.slots`, by default one per CPU: more would only take turns), for which a request
+waits at most ``queue_seconds`` (then: 503 ``busy`` with ``Retry-After``). An error (a bad parameter, an unknown
+code) goes on to the route, which answers it in the API's envelope.
 """
 
 from __future__ import annotations
 
-from imdx.api.responses import cache_key, negotiate
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from starlette.requests import Request
+
+from imdx.api.errors import ApiError, refusal
+from imdx.api.responses import GZIP_MIN, Body, cache_key, negotiate
+from imdx.errors import ImdxError
+
+DATA = "/api/v1/data/"
+#: the most rows a query answered on the event loop may select (more: in a thread)
+INLINE_ROWS = 20_000
+#: what :meth:`CachedResponses._data` answers when no thread was free in time
+BUSY = object()
 
 
 class CachedResponses:
     def __init__(self, app, state, expose_headers: list[str]):
         self.app, self.state = app, state
         self.expose = ", ".join(expose_headers).encode()
+        self._threads: ThreadPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET":
             return await self.app(scope, receive, send)
-        body = self.state.responses.get(cache_key(self.state.current(), scope))
+        key = cache_key(self.state.current(), scope)
+        body = self.state.responses.get(key)
+        if body is None and scope["path"].startswith(DATA):
+            body = await self._data(scope, key)
+        if body is BUSY:
+            limits = self.state.limits
+            return await refusal(scope, 503, "busy", f"the server is computing {limits.slots()} answers and more are "
+                                 f"waiting; none was free within {limits.queue_seconds} s (IMDX_HTTP_QUEUE_SECONDS). "
+                                 "Try again in a few seconds.", None, {"Retry-After": "5"})(scope, receive, send)
         if body is None:
             return await self.app(scope, receive, send)
         accept, inm, origin = "", None, None
@@ -42,3 +75,49 @@ class CachedResponses:
             raw = raw + [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", self.expose)]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": content})
+
+    async def _data(self, scope, key):
+        """The body of an observations request, computed and cached; None when the route should answer it (an
+        unknown dataflow, an error); :data:`BUSY` when no thread was free in time."""
+        from imdx.api.routes.data import answer, parse
+
+        state = self.state
+        flow_id = scope["path"][len(DATA):]
+        if flow_id not in state.dataflow_ids:
+            return None
+        request = Request(scope)
+        gzip_wanted = any(n == b"accept-encoding" and b"gzip" in v for n, v in scope["headers"])
+
+        try:
+            query = parse(state, request, flow_id)
+        except (ApiError, ImdxError):
+            return None
+
+        def work() -> Body | None:
+            try:
+                body = answer(state, query)
+            except (ApiError, ImdxError):
+                return None
+            if gzip_wanted and len(body.content) >= GZIP_MIN:
+                body.gzipped()
+            return body
+
+        rows = None if query.edition or query.as_of else \
+            state.store.current_rows(flow_id, query.filters, source=query.source)
+        if rows is not None and rows <= INLINE_ROWS:
+            body = work()
+        else:
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(state.limits.slots())
+                self._threads = ThreadPoolExecutor(max_workers=state.limits.slots(), thread_name_prefix="imdx-data")
+            try:
+                await asyncio.wait_for(self._slots.acquire(), state.limits.queue_seconds)
+            except TimeoutError:
+                return BUSY
+            try:
+                body = await asyncio.get_running_loop().run_in_executor(self._threads, work)
+            finally:
+                self._slots.release()
+        if body is not None:
+            state.responses.put(key, body, body.size)
+        return body

@@ -1,8 +1,8 @@
 """Encoded responses with an ETag, Cache-Control, conditional GET (304) and pre-compressed gzip.
 
 A :class:`Body` is computed once per distinct request (path and query) and cached; sending it again
-costs a dictionary lookup. Bodies of 500 bytes or more are gzip-compressed once, on first demand,
-and sent with ``Content-Encoding: gzip`` to clients that accept it (the app's GZipMiddleware then
+costs a dictionary lookup. Bodies of 500 bytes or more are gzip-compressed once (at the fastest level), on
+first demand, and sent with ``Content-Encoding: gzip`` to clients that accept it (the app's GZipMiddleware then
 leaves them alone and compresses only the other responses).
 """
 
@@ -20,6 +20,8 @@ from starlette.responses import Response
 
 CACHE_CONTROL = "public, max-age=300"
 GZIP_MIN = 500
+#: zlib's fastest level: 2.3x as fast as level 5 on a page of observations, whose output is 8% larger
+GZIP_LEVEL = 1
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Body:
 
     def gzipped(self) -> bytes:
         if self._gzipped is None:
-            self._gzipped = gzip.compress(self.content, compresslevel=5, mtime=0)
+            self._gzipped = gzip.compress(self.content, compresslevel=GZIP_LEVEL, mtime=0)
         return self._gzipped
 
 

@@ -25,11 +25,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from imdx.api.errors import STATUS_TYPES, ApiError, response_for
+from imdx.api.limits import Limits
 from imdx.sdmx import data as sdmx_data
 from imdx.sdmx.structure import AGENCY_ID, VERSION, Structures, dim_id, sdmx_id
 from imdx.store.base import Store
 
-MAX_OBSERVATIONS = 200_000
 MAX_KEY_LENGTH = 4000
 
 SS = "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
@@ -47,7 +47,8 @@ STRUCTURE_FORMATS = {"structure": STRUCTURE, "xml": STRUCTURE}
 STRUCTURE_RESOURCES = ("dataflow", "datastructure", "codelist", "conceptscheme")
 REFERENCES = ("none", "parents", "parentsandsiblings", "children", "descendants", "all", "dataflow",
               "datastructure", "codelist", "conceptscheme")
-_PERIOD = re.compile(r"(\d{4})(-(0[1-9]|1[0-2])(-\d{2})?|-Q[1-4]|-S[12]|-W\d{2}|-A1|-M\d{2})?")
+DEFAULT_LIMITS = Limits()
+_PERIOD = re.compile(r"(\d{4})(-(0[1-9]|1[0-2])(-\d{2})?|-Q[1-4]|-S[12]|-W\d{2}|-A1|-M\d{2})?", re.ASCII)
 
 
 def _refused(status: int, message: str, parameter: str | None = None) -> ApiError:
@@ -199,7 +200,7 @@ def _provider(structures: Structures, provider: str | None) -> str | None:
 
 
 def data_response(store: Store, flow: str, key: str | None, provider: str | None, params: dict,
-                  accept: str | None) -> Response:
+                  accept: str | None, limits: Limits = DEFAULT_LIMITS) -> Response:
     structures = Structures(store)
     media = negotiate(accept, params.get("format"), structure=False)
     flow_id = _flow_ref(structures, flow)
@@ -236,9 +237,10 @@ def data_response(store: Store, flow: str, key: str | None, provider: str | None
         raise _refused(404, f"no observations of {sdmx_id(flow_id)} match key {key or 'all'!r}"
                         + (f" and provider {provider!r}" if provider else "")
                         + (f" in edition {params['edition']!r}" if params.get("edition") else ""))
-    if table.num_rows > MAX_OBSERVATIONS:
+    if table.num_rows > limits.max_sdmx_observations:
         raise _refused(413, f"the query matches {table.num_rows:,} observations; the limit per response is "
-                        f"{MAX_OBSERVATIONS:,}. Narrow the key (e.g. one area) or the period (startPeriod, endPeriod)")
+                        f"{limits.max_sdmx_observations:,}. Narrow the key (e.g. one area) or the period (startPeriod, "
+                        "endPeriod)")
     obs = sdmx_data.observations(structures, flow_id, table, at_obs)
     if detail == "dataonly":
         for col in sdmx_data.ATTRIBUTE_COLUMNS:
@@ -334,8 +336,8 @@ def _add_references(st: Structures, flows: dict, resource: str, references: str,
                 found[kind] = []
 
 
-def sdmx_router(get_store: Callable[[], Store]) -> APIRouter:
-    """The ``/sdmx`` routes over the store that ``get_store()`` returns."""
+def sdmx_router(get_store: Callable[[], Store], limits: Limits = DEFAULT_LIMITS) -> APIRouter:
+    """The ``/sdmx`` routes over the store that ``get_store()`` returns, within ``limits``."""
     router = APIRouter(prefix="/sdmx", tags=["SDMX"])
 
     def guarded(request: Request, fn):
@@ -362,7 +364,7 @@ def sdmx_router(get_store: Callable[[], Store]) -> APIRouter:
         params = {"startPeriod": startPeriod, "endPeriod": endPeriod, "format": format, "detail": detail,
                   "dimensionAtObservation": dimensionAtObservation, "edition": edition}
         return guarded(request, lambda: data_response(get_store(), flow, key, provider, params,
-                                                      request.headers.get("accept")))
+                                                      request.headers.get("accept"), limits))
 
     def structure_route(resource: str):
         def handler(request: Request, agency: str = "all", id: str = "all", version: str = "latest",

@@ -15,9 +15,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from imdx.api.limits import Limits
 from imdx.store.base import Store
 
 log = logging.getLogger("imdx.api")
@@ -59,11 +61,25 @@ class LRUCache:
                 self._bytes -= s
 
 
+@dataclass
+class FlowReleases:
+    """What the store holds of one dataflow, read once per version (so that a request checks its ``source`` and
+    ``edition`` against sets, not the releases' table)."""
+
+    sources: list[str] = field(default_factory=list)
+    editions: list[str] = field(default_factory=list)
+    #: the editions of each source
+    by_source: dict[str, set[str]] = field(default_factory=dict)
+    #: (source, edition, published, n_obs) of each release holding the dataflow
+    releases: list[tuple] = field(default_factory=list)
+
+
 class ApiState:
     def __init__(self, store: Store, *, response_cache_bytes: int = 256 * 2**20,
-                 table_cache_bytes: int = 512 * 2**20, freshness: float = 1.0):
+                 table_cache_bytes: int = 512 * 2**20, freshness: float = 1.0, limits: Limits | None = None):
         self.store = store
         self.freshness = freshness
+        self.limits = limits or Limits()
         #: encoded responses by (version, path, sorted query); query results (Arrow tables) by (version,
         #: resolved query), so that the pages of one query are sliced from one result
         self.responses = LRUCache(response_cache_bytes, max_item_bytes=response_cache_bytes // 8)
@@ -73,6 +89,7 @@ class ApiState:
         self.version = -1
         self.dataflow_ids: list[str] = []
         self.editions = pd.DataFrame()
+        self.flows: dict[str, FlowReleases] = {}
         self.current()
 
     def current(self) -> int:
@@ -97,10 +114,21 @@ class ApiState:
                         "(load the store again)", flow)
         #: one row per (dataflow, release): source, key, edition, published, release_id, n_obs
         self.editions = self.store.editions()
+        flows: dict[str, FlowReleases] = {}
+        for r in self.editions.itertuples(index=False):
+            info = flows.setdefault(r.dataflow, FlowReleases())
+            info.sources += [r.source] if r.source not in info.sources else []
+            info.editions += [r.edition] if r.edition not in info.editions else []
+            info.by_source.setdefault(r.source, set()).add(r.edition)
+            info.releases.append((r.source, r.edition, r.published, int(r.n_obs)))
+        self.flows = flows
         self.dataflow_ids = servable
         self.responses.clear()
         self.tables.clear()
         self.version = version
+
+    def releases_of(self, flow_id: str) -> FlowReleases:
+        return self.flows.get(flow_id) or FlowReleases()
 
     def close(self) -> None:
         self.store.close()

@@ -11,7 +11,8 @@ from imdx.config import settings
 from imdx.errors import StoreError
 
 #: the environment variables through which ``imdx serve`` hands its settings to each worker process
-DB_ENV, CACHE_ENV, EDITS_ENV = "IMDX_API_DB", "IMDX_API_CACHE_MB", "IMDX_API_REGISTRY_EDITS"
+DB_ENV, CACHE_ENV, CURRENT_ENV, EDITS_ENV = ("IMDX_API_DB", "IMDX_API_CACHE_MB", "IMDX_API_CURRENT_MB",
+                                             "IMDX_API_REGISTRY_EDITS")
 
 
 def app_from_env(cases=None):
@@ -19,7 +20,8 @@ def app_from_env(cases=None):
     database's service, served by a single worker."""
     from imdx.api import create_app
 
-    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")), cases=cases,
+    return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")),
+                      current_mb=int(os.environ.get(CURRENT_ENV, "512")), cases=cases,
                       registry_edits=os.environ.get(EDITS_ENV) == "1")
 
 
@@ -41,12 +43,16 @@ def _has_data(target) -> bool:
 @click.option("--cache-mb", default=256, show_default=True, type=click.IntRange(0),
               help="Memory per worker for answers already computed (dropped when a release is committed "
                    "meanwhile); 0 turns the cache off.")
+@click.option("--current-mb", default=512, show_default=True, type=click.IntRange(0),
+              help="Memory per worker for a copy of the current values of the dataflows asked for, read from the "
+                   "store on first need, from which filtered reads are answered without a query (a dataflow that "
+                   "does not fit in what is left is queried); 0: every read queries the store.")
 @click.option("--registry-edits", is_flag=True,
               help="Let signed-in users change the coordination registry through the API (opens the store for "
                    "writing: one worker, and no `imdx load` into a DuckDB store while it is served).")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve_cmd(db, host, port, workers, cache_mb, registry_edits, log_level):
+def serve_cmd(db, host, port, workers, cache_mb, current_mb, registry_edits, log_level):
     """Serve the store over HTTP (read-only, unless --registry-edits): the web portal at /, the REST API under
     /api/v1 (OpenAPI at /api/v1/openapi.json) and SDMX under /sdmx. An empty store is loaded first (from
     $IMDX_MIRROR when set). With a case database configured (IMDX_CASES_CONFIG or IMDX_CASES_DB), also the case API
@@ -74,7 +80,7 @@ def serve_cmd(db, host, port, workers, cache_mb, registry_edits, log_level):
             if not _has_data(path):
                 raise StoreError(f"nothing could be loaded into {display(path)}; see the errors above") from None
             click.echo(f"some sources could not be loaded (exit {stop.code}); serving the others", err=True)
-    os.environ[DB_ENV], os.environ[CACHE_ENV] = str(path), str(cache_mb)
+    os.environ[DB_ENV], os.environ[CACHE_ENV], os.environ[CURRENT_ENV] = str(path), str(cache_mb), str(current_mb)
     os.environ[EDITS_ENV] = "1" if registry_edits else "0"
     # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
     # several: each worker process opens its own read-only connection through the factory

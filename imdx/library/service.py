@@ -66,7 +66,8 @@ class Library:
             elif facet == "year":
                 for v in values:
                     low, _, high = v.partition(":")
-                    if not all(p.isdigit() and len(p) == 4 for p in (low, high or low) if p) or not (low or high):
+                    years = [p for p in (low, high or low) if p]
+                    if not years or not all(p.isascii() and p.isdigit() and len(p) == 4 for p in years):
                         raise QueryError("is not a year or a range of years", kind="malformed-value",
                                          parameter="year", value=v, hint="Write a year (2015) or a range (2010:2020).")
             elif facet == "type":

@@ -30,7 +30,7 @@ def state_from(reader: Reader, params) -> dict:
     if "dataflow" not in params and not filters:
         filters = dict(DEFAULT[1])
     page = params.get("page") or "1"
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = int(page) if page.isascii() and page.isdigit() and 0 < len(page) <= 7 and int(page) > 0 else 1
     edition = (params.get("edition") or "").strip() or None
     return {"flow": flow_id, "filters": filters, "edition": edition, "page": page, "error": None}
 

@@ -94,7 +94,7 @@ def flows_page(reader: Reader, *, year: str | None = None, method: str | None = 
     sexes = [s for s in cl.SEX if any(e.sex == s for e in stored)]
     sex = _pick(sexes, sex, sexes[0] if sexes else "_T")
     years = sorted({e.year for e in stored if e.sex == sex})
-    year_i = int(year) if year and year.isdigit() else None
+    year_i = int(year) if year and year.isascii() and year.isdigit() and len(year) <= 4 else None
     year_i = _pick(years, year_i, years[-1])
     here = [e for e in stored if e.sex == sex and e.year == year_i]
     order = explain.method_order([e.method for e in here])

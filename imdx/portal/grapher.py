@@ -63,7 +63,7 @@ def state_from(reader: Reader, params) -> dict:
         text = (params.get(name) or "").strip()
         if not text:
             return default
-        if not text.isdigit() or len(text) != 4:
+        if not (text.isascii() and text.isdigit()) or len(text) != 4:
             problems.append(f"{name}={text[:20]!r} is not a year (four digits, e.g. 1990)")
             return default
         return min(max(int(text), first), last) if years else default

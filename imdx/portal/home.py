@@ -71,7 +71,7 @@ def map_page(reader: Reader, indicator: str | None, year: str | None, every_indi
     years = ind.years(reader)
     cover = ind_.coverage(reader, ind)
     complete = [y for y in years if not cover[y]["incomplete"]] or years
-    wanted = int(year) if year and year.isdigit() else complete[-1]
+    wanted = int(year) if year and year.isascii() and year.isdigit() and len(year) <= 4 else complete[-1]
     chosen = min(years, key=lambda y: abs(y - wanted))
     frame = ind_.cross_section(reader, ind, chosen)
     values = [{"code": r["code"], "id": str(r["m49"]).zfill(3) if isinstance(r["m49"], str) and r["m49"] else None,

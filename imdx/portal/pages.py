@@ -7,8 +7,10 @@ from itertools import pairwise
 
 import pandas as pd
 
+from imdx.api.limits import Limits
 from imdx.codes.names import normalise
 from imdx.portal.data import SEVERITY_RANK, Reader
+from imdx.sources.fetch import public_origin
 
 # -- search ------------------------------------------------------------------------------------------
 _CORRIDOR = re.compile(r"^\s*(?:from\s+)?(.+?)\s*(?:\bto\b|→|->|>|–|—|\s-\s|-|/)\s*(.+?)\s*$", re.IGNORECASE)
@@ -87,16 +89,21 @@ def sources_page(reader: Reader) -> dict:
                              "edition": r.edition, "published": str(r.published)[:10],
                              "loaded_at": str(r.loaded_at)[:19], "licence": r.licence,
                              "dataflows": r.dataflows or "", "n_obs": int(r.n_obs) if pd.notna(r.n_obs) else 0,
-                             "files": fs[["name", "url", "sha256", "size", "retrieved_from"]].to_dict("records")})
+                             "files": fs[["name", "url", "sha256", "size", "retrieved_from"]].assign(
+                                 retrieved_from=[public_origin(v) for v in fs["retrieved_from"]]).to_dict("records")})
         diffs = []
-        ed = reader.editions().groupby(["dataflow", "source", "edition"], as_index=False)["published"].min()
+        ed = reader.editions().groupby(["dataflow", "source", "edition"], as_index=False).agg(
+            published=("published", "min"), n_obs=("n_obs", "sum"))
+        largest = Limits().max_unfiltered_rows  # what the API answers without a filter (IMDX_HTTP_*)
         for (flow, source), part in ed.groupby(["dataflow", "source"], sort=True):
             if not reader.servable(flow):
                 continue
-            eds = list(part.sort_values(["published", "edition"])["edition"])
-            for a, b in pairwise(eds):
+            part = part.sort_values(["published", "edition"])
+            for (a, n_a), (b, n_b) in pairwise(zip(part["edition"], part["n_obs"])):
+                years = reader.years(flow) if max(n_a, n_b) > largest else []
+                last = f"&year={years[-1]}" if years else ""  # a diff too large unfiltered: its latest year
                 diffs.append({"flow": flow, "source": source, "from": a, "to": b,
-                              "href": f"/api/v1/diff/{flow}?from={a}&to={b}&source={source}"})
+                              "href": f"/api/v1/diff/{flow}?from={a}&to={b}&source={source}{last}"})
         everything = reader.issues()
         counts = everything.assign(n=1).groupby(["source", "severity", "type"], as_index=False, dropna=False).agg(
             n=("n", "sum"), n_obs=("n_obs", "sum"))

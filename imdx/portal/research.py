@@ -125,7 +125,7 @@ def research_router(state, cases=None) -> APIRouter:
         filters = {k: v for k, v in filters.items() if v}
         sort = request.query_params.get("sort", "relevance")
         page = request.query_params.get("page", "1")
-        page = int(page) if page.isdigit() and 0 < int(page) <= 500 else 1
+        page = int(page) if page.isascii() and page.isdigit() and len(page) <= 3 and 0 < int(page) <= 500 else 1
 
         def work():
             store = state.store
@@ -252,7 +252,7 @@ def research_router(state, cases=None) -> APIRouter:
         form = parse_qs(body[:4096].decode("utf-8", errors="replace"))
         username, password = (form.get("username") or [""])[0][:64], (form.get("password") or [""])[0][:1024]
         if login is None:
-            return render("research/sign_in.html", 503, title="Sign in", user=None, available=False,
+            return render("research/sign_in.html", 404, title="Sign in", user=None, available=False,
                           error="Sign-in is not configured on this server.")
         try:
             token = await run_in_threadpool(login, username, password,

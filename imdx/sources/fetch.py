@@ -305,6 +305,19 @@ def fetch_file(source: str, file: SourceFile, *, mirror: Path | None, cache: Pat
     return store.view(source, file.name, sha), origin
 
 
+
+def public_origin(retrieved_from: str | None) -> str | None:
+    """Where a file was read from, as a server shows it to the public: a publisher's URL as it is, anything read
+    from this machine (the mirror, the cache, a fallback copy) without its path, which is the server's business."""
+    if not retrieved_from or retrieved_from.startswith(("https://", "http://")) or retrieved_from == "store":
+        return retrieved_from
+    reason = retrieved_from[retrieved_from.index(" ("):] if " (" in retrieved_from else ""
+    if retrieved_from.startswith("cache:"):
+        return "the download cache" + reason
+    if retrieved_from.startswith("fallback:"):
+        return "a fallback copy" + reason
+    return "a local mirror of the publisher's files"
+
 def _is_zip(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(4) == b"PK\x03\x04"

@@ -310,6 +310,17 @@ class Store(ABC):
         A dataflow without stored observations (not in :meth:`servable_dataflows`) is a
         :class:`~imdx.errors.QueryError` of kind ``not-loaded``."""
 
+    def keep_current(self, max_bytes: int, *, now: bool = False) -> None:  # noqa: B027 -- optional: a hint
+        """Keep up to ``max_bytes`` of the current values in memory, read from the store on first need (``now``:
+        at once, the smallest dataflows first, as many as fit) and read again when :meth:`version` moves, so
+        that :meth:`select` of current values (no ``edition``, no ``as_of``) answers without a query; the same
+        rows as the query would give. 0 (the default): none."""
+
+    def current_rows(self, dataflow: str, filters: dict[str, list], *, source: str | None = None) -> int | None:
+        """How many rows :meth:`select` of current values with these filters gives, when it answers them from
+        memory (:meth:`keep_current`; counted without decoding them); None when it would query."""
+        return None
+
     @abstractmethod
     def distinct(self, dataflow: str, dimension: str) -> list:
         """The codes (years, for ``year``) a dimension takes in the stored observations, sorted."""

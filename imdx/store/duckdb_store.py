@@ -40,8 +40,10 @@ from imdx.store.base import (
     result_columns,
     typed,
 )
-from imdx.store.labels import LABEL_SCHEMA, Labels, coded_table, decoded, result_table, text_columns
+from imdx.store.current import CurrentCopy, estimated_bytes
+from imdx.store.labels import LABEL_SCHEMA, Labels, coded_table, decoded, text_columns
 from imdx.store.library_tables import DocumentTables
+from imdx.store.reads import CodedReads
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release (
@@ -68,7 +70,7 @@ CREATE TABLE IF NOT EXISTS issue (
 _RANKED = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
 
 
-class DuckDBStore(DocumentTables, Store):
+class DuckDBStore(CodedReads, DocumentTables, Store):
     def __init__(self, path: str | Path = "imdx.duckdb", *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
@@ -93,9 +95,13 @@ class DuckDBStore(DocumentTables, Store):
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # one write transaction at a time (library and registry writes)
         self._labels: Labels | None = None  # see labels()
+        self._labels_version: int | None = None
         self._cache: dict[str, tuple[int, object]] = {}  # what reads keep, with the version they were read at
         self._version: int | None = None  # a read-only file cannot change while it is open
         self._merged: tuple[Areas, tuple] | None = None  # the areas last written, and their revision
+        self._copy_budget = 0  # see keep_current()
+        self._copies: dict[str, tuple[int, CurrentCopy | None]] = {}  # by dataflow, with the version read at
+        self._copy_locks: dict[str, threading.Lock] = {}
 
     def _reader(self) -> duckdb.DuckDBPyConnection:
         """The connection this thread reads through: the store's own in the thread that opened it, else a
@@ -380,30 +386,42 @@ class DuckDBStore(DocumentTables, Store):
         dims = flow.dimension_names
         wanted = result_columns(flow, columns)
         labels = self.labels()
-        where: list[str] = []
-        params: list = []
-        for dim, values in filters.items():
-            if dim not in dims:
-                raise flow.unknown_dimension(dim)
-            values = list(values) if dim == "year" else labels.known(values)
-            where.append(f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE")
-            params.extend(values)
-        for column, value, op in (("edition", edition, "="), ("source", source, "="), ("published", as_of, "<=")):
-            if value is not None:
-                where.append(f"r.{column} {op} ?")
-                params.append(value)
-        if edition is None and as_of is None:  # the current values, marked at load time
-            latest = ""
-            where.append("o.current")
-        else:
-            latest = (f"QUALIFY row_number() OVER (PARTITION BY r.source, {', '.join(f'o.{d}' for d in dims)} "
-                      "ORDER BY r.rank DESC) = 1")
+        ids = self._stored_filters(flow, filters, labels)
+        copy = self._current_copy(flow) if edition is None and as_of is None else None
+        if copy is not None:  # the current values, from their copy in memory
+            coded = copy.select(ids, None if source is None else self._release_table().ids_of(source))
+            return self._decoded(flow, coded, wanted, labels)
+        where = [f'o."{dim}" IN ({", ".join("?" for _ in values)})' if values else "FALSE"
+                 for dim, values in ids.items()]
+        params: list = [v for values in ids.values() for v in values]
         stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
-        picks = [f'o."{c}"' for c in dims + stored] + ["r.source", "r.edition", "o.release_id"]
-        coded = self._reader().sql(f"""
-            SELECT {', '.join(picks)} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id)
-            WHERE {' AND '.join(where) or 'TRUE'} {latest}""", params=params).to_arrow_table()
-        return result_table(flow, coded, wanted, labels, self.areas())
+        picks = ", ".join([f'o."{c}"' for c in dims + stored] + ["o.release_id"])
+        if edition is None and as_of is None:  # the current values, marked at load time: no join needed
+            where.append("o.current")
+            if source is not None:
+                released = self._release_table().ids_of(source)
+                where.append(f"o.release_id IN ({', '.join(map(str, released))})" if released else "FALSE")
+            sql = f"SELECT {picks} FROM {coded_table(dataflow)} o WHERE {' AND '.join(where)}"
+        else:  # the rule applied to the releases of an edition, or published by a date
+            for column, value, op in (("edition", edition, "="), ("source", source, "="),
+                                      ("published", as_of, "<=")):
+                if value is not None:
+                    where.append(f"r.{column} {op} ?")
+                    params.append(value)
+            sql = (f"SELECT {picks} FROM {coded_table(dataflow)} o JOIN {_RANKED} r USING (release_id) "
+                   f"WHERE {' AND '.join(where)} QUALIFY row_number() OVER (PARTITION BY r.source, "
+                   f"{', '.join(f'o.{d}' for d in dims)} ORDER BY r.rank DESC) = 1")
+        coded = self._reader().sql(sql, params=params).to_arrow_table()
+        return self._decoded(flow, self._ordered(flow, coded, labels), wanted, labels)
+
+    def _read_current(self, flow: Dataflow, budget: int) -> tuple[int, pa.Table | None]:
+        table, dims = coded_table(flow.id), flow.dimension_names
+        version = self.version()
+        rows = self._reader().execute(f"SELECT count(*) FROM {table} WHERE current").fetchall()[0][0]
+        if estimated_bytes(rows, len(dims), len(flow.measures)) > budget:
+            return version, None
+        picks = ", ".join(f'"{c}"' for c in [*dims, "value", *flow.measures, *ATTRIBUTES, "release_id"])
+        return version, self._reader().sql(f"SELECT {picks} FROM {table} WHERE current").to_arrow_table()
 
     def distinct(self, dataflow, dimension) -> list:
         flow = self.dataflow(dataflow)
@@ -411,15 +429,26 @@ class DuckDBStore(DocumentTables, Store):
             raise flow.unknown_dimension(dimension)
         if dataflow not in self.servable_dataflows():
             return []
-        values = self._reader().sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}') \
-            .to_arrow_table()["v"]
-        if dimension != "year":
-            values = self.labels().decode(values)
-        return sorted(values.to_pylist(), key=lambda v: (v is None, v))
+
+        def read():
+            values = self._reader().sql(f'SELECT DISTINCT "{dimension}" AS v FROM {coded_table(dataflow)}') \
+                .to_arrow_table()["v"]
+            if dimension != "year":
+                values = self.labels().decode(values)
+            return sorted(values.to_pylist(), key=lambda v: (v is None, v))
+        return list(self._kept(f"distinct {dataflow} {dimension}", read))
 
     def labels(self) -> Labels:
-        """The label table, as committed now (one copy per store, shared by the threads reading it)."""
+        """The label table, as committed now (one copy per store, shared by the threads reading it); read again
+        only when :meth:`version` moved (a read-only file: once)."""
+        version = self.version()
+        labels = self._labels
+        if labels is not None and self._labels_version == version:
+            return labels
+        reader = self._reader()  # before the lock: a thread's first read takes it to register its cursor
         with self._lock:
             if self._labels is None:
                 self._labels = Labels([])
-        return self._labels.refresh(self._reader())
+            self._labels.refresh(reader)
+            self._labels_version = version
+            return self._labels

@@ -6,14 +6,13 @@ of an observation (a dimension's code, a text attribute) once, in the table ``la
 costs DuckDB a quarter of what 4 M strings cost, and filters and groupings compare integers.
 
 Queries translate their filters into ids and the ids of their results back into text in Arrow
-(:class:`Labels`, :func:`result_table`); :func:`decoded` makes the DuckDB file's text views. Ids are dense
+(:class:`Labels`, :mod:`imdx.store.reads`); :func:`decoded` makes the DuckDB file's text views. Ids are dense
 (0, 1, 2, ...) and never change once committed.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from imdx.model.dataflows import TEXT_ATTRIBUTES, Dataflow
-
-if TYPE_CHECKING:
-    from imdx.codes.areas import Areas
 
 LABEL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS label (id INTEGER PRIMARY KEY, text VARCHAR NOT NULL UNIQUE);
@@ -83,6 +79,9 @@ class Labels:
         return pc.take(self._cached(name, lambda t: pa.array([mapping.get(x) for x in t], pa.string())), ids)
 
     def _cached(self, name: str, make):
+        count, array = self._read.get(name, (-1, None))  # no lock on the way that almost every call takes
+        if count == self.committed:
+            return array
         with self._lock:
             count, array = self._read.get(name, (-1, None))
             if count != self.committed:
@@ -142,25 +141,3 @@ def text_columns(flow: Dataflow) -> list[str]:
     """The columns of a dataflow's coded table that hold label ids: every dimension but ``year``, and the
     text attributes."""
     return flow.dimension_names[:-1] + TEXT_ATTRIBUTES
-
-
-def result_table(flow: Dataflow, coded: pa.Table, wanted: list[str], labels: Labels, areas: Areas | None) -> pa.Table:
-    """The rows of a query on a coded table (the dimensions, the stored columns of ``wanted``, ``source``,
-    ``edition``, ``release_id``) as :meth:`imdx.store.base.Store.select` returns them: in the store's order
-    (the dimensions as text, then the source), with text for ids, area names and the unit. Text and order
-    are made in Arrow, from the ids: cheaper than joining the label table once per column."""
-    dims, text = flow.dimension_names, set(text_columns(flow))
-    keys = pa.table({d: labels.ranks(coded[d]) if d in text else coded[d] for d in dims}
-                    | {"source": coded["source"]})
-    coded = coded.take(pc.sort_indices(keys, [(k, "ascending", "at_end") for k in keys.column_names]))
-    names = {} if areas is None else areas.frame["name"].to_dict()
-    revision = None if areas is None else areas.revision
-    out = {}
-    for column in wanted:
-        if column.endswith("_name") and column not in coded.column_names:
-            out[column] = labels.lookup(f"area names {revision}", names, coded[column[:-5]])
-        elif column == "unit":
-            out[column] = pa.repeat(pa.scalar(flow.unit), len(coded))
-        else:
-            out[column] = labels.decode(coded[column]) if column in text else coded[column]
-    return pa.table(out)

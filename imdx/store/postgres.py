@@ -13,8 +13,10 @@ Reading
     A call reads what is committed (the store's version and the number of labels) in one statement first,
     and answers from what it keeps for that version (dataflows, areas, release names) without asking again;
     its rows come back by ``COPY ... TO STDOUT`` as CSV of integers and numbers, parsed by Arrow, and are
-    decoded and ordered as the DuckDB backend does (:func:`imdx.store.labels.result_table`). Should a
-    release commit between the two statements, what the rows need is read again.
+    decoded and ordered as the DuckDB backend does (:mod:`imdx.store.reads`). Should a release commit between
+    the two statements, what the rows need is read again. Current values may be kept in memory
+    (:meth:`~imdx.store.base.Store.keep_current`, as ``imdx serve`` does), read with the version and the labels
+    in one snapshot.
 Connections
     Every connection turns PostgreSQL's JIT compilation off (``-c jit=off``): imdx's statements are short,
     and compiling them cost more than it saved (200-400 ms per statement of a load, measured).
@@ -44,10 +46,12 @@ from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.store import display, pg_schema
 from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, notes_frame, result_columns, typed
-from imdx.store.labels import Labels, coded_table, result_table
+from imdx.store.current import CurrentCopy, estimated_bytes
+from imdx.store.labels import Labels, coded_table
 from imdx.store.library_tables import DocumentTables
 from imdx.store.pg_documents import DuckLike
 from imdx.store.pg_write import RANK, ReleaseWriter, create_obs_table
+from imdx.store.reads import CodedReads
 
 #: what is committed, read in one statement: the last release, the count of library and registry writes
 #: (their sum is :meth:`PostgresStore.version`) and the number of labels (ids are 0 ... n - 1)
@@ -69,7 +73,7 @@ def _ident(name: str) -> sql.Identifier:
     return sql.Identifier(name)
 
 
-class PostgresStore(ReleaseWriter, DocumentTables, Store):
+class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
     def __init__(self, url: str, *, read_only: bool = False, pool_size: int = 8):
         self.url, self.read_only = url, read_only
         self._options = "-c jit=off" + (" -c default_transaction_read_only=on" if read_only else "")
@@ -105,6 +109,9 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
         self._labels: Labels | None = None
         self._cache: dict[str, tuple[int, object]] = {}
         self._merged: tuple[Areas, tuple] | None = None
+        self._copy_budget = 0  # see keep_current()
+        self._copies: dict[str, tuple[int, CurrentCopy | None]] = {}  # by dataflow, with the version read at
+        self._copy_locks: dict[str, threading.Lock] = {}
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
@@ -281,22 +288,6 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
                          params)
         return typed(frame, "issues")
 
-    def _release_names(self, ids: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
-        """The source and edition of each release id (read again when one is newer than what is kept)."""
-        def read():
-            rows = self._rows("SELECT release_id, source, edition FROM release ORDER BY release_id")
-            size = (rows[-1][0] + 1) if rows else 1
-            sources, editions = [None] * size, [None] * size
-            for release_id, source, edition in rows:
-                sources[release_id], editions[release_id] = source, edition
-            return pa.array(sources, pa.string()), pa.array(editions, pa.string())
-        names = self._kept("release names", read)
-        top = pc.max(ids).as_py() if len(ids) else None
-        if top is not None and top >= len(names[0]):
-            self._cache.pop("release names", None)
-            names = self._kept("release names", read)
-        return pc.take(names[0], ids), pc.take(names[1], ids)
-
     def select(self, dataflow, filters, *, edition=None, source=None, as_of=None, columns=None) -> pa.Table:
         with self._pinned() as state:
             flow = self.dataflow(dataflow)
@@ -304,17 +295,37 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
                 raise QueryError(f"has no stored observations in {self.describe()}; load its source first",
                                  kind="not-loaded", parameter="dataflow", value=dataflow)
             wanted = result_columns(flow, columns)
+            copy = self._current_copy(flow) if edition is None and as_of is None else None
+            if copy is not None:  # the current values, from their copy in memory (read in this state)
+                labels = self.labels(count=state.labels)
+                ids = self._stored_filters(flow, filters, labels)
+                return self._decoded(flow, copy.select(ids, None if source is None else
+                                                       self._release_table().ids_of(source)), wanted, labels)
             stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
             query, params = self._query(flow, filters, stored, edition, source, as_of)
-            coded = self._copy_out(query, params, flow.dimension_names + stored + ["release_id"],
-                                   ["value", *flow.measures])
+            with self._read() as con:
+                coded = self._copy_out(con, query, params, flow.dimension_names + stored + ["release_id"],
+                                       ["value", *flow.measures])
             top = pc.max(coded["release_id"]).as_py() if coded.num_rows else None
             if top is not None and top > state.release:  # committed since the state was read: read it again
                 state = self._repin()
             labels = self.labels(count=state.labels)  # every id the rows hold is committed, so known now
-            sources, editions = self._release_names(coded["release_id"])
-            coded = coded.append_column("source", sources).append_column("edition", editions)
-            return result_table(flow, coded, wanted, labels, self.areas())
+            return self._decoded(flow, self._ordered(flow, coded, labels), wanted, labels)
+
+    def _read_current(self, flow: Dataflow, budget: int) -> tuple[int, pa.Table | None]:
+        table, dims = _ident(coded_table(flow.id)), flow.dimension_names
+        with self._read() as con, con.transaction():  # the version, the rows and their labels: one snapshot
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            state = _State(*con.execute(_STATE).fetchall()[0])
+            rows = con.execute(sql.SQL("SELECT count(*) FROM {} WHERE current").format(table)).fetchall()[0][0]
+            if estimated_bytes(rows, len(dims), len(flow.measures)) > budget:
+                return state.version, None
+            columns = [*dims, "value", *flow.measures, *ATTRIBUTES, "release_id"]
+            query = sql.SQL("SELECT {} FROM {} WHERE current").format(
+                sql.SQL(", ").join(_ident(c) for c in columns), table)
+            coded = self._copy_out(con, query, [], columns, ["value", *flow.measures])
+            self.labels(con)
+        return state.version, coded
 
     def _query(self, flow: Dataflow, filters: dict[str, list], stored: list[str], edition, source,
                as_of) -> tuple[sql.Composable, list]:
@@ -352,13 +363,15 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
                            WHERE {{condition}}) o WHERE n = 1""").format(
             picks=picks, keys=keys, table=table, condition=condition), params
 
-    def _copy_out(self, query: sql.Composable, params: list, columns: list[str], numbers: list[str]) -> pa.Table:
+    @staticmethod
+    def _copy_out(con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],
+                  numbers: list[str]) -> pa.Table:
         """The rows of ``query`` as an Arrow table of ``columns`` (ids, years, and the ``numbers``: value and
         measures), read by COPY."""
         types = {c: pa.int32() for c in columns} | {"year": pa.int16()} | {c: pa.float64() for c in numbers}
         types = {c: types[c] for c in columns}
         buffer = io.BytesIO()
-        with self._read() as con, con.cursor() as cur:
+        with con.cursor() as cur:
             statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
             with cur.copy(statement, params) as copy:
                 for chunk in copy:
@@ -376,9 +389,12 @@ class PostgresStore(ReleaseWriter, DocumentTables, Store):
             raise flow.unknown_dimension(dimension)
         if dataflow not in self.servable_dataflows():
             return []
-        rows = self._rows(sql.SQL("SELECT DISTINCT {} FROM {}").format(_ident(dimension),
-                                                                        _ident(coded_table(dataflow))))
-        values = [r[0] for r in rows]
-        if dimension != "year":
-            values = self.labels().decode(pa.array(values, pa.int32())).to_pylist()
-        return sorted(values, key=lambda v: (v is None, v))
+
+        def read():
+            rows = self._rows(sql.SQL("SELECT DISTINCT {} FROM {}").format(_ident(dimension),
+                                                                            _ident(coded_table(dataflow))))
+            values = [r[0] for r in rows]
+            if dimension != "year":
+                values = self.labels().decode(pa.array(values, pa.int32())).to_pylist()
+            return sorted(values, key=lambda v: (v is None, v))
+        return list(self._kept(f"distinct {dataflow} {dimension}", read))

@@ -35,3 +35,11 @@ def test_documented_requests_answer_as_shown(http):
     for method, url, status in examples:
         r = http.request(method, url)
         assert r.status_code == status, (url, r.text[:300])
+
+
+def test_every_limit_is_documented():
+    from imdx.api.limits import documented
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    for variable, default, _ in documented():
+        assert f"| `{variable}` | {default:,} |" in text, variable

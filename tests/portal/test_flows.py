@@ -146,3 +146,10 @@ def test_profile_and_corridor_show_the_interval(http):
     section = corridor[corridor.index('id="est-h"'):]
     intervals = re.findall(r'<span class="ci"[^>]*>([\d,]+) – ([\d,]+)</span>', section[:section.index("</section>")])
     assert intervals and all(float(a.replace(",", "")) <= float(b.replace(",", "")) for a, b in intervals)
+
+
+@pytest.mark.parametrize("year", ["²", "٢٠٢٠", "9" * 1999, "-1"])
+def test_a_year_that_is_not_one_gives_the_default_page(http, year):
+    """Digits of other scripts and numbers of thousands of digits are not years (``int('²')`` raised: 500)."""
+    r = http.get("/flows", params={"year": year})
+    assert r.status_code == 200 and f'value="{TEST_PERIODS[-1][1]}" selected' in r.text  # the latest period

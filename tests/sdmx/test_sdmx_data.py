@@ -172,12 +172,19 @@ def test_bad_requests_get_the_envelope(http, path, params, headers, status, word
     error(http.get(path, params=params, headers=headers), status, *words)
 
 
-def test_too_large_a_response_is_refused(http, monkeypatch):
-    from imdx.api import sdmx as routes
+def test_too_large_a_response_is_refused(store_ro):
+    """The bound on a message's observations is the server's limit (IMDX_HTTP_MAX_SDMX_OBSERVATIONS)."""
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
 
-    monkeypatch.setattr(routes, "MAX_OBSERVATIONS", 100)
-    error(http.get("/sdmx/data/BIRTHS"), 413, "Narrow the key")
-    assert http.get("/sdmx/data/BIRTHS/DEU", params={"startPeriod": "2000"}).status_code == 200
+    from imdx.api.limits import Limits
+    from imdx.api.sdmx import sdmx_router
+
+    app = FastAPI()
+    app.include_router(sdmx_router(lambda: store_ro, Limits(max_sdmx_observations=100)))
+    with TestClient(app) as client:
+        error(client.get("/sdmx/data/BIRTHS"), 413, "Narrow the key", "100")
+        assert client.get("/sdmx/data/BIRTHS/DEU", params={"startPeriod": "2000"}).status_code == 200
 
 
 def test_dataonly_drops_attributes(http):

@@ -192,7 +192,10 @@ def test_an_empty_place_is_not_a_store_to_serve(backend):
 
 
 #: the methods :class:`~imdx.store.base.Store` implements itself, for every backend
-SHARED = {"latest_release", "share_cpus"}
+SHARED = {"latest_release"}
+#: hints with a default that does nothing (a backend may ignore them): every backend still keeps current values
+#: in memory (the other one, CPUs shared with the load's workers, only DuckDB uses)
+HINTS = {"share_cpus", "keep_current", "current_rows"}
 
 
 @pytest.mark.parametrize("module, name", [("imdx.store.duckdb_store", "DuckDBStore"),
@@ -206,10 +209,10 @@ def test_every_backend_implements_the_whole_interface(module, name):
     from imdx.store.base import Store
 
     public = {n for n, v in vars(Store).items() if inspect.isfunction(v) and not n.startswith("_")}
-    assert Store.__abstractmethods__ == public - SHARED
+    assert Store.__abstractmethods__ == public - SHARED - HINTS
     backend = getattr(importlib.import_module(module), name)
     assert not backend.__abstractmethods__, f"{name} lacks {sorted(backend.__abstractmethods__)}"
-    assert all(getattr(backend, n) is not getattr(Store, n) for n in public - SHARED)
+    assert all(getattr(backend, n) is not getattr(Store, n) for n in public - SHARED - {"share_cpus"})
 
 
 # -- measures: numeric columns beside the value (imdx/store/base.py, "Measures") ----------------------------------

@@ -7,6 +7,8 @@ error; the first page of a query that matches nothing is an empty page (``total`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,8 +16,8 @@ from starlette.responses import Response
 
 from imdx.api import params
 from imdx.api.encode import csv_bytes, json_bytes, parquet_bytes, records
-from imdx.api.errors import ApiError, from_query_error
-from imdx.api.openapi import common_parameters, dimension_parameters, filters_object
+from imdx.api.errors import ApiError, from_query_error, shown
+from imdx.api.openapi import common_parameters, dimension_parameters, error_responses, filters_object
 from imdx.api.responses import Body, respond
 from imdx.api.routes.filters import dimension_filters, edition_and_source
 from imdx.api.state import ApiState
@@ -23,13 +25,11 @@ from imdx.errors import QueryError
 from imdx.model.dataflows import Dataflow
 
 CONTROL = ["edition", "as_of", "source", "format", "page", "page_size"]
-#: the most observations one query may select without any dimension filter (pages are sliced from it)
-MAX_UNFILTERED_ROWS = 1_000_000
 
 
 def _flow(state: ApiState, store, flow_id: str) -> Dataflow:
     if flow_id not in state.dataflow_ids:
-        raise ApiError(404, "unknown-dataflow", f"unknown dataflow {flow_id!r}; known dataflows: "
+        raise ApiError(404, "unknown-dataflow", f"unknown dataflow {shown(flow_id, 80)!r}; known dataflows: "
                        f"{', '.join(state.dataflow_ids)} (see /api/v1/dataflows)", "dataflow")
     try:
         return store.dataflow(flow_id)
@@ -39,18 +39,14 @@ def _flow(state: ApiState, store, flow_id: str) -> Dataflow:
 
 def _check_size(state: ApiState, flow: Dataflow, edition, source, as_of) -> None:
     """Refuse (413) an unfiltered query of a dataflow whose releases hold too many observations."""
-    rows = state.editions[state.editions["dataflow"] == flow.id]
-    if edition is not None:
-        rows = rows[rows["edition"] == edition]
-    if source is not None:
-        rows = rows[rows["source"] == source]
-    if as_of is not None:
-        rows = rows[rows["published"] <= as_of]
-    stored = int(rows["n_obs"].sum())
-    if stored > MAX_UNFILTERED_ROWS:
+    stored = sum(n for s, e, published, n in state.releases_of(flow.id).releases
+                 if (edition is None or e == edition) and (source is None or s == source)
+                 and (as_of is None or published <= as_of))
+    limit = state.limits.max_unfiltered_rows
+    if stored > limit:
         dims = ", ".join(d.name for d in flow.dimensions)
         raise ApiError(413, "too-large", f"{flow.id} holds {stored:,} observations, more than the "
-                       f"{MAX_UNFILTERED_ROWS:,} one query may cover without a filter; filter it by year or by "
+                       f"{limit:,} one query may cover without a filter; filter it by year or by "
                        f"one of its dimensions ({dims}), e.g. year=2020", None)
 
 
@@ -63,18 +59,46 @@ def _table(state: ApiState, store, flow: Dataflow, filters, edition, source, as_
     return table
 
 
-def compute(state: ApiState, request: Request, flow_id: str) -> Body:
+@dataclass
+class DataQuery:
+    """A request for observations, checked and resolved (codes as stored), not yet answered."""
+
+    request: Request
+    flow: Dataflow
+    fmt: str
+    page: int
+    size: int
+    filters: dict[str, list]
+    edition: str | None
+    source: str | None
+    as_of: date | None
+
+
+def parse(state: ApiState, request: Request, flow_id: str) -> DataQuery:
+    """The request checked (an :class:`ApiError` for anything wrong in it) and its filters resolved."""
     store = state.store
     flow = _flow(state, store, flow_id)
     params.check_known(request, flow.dimension_names + CONTROL, f"/api/v1/data/{flow.id}")
     fmt = params.output_format(request)
     page, size = params.paging(request, fmt)
-    edition, source = edition_and_source(request, flow, state.editions)
+    edition, source = edition_and_source(request, flow, state.releases_of(flow.id))
     as_of = params.iso_date(request, "as_of")
     filters = dimension_filters(store, flow, request)
     if not filters:
         _check_size(state, flow, edition, source, as_of)
-    table = _table(state, store, flow, filters, edition, source, as_of)
+    return DataQuery(request, flow, fmt, page, size, filters, edition, source, as_of)
+
+
+def compute(state: ApiState, request: Request, flow_id: str) -> Body:
+    return answer(state, parse(state, request, flow_id))
+
+
+def answer(state: ApiState, query: DataQuery) -> Body:
+    """The body of a checked request: its page of the query's rows, as JSON, CSV or Parquet."""
+    request, flow, fmt, page, size = query.request, query.flow, query.fmt, query.page, query.size
+    filters, edition, source = query.filters, query.edition, query.source
+    as_of = query.as_of
+    table = _table(state, state.store, flow, filters, edition, source, as_of)
     start, stop, pages = params.page_bounds(table.num_rows, page, size)
     chunk = table.slice(start, stop - start)
     link = params.links(request, page, pages)
@@ -99,10 +123,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Observations, one per row, in a stable order. JSON: a document with `data` (rows), "
                          "`total`, `page`, `pages` and `links`; CSV and Parquet: the rows, with the paging in the "
                          "headers `X-Total-Count`, `X-Page`, `X-Pages` and `Link`.",
-          "content": {"application/json": {}, "text/csv": {}, "application/vnd.apache.parquet": {}}},
+          "content": {"application/json": {"schema": {
+              "type": "object", "required": ["dataflow", "total", "page", "pages", "columns", "data"],
+              "properties": {"dataflow": {"type": "string"}, "total": {"type": "integer"},
+                             "page": {"type": "integer"}, "pages": {"type": "integer"},
+                             "columns": {"type": "array", "items": {"type": "string"}},
+                             "data": {"type": "array", "items": {"type": "object"}}}}},
+                      "text/csv": {}, "application/vnd.apache.parquet": {}}},
     304: {"description": "Not modified (the If-None-Match ETag still holds)"},
-    400: {"description": "A bad parameter (error envelope)"},
-    404: {"description": "Unknown dataflow, or a page past the end (error envelope)"}}
+    **error_responses(404, 413)}
 
 
 def register(app: FastAPI, state: ApiState) -> None:
@@ -113,16 +142,19 @@ def register(app: FastAPI, state: ApiState) -> None:
 
     for flow_id in state.dataflow_ids:
         flow = state.store.dataflow(flow_id)
+        held = state.releases_of(flow_id)
         app.add_api_route(f"/api/v1/data/{flow_id}", endpoint_for(flow_id), methods=["GET"], tags=["data"],
                           name=f"data_{flow_id}", summary=f"{flow.name} ({flow.unit})",
                           description=f"{flow.description}\n\nDimensions: {', '.join(flow.dimension_names)}.",
                           response_class=Response, responses=_RESPONSES,
-                          openapi_extra={"parameters": dimension_parameters(flow) + common_parameters()})
+                          openapi_extra={"parameters": dimension_parameters(flow, state.limits) + common_parameters(
+                              state.limits, held.editions, held.sources)})
 
     async def any_dataflow(request: Request, dataflow: str) -> Response:
         return await respond(request, lambda: compute(state, request, dataflow))
 
     app.add_api_route("/api/v1/data/{dataflow}", any_dataflow, methods=["GET"], tags=["data"], name="data",
+                      operation_id="data",
                       summary="Observations of any dataflow (the routes above document each one's filters)",
                       response_class=Response, responses=_RESPONSES,
-                      openapi_extra={"parameters": [filters_object()] + common_parameters()})
+                      openapi_extra={"parameters": [filters_object()] + common_parameters(state.limits)})

@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from imdx.api import params
 from imdx.api.encode import json_bytes
-from imdx.api.errors import ApiError
-from imdx.api.openapi import query_param
+from imdx.api.errors import ApiError, shown
+from imdx.api.openapi import error_responses, integer, linked, query_param
 from imdx.api.responses import Body, respond
 from imdx.api.state import ApiState
 from imdx.library.index import FACETS
@@ -25,6 +25,8 @@ from imdx.library.service import ServedLibrary
 
 MAX_CONCURRENT_SEARCHES = 8
 MAX_EXPORT = 1000
+#: the last page of a search (its results can be paged through their first 10,000)
+MAX_PAGE = 10_000
 _SEARCH_PARAMS = ["q", *FACETS, "sort", "page", "page_size"]
 
 
@@ -47,7 +49,7 @@ class Searches:
 def _filters(request: Request) -> dict[str, list[str]]:
     out = {}
     for facet in FACETS:
-        values = [v for raw in request.query_params.getlist(facet) for v in raw.split(",") if v.strip()]
+        values = params.codes(request, facet) if request.query_params.getlist(facet) else None
         if values:
             out[facet] = values
     return out
@@ -59,14 +61,13 @@ def _json(document) -> Body:
 
 def search(shared: ServedLibrary, searches: Searches, request: Request) -> Body:
     params.check_known(request, _SEARCH_PARAMS, "/api/v1/library")
-    page = params._positive_int(request, "page", 1)
-    size = params._positive_int(request, "page_size", 20)
+    lib = shared.get()
+    page = params.positive_int(request, "page", 1, MAX_PAGE)
+    size = params.positive_int(request, "page_size", 20, lib.limits.max_page_size, kind="page-size-too-large",
+                               too_large=f"page_size is more than the {lib.limits.max_page_size} records a page "
+                                         "may hold")
     q = params.single(request, "q") or ""
     sort = params.single(request, "sort") or "relevance"
-    lib = shared.get()
-    if size > lib.limits.max_page_size:
-        raise ApiError(400, "page-size-too-large", f"page_size={size} is more than the {lib.limits.max_page_size} "
-                       "records a page may hold", "page_size")
     with searches:
         result = lib.search(q, _filters(request), page=page, size=size, sort=sort)
     pages = max(1, -(-result.total // size))
@@ -83,11 +84,12 @@ def record(shared: ServedLibrary, request: Request, record_id: str) -> Body:
     params.check_known(request, ["format"], "/api/v1/library/records/{id}")
     fmt = params.single(request, "format") or "json"
     if fmt not in ("json", "csl-json", "bibtex"):
-        raise ApiError(400, "unknown-format", f"format={fmt!r}: use json, csl-json or bibtex", "format")
+        raise ApiError(400, "unknown-format", f"format={shown(fmt, 40)!r}: use json, csl-json or bibtex", "format")
     lib = shared.get()
     full = lib.record(record_id)
     if full is None:
-        raise ApiError(404, "unknown-record", f"no library record {record_id!r}; /api/v1/library?q= searches",
+        raise ApiError(404, "unknown-record", f"no library record {shown(record_id, 80)!r}; /api/v1/library?q= "
+                       "searches",
                        "id")
     if fmt != "json":
         text, media = lib.export([full.record], fmt)
@@ -116,7 +118,7 @@ def export(shared: ServedLibrary, searches: Searches, request: Request) -> Body:
     params.check_known(request, ["q", *FACETS, "format"], "/api/v1/library/export")
     fmt = params.single(request, "format") or "csl-json"
     if fmt not in ("csl-json", "bibtex"):
-        raise ApiError(400, "unknown-format", f"format={fmt!r}: use csl-json or bibtex", "format")
+        raise ApiError(400, "unknown-format", f"format={shown(fmt, 40)!r}: use csl-json or bibtex", "format")
     lib = shared.get()
     ids: list[str] = []
     with searches:
@@ -139,7 +141,8 @@ def area(shared: ServedLibrary, request: Request, code: str) -> Body:
     areas = lib.store.areas()
     found = areas.resolve(code).code if areas is not None and len(code) <= 200 else None
     if areas is None or found is None:
-        raise ApiError(404, "unknown-code", f"{code!r} is not a known area; /api/v1/areas?q= searches", "code")
+        raise ApiError(404, "unknown-code", f"{shown(code, 80)!r} is not a known area; /api/v1/areas?q= searches",
+                       "code")
     total, records = lib.about_area(found, limit=100)
     return _json({"area": found, "name": areas.name(found), "total": total,
                   "records": [{"id": r.id, "title": r.title, "year": r.year, "type": r.type,
@@ -171,16 +174,24 @@ def register(app: FastAPI, state: ApiState) -> None:
                                       example="irregular migration"), *facet_params,
                           query_param("sort", "relevance (default), year (newest first) or -year.",
                                       {"type": "string", "enum": list(SORTS)}),
-                          query_param("page", "Page, from 1.", {"type": "integer", "minimum": 1}),
-                          query_param("page_size", "Records per page (at most 100).",
-                                      {"type": "integer", "minimum": 1, "maximum": 100})]})
+                          query_param("page", "Page, from 1 (the first 10,000 results can be paged through).",
+                                      integer(1, MAX_PAGE, 1)),
+                          query_param("page_size", "Records per page (at most 100).", integer(1, 100, 20))]},
+                      responses={**linked("The records found", record=(
+                          "library_record", {"id": "$response.body#/hits/0/id"})), **error_responses(429)})
     app.add_api_route("/api/v1/library/records/{id}", record_route, methods=["GET"], tags=["library"],
+                      operation_id="library_record",
                       response_class=Response, summary="One record with its provenance and links to the data",
-                      openapi_extra={"parameters": [query_param("format", "json (default), csl-json or bibtex.")]})
+                      responses=error_responses(404), openapi_extra={"parameters": [query_param(
+                          "format", "json (default), csl-json or bibtex.",
+                          {"type": "string", "enum": ["json", "csl-json", "bibtex"]})]})
     app.add_api_route("/api/v1/library/export", export_route, methods=["GET"], tags=["library"],
                       response_class=Response, summary=f"The records a search finds (at most {MAX_EXPORT}) as "
-                      "CSL-JSON or BibTeX", openapi_extra={"parameters": [
+                      "CSL-JSON or BibTeX", responses=error_responses(429), openapi_extra={"parameters": [
                           query_param("q", "As for /api/v1/library."), *facet_params,
-                          query_param("format", "csl-json (default) or bibtex.")]})
+                          query_param("format", "csl-json (default) or bibtex.",
+                                      {"type": "string", "enum": ["csl-json", "bibtex"]})]})
     app.add_api_route("/api/v1/library/areas/{code}", area_route, methods=["GET"], tags=["library"],
-                      response_class=Response, summary="The research on a country or area (newest first)")
+                      operation_id="library_area",
+                      response_class=Response, summary="The research on a country or area (newest first)",
+                      responses=error_responses(404))

@@ -11,13 +11,14 @@ from starlette.responses import Response
 
 from imdx.api import params
 from imdx.api.encode import csv_bytes, frame_table, json_bytes, records
-from imdx.api.errors import ApiError
-from imdx.api.openapi import format_param, paging_parameters, query_param
+from imdx.api.errors import ApiError, shown
+from imdx.api.openapi import error_responses, format_param, linked, paging_parameters, query_param, text
 from imdx.api.responses import Body, respond
 from imdx.api.routes.data import _flow
 from imdx.api.state import ApiState
 from imdx.model.codelists import OBS_STATUS
 from imdx.model.dataflows import Dataflow
+from imdx.sources.fetch import public_origin
 
 _SEARCH_TEXT = re.compile(r"[\w\s.,'’()&/+-]{1,100}")
 _AREA_FIELDS = ["code", "name", "kind", "m49", "iso3", "iso2", "region", "subregion", "intermediate_region",
@@ -96,8 +97,8 @@ def areas(state: ApiState, request: Request) -> Body:
                        "(part of a name or code, e.g. q=korea or q=DEU)", "q")
     kind = params.single(request, "kind")
     if kind is not None and kind not in ("country", "aggregate", "residual"):
-        raise ApiError(400, "unknown-code", f"kind={kind!r} is not a kind of area; use country, aggregate or "
-                       "residual", "kind")
+        raise ApiError(400, "unknown-code", f"kind={shown(kind, 40)!r} is not a kind of area; use country, "
+                       "aggregate or residual", "kind")
     frame = (table.search(q, limit=10**9) if q else table.frame).reset_index(drop=True)
     if kind:
         frame = frame[frame["kind"] == kind]
@@ -121,17 +122,18 @@ def releases(state: ApiState, request: Request) -> Body:
     rel = store.releases()
     files = store.release_files()
     if source is not None and source not in set(rel["source"]):
-        raise ApiError(400, "unknown-code", f"source={source!r} has no releases in this store; sources: "
+        raise ApiError(400, "unknown-code", f"source={shown(source, 60)!r} has no releases in this store; sources: "
                        f"{', '.join(dict.fromkeys(rel['source']))}", "source")
     if flow_id is not None and flow_id not in state.dataflow_ids:
-        raise ApiError(400, "unknown-dataflow", f"dataflow={flow_id!r} is not a dataflow; see /api/v1/dataflows",
-                       "dataflow")
+        raise ApiError(400, "unknown-dataflow", f"dataflow={shown(flow_id, 60)!r} is not a dataflow; see "
+                       "/api/v1/dataflows", "dataflow")
     items = []
     for r in rel.itertuples(index=False):
         flows = state.editions[state.editions["release_id"] == r.release_id]
         if (source and r.source != source) or (flow_id and flow_id not in set(flows["dataflow"])):
             continue
         mine = files[files["release_id"] == r.release_id].drop(columns=["release_id"])
+        mine = mine.assign(retrieved_from=[public_origin(v) for v in mine["retrieved_from"]])
         items.append({"release_id": int(r.release_id), "source": r.source, "key": r.key, "title": r.title,
                       "edition": r.edition, "published": _day(r.published), "loaded_at": r.loaded_at,
                       "licence": r.licence,
@@ -152,19 +154,19 @@ def report(state: ApiState, request: Request) -> Body:
     severity, kind = params.single(request, "severity"), params.single(request, "type")
     known_sources = set(state.editions["source"]) | set(everything["source"].dropna())
     if source is not None and source not in known_sources:
-        raise ApiError(400, "unknown-code", f"source={source!r} is not a source in this store; sources: "
+        raise ApiError(400, "unknown-code", f"source={shown(source, 60)!r} is not a source in this store; sources: "
                        f"{', '.join(sorted(known_sources))}", "source")
     if area is not None:
         areas = state.store.areas()
-        code = areas.resolve(area).code if areas is not None else None
+        code = areas.resolve(area).code if areas is not None and len(area) <= 200 else None
         if code is None and area not in set(everything["area"].dropna()):
-            raise ApiError(400, "unknown-code", f"area={area!r} is neither a known area (ISO3, M49 code or name; "
-                           "/api/v1/areas?q= searches) nor a name the report mentions", "area")
+            raise ApiError(400, "unknown-code", f"area={shown(area, 60)!r} is neither a known area (ISO3, M49 code or "
+                           "name; /api/v1/areas?q= searches) nor a name the report mentions", "area")
         area = code or area
     if severity is not None and severity not in ("error", "warning", "info"):
-        raise ApiError(400, "unknown-code", f"severity={severity!r}: use error, warning or info", "severity")
+        raise ApiError(400, "unknown-code", f"severity={shown(severity, 40)!r}: use error, warning or info", "severity")
     if kind is not None and kind not in set(everything["type"]):
-        raise ApiError(400, "unknown-code", f"type={kind!r} is not an issue type in the report; types: "
+        raise ApiError(400, "unknown-code", f"type={shown(kind, 60)!r} is not an issue type in the report; types: "
                        f"{', '.join(sorted(set(everything['type'])))}", "type")
     frame = everything
     for col, value in (("source", source), ("area", area), ("severity", severity), ("type", kind)):
@@ -193,7 +195,8 @@ def index(state: ApiState, request: Request) -> Body:
 
 
 def register(app: FastAPI, state: ApiState) -> None:
-    def add(path, fn, summary, parameters=(), tags=("catalogue",), with_id=False):
+    def add(path, fn, summary, parameters=(), tags=("catalogue",), with_id=False, errors=(404,), links=None,
+            operation_id=None):
         async def with_id_endpoint(request: Request, id: str) -> Response:
             return await respond(request, lambda: fn(state, request, id))
 
@@ -202,24 +205,36 @@ def register(app: FastAPI, state: ApiState) -> None:
 
         endpoint = with_id_endpoint if with_id else plain_endpoint
         app.add_api_route(path, endpoint, methods=["GET"], summary=summary, tags=list(tags), name=fn.__name__,
-                          response_class=Response,
+                          response_class=Response, responses={**(links or {}), **error_responses(*errors)},
+                          operation_id=operation_id,
                           openapi_extra={"parameters": list(parameters)} if parameters else None)
 
-    add("/api/v1", index, "Index of the API's routes and dataflows")
-    add("/api/v1/dataflows", dataflows, "Every dataflow: dimensions, code lists, unit, definitions, editions")
+    add("/api/v1", index, "Index of the API's routes and dataflows", errors=())
+    add("/api/v1/dataflows", dataflows, "Every dataflow: dimensions, code lists, unit, definitions, editions",
+        errors=(), links=linked("The dataflows", dataflow=("dataflow", {"id": "$response.body#/dataflows/0/id"}),
+                                data=("data", {"dataflow": "$response.body#/dataflows/0/id"})))
     add("/api/v1/dataflows/{id}", dataflow, "One dataflow, with the codes present in each dimension",
-        with_id=True)
+        with_id=True, operation_id="dataflow", links=linked(
+            "The dataflow", diff=("diff", {"dataflow": "$response.body#/id",
+                                          "from": "$response.body#/editions/0/edition",
+                                          "to": "$response.body#/editions/1/edition"}),
+            data=("data", {"dataflow": "$response.body#/id", "edition": "$response.body#/editions/0/edition"})))
+    limits = state.limits
     add("/api/v1/areas", areas, "Countries, areas and aggregates; search by any name or code", [
-        query_param("q", "Part of a name (any source's spelling) or code (ISO3, ISO2, M49).", example="korea"),
+        query_param("q", "Part of a name (any source's spelling) or code (ISO3, ISO2, M49): 1 to 100 letters, "
+                    "digits, spaces or . , ' ( ) & / + -.", text(100), example="korea"),
         query_param("kind", "country, aggregate or residual.", {"type": "string",
                                                                 "enum": ["country", "aggregate", "residual"]}),
-        format_param(("json", "csv"))] + paging_parameters())
+        format_param(("json", "csv"))] + paging_parameters(limits, ("json", "csv")),
+        links=linked("The areas found", research=("library_area", {"code": "$response.body#/data/0/code"}),
+                     report=("report", {"area": "$response.body#/data/0/code"})))
     add("/api/v1/releases", releases, "Provenance: every release with its files, checksums, URLs and licence", [
         query_param("source", "Only releases of this source."),
-        query_param("dataflow", "Only releases holding this dataflow.")], tags=("provenance",))
+        query_param("dataflow", "Only releases holding this dataflow.")], tags=("provenance",), errors=())
     add("/api/v1/report", report, "The data-issue report, filterable by source and area", [
         query_param("source", "Only issues of this source."),
         query_param("area", "Only issues about this area (code, ISO3, M49 or name; or a name the report cites)."),
         query_param("severity", "error, warning or info.", {"type": "string", "enum": ["error", "warning", "info"]}),
         query_param("type", "An issue type, e.g. unmapped-area."),
-        format_param(("json", "csv"))] + paging_parameters(), tags=("provenance",))
+        format_param(("json", "csv"))] + paging_parameters(limits, ("json", "csv")), tags=("provenance",),
+        operation_id="report")

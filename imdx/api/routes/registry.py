@@ -21,8 +21,8 @@ from starlette.responses import Response
 
 from imdx.api import params
 from imdx.api.encode import json_bytes
-from imdx.api.errors import ApiError
-from imdx.api.openapi import query_param
+from imdx.api.errors import ApiError, shown
+from imdx.api.openapi import error_responses, integer, linked, query_param
 from imdx.api.state import ApiState
 from imdx.cases.access import PUBLIC
 from imdx.cases.errors import AccessDenied, CaseError
@@ -50,7 +50,8 @@ def _access_error(err: AccessDenied) -> ApiError:
 
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and (not (declared.isascii() and declared.isdigit()) or len(declared) > 15
+                                 or int(declared) > limit):
         raise ApiError(413, "too-large", f"the request body may have at most {limit:,} bytes", None)
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -87,8 +88,8 @@ class RegistryRoutes:
         areas = store.areas()
         code = areas.resolve(value).code if areas is not None and len(value) <= 200 else None
         if code is None:
-            raise ApiError(400, "unknown-code", f"{name}={value!r} is not a known country or area (ISO3, M49 or a "
-                           "name; /api/v1/areas?q= searches)", name)
+            raise ApiError(400, "unknown-code", f"{name}={shown(value, 60)!r} is not a known country or area (ISO3, "
+                           "M49 or a name; /api/v1/areas?q= searches)", name)
         return code
 
     # -- reading ---------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class RegistryRoutes:
         page, size = params.paging(request, "json")
         kind = params.single(request, "kind")
         if kind is not None and kind not in KINDS:
-            raise ApiError(400, "unknown-code", f"kind={kind!r}: use one of {', '.join(KINDS)}", "kind")
+            raise ApiError(400, "unknown-code", f"kind={shown(kind, 40)!r}: use one of {', '.join(KINDS)}", "kind")
         store = self.state.store
         rel, target = None, None
         country = params.single(request, "country")
@@ -131,7 +132,7 @@ class RegistryRoutes:
         found = self._registry(store).entry(kind, entry_id, signed_in=signed_in)
         links = store.registry_entries(kind, entry_ids=[entry_id])[0].links if found else []
         if found is None:
-            raise ApiError(404, "unknown-entry", f"no {kind} {entry_id!r} in the registry; "
+            raise ApiError(404, "unknown-entry", f"no {shown(kind, 40)} {shown(entry_id, 80)!r} in the registry; "
                            "/api/v1/registry/entries?kind= lists them", "id")
         return found | {"links": [{"rel": r, "target": t} for r, t in links]}
 
@@ -139,8 +140,8 @@ class RegistryRoutes:
         from imdx.registry.gaps import matrix
 
         params.check_known(request, ["country", "gcm"], "/api/v1/registry/gaps")
-        raw = [v for item in request.query_params.getlist("country") for v in item.split(",") if v.strip()]
-        objectives = [v.strip() for item in request.query_params.getlist("gcm") for v in item.split(",") if v.strip()]
+        raw = params.codes(request, "country") or []
+        objectives = params.codes(request, "gcm") or []
         if not raw:
             raise ApiError(400, "missing-parameter", "give one or more countries: country=KEN,UGA (at most 60)",
                            "country")
@@ -148,7 +149,7 @@ class RegistryRoutes:
             raise ApiError(400, "too-many-values", f"{len(raw)} countries; at most 60 per request", "country")
         bad = [g for g in objectives if g not in {str(i) for i in range(1, 24)}]
         if bad:
-            raise ApiError(400, "unknown-code", f"gcm={bad[0]!r}: GCM objectives are 1 to 23", "gcm")
+            raise ApiError(400, "unknown-code", f"gcm={shown(bad[0], 40)!r}: GCM objectives are 1 to 23", "gcm")
         store = self.state.store
         codes = list(dict.fromkeys(self._area(store, c, "country") for c in raw))
         cells = matrix(store, codes, objectives or None)
@@ -163,11 +164,9 @@ class RegistryRoutes:
         if not self.principal(request).is_authenticated:
             raise ApiError(401, "unauthorized", "the audit log is shown to signed-in users only", None,
                            {"WWW-Authenticate": "Bearer"})
-        limit = params.single(request, "limit") or "100"
-        if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
-            raise ApiError(400, "malformed-value", "limit must be 1 to 10000", "limit")
+        limit = params.positive_int(request, "limit", 100, 10_000)
         store = self.state.store
-        log = store.registry_audit(params.single(request, "kind"), params.single(request, "id"), int(limit))
+        log = store.registry_audit(params.single(request, "kind"), params.single(request, "id"), limit)
         rows = log.astype(object).where(log.notna(), None).to_dict("records")
         for row in rows:
             for key in ("before_body", "after_body", "detail"):
@@ -186,7 +185,7 @@ class RegistryRoutes:
         if raw is None:
             return None
         text = str(raw).strip().strip('"')
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit() and len(text) <= 12):
             raise ApiError(400, "malformed-value", "the version (If-Match or \"version\") must be a whole number",
                            "version")
         return int(text)
@@ -300,19 +299,29 @@ def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = Fals
         return await run_in_threadpool(routes.export_3w, request)
 
     tags: list[str | Enum] = ["registry"]
+    limits = state.limits
+    kinds = {"type": "string", "enum": list(KINDS)}
+    paging = [query_param("page", "Page, from 1.", integer(1, limits.max_page, 1)),
+              query_param("page_size", "Entries per page.", integer(1, limits.max_page_size_json, 1000))]
+    version = [{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 20},
+                "description": 'The version the change was made against, e.g. "3" (or "version" in the body).'}]
     app.add_api_route("/api/v1/registry", index, methods=["GET"], tags=tags, response_class=Response,
-                      summary="The registry's kinds of entries, their counts and routes")
+                      summary="The registry's kinds of entries, their counts and routes", responses=error_responses())
     app.add_api_route("/api/v1/registry/entries", entries, methods=["GET"], tags=tags, response_class=Response,
                       summary="Registry entries by kind, country, GCM objective or organisation",
-                      openapi_extra={"parameters": [
+                      responses={**linked("The entries", entry=("registry_entry", {
+                          "kind": "$response.body#/entries/0/kind", "id": "$response.body#/entries/0/id"})),
+                          **error_responses(401, 404)}, openapi_extra={"parameters": [
                           query_param("kind", "organisation, data_product, activity, event, gcm_objective, srf_node, "
-                                      "three_w_table or glossary_term."),
+                                      "three_w_table or glossary_term.", kinds),
                           query_param("country", "Entries about this country (any name, ISO3 or M49)."),
                           query_param("gcm", "Entries about this GCM objective (1-23)."),
-                          query_param("organisation", "Entries of this organisation id."),
-                          query_param("page", "Page, from 1."), query_param("page_size", "Entries per page.")]})
+                          query_param("organisation", "Entries of this organisation id."), *paging]})
     app.add_api_route("/api/v1/registry/entries/{kind}/{id}", entry, methods=["GET"], tags=tags,
-                      response_class=Response, summary="One entry (contacts only for signed-in users)")
+                      operation_id="registry_entry",
+                      response_class=Response, summary="One entry (contacts only for signed-in users)",
+                      responses=error_responses(401, 404))
+
     async def put(request: Request, kind: str, id: str) -> Response:
         return await routes.put(request, kind, id)
 
@@ -321,19 +330,32 @@ def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = Fals
 
     app.add_api_route("/api/v1/registry/entries/{kind}/{id}", put, methods=["PUT"], tags=tags,
                       response_class=Response, summary="Create or change an entry (signed-in users of its "
-                      "organisation; If-Match: the version read)")
+                      "organisation; If-Match: the version read)", responses=error_responses(401, 403, 409, 413),
+                      openapi_extra={"parameters": version, "requestBody": {"required": True, "content": {
+                          "application/json": {"schema": {"type": "object"}}}}})
     app.add_api_route("/api/v1/registry/entries/{kind}/{id}", delete, methods=["DELETE"], tags=tags,
-                      response_class=Response, summary="Delete an entry (If-Match or ?version=)")
+                      response_class=Response, summary="Delete an entry (If-Match or ?version=)",
+                      responses=error_responses(401, 403, 404, 409), openapi_extra={"parameters": version + [
+                          query_param("version", "The version deleted (or If-Match).", integer(0, 10**12))]})
     app.add_api_route("/api/v1/registry/gaps", gaps, methods=["GET"], tags=tags, response_class=Response,
                       summary="The gaps matrix: per GCM objective and country, dataflows present and missing, who "
-                      "collects them, who works on it", openapi_extra={"parameters": [
+                      "collects them, who works on it", responses=error_responses(), openapi_extra={"parameters": [
                           query_param("country", "Countries (any name or code), repeated or comma-separated; at "
                                       "most 60.", required=True),
                           query_param("gcm", "GCM objectives (1-23); default all.")]})
     app.add_api_route("/api/v1/registry/3w", export, methods=["GET"], tags=tags, response_class=Response,
                       summary="Activities as a 3W CSV with HXL hashtags (a table as imported, or all)",
+                      responses=error_responses(404),
                       openapi_extra={"parameters": [query_param("table", "A 3W table id, as imported.")]})
     app.add_api_route("/api/v1/registry/3w", routes.import_3w, methods=["POST"], tags=tags, response_class=Response,
-                      summary="Import a 3W CSV (the request body) as activities; all or nothing")
+                      summary="Import a 3W CSV (the request body) as activities; all or nothing",
+                      responses=error_responses(401, 403, 413, 422), openapi_extra={
+                          "parameters": [query_param("name", "The file's name, ending in .csv.", example="3w.csv"),
+                                         query_param("organisation", "The organisation that owns the activities.")],
+                          "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}})
     app.add_api_route("/api/v1/registry/audit", audit, methods=["GET"], tags=tags, response_class=Response,
-                      summary="The registry's audit log (signed-in users)")
+                      summary="The registry's audit log (signed-in users)", responses=error_responses(401),
+                      openapi_extra={"parameters": [query_param("kind", "Only changes of this kind of entry.", kinds),
+                                                    query_param("id", "Only changes of this entry."),
+                                                    query_param("limit", "The most recent N changes.",
+                                                                integer(1, 10_000, 100))]})
