@@ -25,6 +25,7 @@ DuckDB's commits are); the settings of the server used are printed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def time_queries(target, paths: list[str], clients: int, duration: float, worker
     server = start_serving(target, port, workers, current_mb)
     try:
         wait_up(f"http://127.0.0.1:{port}/api/v1", server, timeout=180)
-        return [run_load(port, path, clients, duration, 200_000, "gzip") for path in paths]
+        return [run_load(port, itertools.repeat(path), clients, duration, 200_000, "gzip") for path in paths]
     finally:
         stop(server)
 
