@@ -5,8 +5,9 @@ DB ?= imdx.duckdb
 PORT ?= 8000
 # The Debian packages the tests and the portal need, in one place: COMMAND:PACKAGE, the package is installed
 # when the command is missing (Chromium and its driver for the browser tests, Node.js for the portal's assets,
-# Java for the Spark engine of `imdx census`).
-SYSTEM_PACKAGES ?= chromium:chromium chromedriver:chromium-driver node:nodejs npm:npm java:default-jre-headless
+# Java for the Spark engine of `imdx census`, PostgreSQL for the store tests on a server: tests/pgserver.py).
+SYSTEM_PACKAGES ?= chromium:chromium chromedriver:chromium-driver node:nodejs npm:npm java:default-jre-headless \
+  pg_ctlcluster:postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help system java install assets run load serve test test-fast bench lint
@@ -40,7 +41,7 @@ run: system install assets load  ## the main job: install, load every source, pr
 load:  ## load every source (from IMDX_MIRROR when set, else the publishers); summary and issue report
 	-IMDX_MIRROR=$(MIRROR) imdx load --db $(DB)
 
-test: system install assets  ## run the test suite on the real files in the mirror
+test: system install assets  ## run the test suite on the real files in the mirror (store tests on DuckDB and PostgreSQL)
 	IMDX_MIRROR=$(MIRROR) $(PYTHON) -m pytest -q
 
 test-fast:  ## the fast loop: every test but the slow ones (full store, browser, biggest loads), on 2 processes

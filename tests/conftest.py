@@ -10,6 +10,9 @@ Tests that need the full store, a browser, or whole loads of the biggest release
 from __future__ import annotations
 
 import os
+import tempfile
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,7 +40,8 @@ def areas(mirror):
 
 #: fixtures whose tests are slow: the full store (every source; the API and portal suites serve it), the
 #: estimates' store, a browser
-SLOW_FIXTURES = {"full_store", "api_db", "portal_db", "est_store_path", "browser"}
+SLOW_FIXTURES = {"full_store", "full_store_pg", "full_store_pg_template", "api_db", "portal_db", "est_store_path",
+                 "browser"}
 #: tests that are slow on their own (node id prefixes), with the reason
 SLOW_TESTS = {
     "tests/test_kill.py": "kills loads of every source",
@@ -71,22 +75,27 @@ SMALL_RELEASES = [("m49", None), ("undesa_ims", "ims2020-destination"), ("wpp", 
                   ("wdi", "BX.TRF.PWKR.CD.DT-2025-07-01")]
 
 
-@pytest.fixture(scope="session")
-def small_store(tmp_path_factory, mirror, areas):
-    """A store with a few real releases (:data:`SMALL_RELEASES`), once per test session (path to the file)."""
+def load_small(store, mirror: Path, cache: Path, areas) -> None:
+    """Load the releases of :data:`SMALL_RELEASES` into ``store``."""
     from imdx.load import load_release
     from imdx.sources import registry
     from imdx.sources.fetch import fetch_release
+
+    known = registry()
+    for source, key in SMALL_RELEASES:
+        spec = next(s for s in known[source].releases if key is None or s.key == key)
+        paths, files = fetch_release(spec, mirror=mirror, cache=cache)
+        assert load_release(store, spec, paths, files, areas.copy()).status == "loaded", (source, key)
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory, mirror, areas):
+    """A store with a few real releases (:data:`SMALL_RELEASES`), once per test session (path to the file)."""
     from imdx.store import connect
 
     db = tmp_path_factory.mktemp("small") / "imdx.duckdb"
-    cache = tmp_path_factory.mktemp("small-cache")
-    known = registry()
     with connect(db) as store:
-        for source, key in SMALL_RELEASES:
-            spec = next(s for s in known[source].releases if key is None or s.key == key)
-            paths, files = fetch_release(spec, mirror=mirror, cache=cache)
-            assert load_release(store, spec, paths, files, areas.copy()).status == "loaded", (source, key)
+        load_small(store, mirror, tmp_path_factory.mktemp("small-cache"), areas)
     return db
 
 
@@ -102,3 +111,81 @@ def full_store(tmp_path_factory, mirror):
         summary = load(store, settings(mirror=str(mirror), db=str(db)))
     assert not summary.failed, [(o.key, o.error) for o in summary.failed]
     return db
+
+
+@pytest.fixture(scope="session")
+def full_store_pg_template(mirror, pg_database):
+    """The same as ``full_store``, in a PostgreSQL database that nothing connects to once loaded: the
+    databases of the tests are copies of it (``pg_database(template=...)``)."""
+    from imdx.config import settings
+    from imdx.load import load
+    from imdx.store import connect
+
+    url = pg_database()
+    with connect(url) as store:
+        summary = load(store, settings(mirror=str(mirror), db=url))
+    assert not summary.failed, [(o.key, o.error) for o in summary.failed]
+    return url
+
+
+@pytest.fixture(scope="session")
+def full_store_pg(full_store_pg_template, pg_database):
+    """The same as ``full_store``, in a PostgreSQL database (its URL)."""
+    return pg_database(template=full_store_pg_template)
+
+
+#: the backends the API and portal suites run on (each suite once per backend): DuckDB, unless
+#: ``IMDX_TEST_BACKENDS=duckdb,postgres`` asks for both. On PostgreSQL they run whole in that case only;
+#: tests/test_backends_agree.py asks every route family the same questions of both backends in every run, and
+#: tests/store (the conformance suite), tests/sdmx and the load-while-serving test always run on both.
+BACKENDS = os.environ.get("IMDX_TEST_BACKENDS", "duckdb").split(",")
+#: the backends every run tests (the conformance suite, SDMX)
+ALL_BACKENDS = ["duckdb", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The URL of a PostgreSQL server the tests may create databases on: ``IMDX_TEST_PG`` when set (as
+    ``.ci/run`` sets it), else a throwaway server started here and stopped at the end (tests/pgserver.py)."""
+    given = os.environ.get("IMDX_TEST_PG")
+    if given:
+        yield given
+        return
+    from tests import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="imdx-pg-"))
+    try:
+        yield pgserver.start(folder)
+    finally:
+        pgserver.stop(folder)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server):
+    """``make(template=None)``: the URL of a new database on the test server (dropped at the end): empty, or a
+    copy of the database at the URL ``template`` (which no one may be connected to)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    made = []
+
+    def make(template: str | None = None) -> str:
+        name = f"imdx_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{urlsplit(template).path.lstrip("/")}" STRATEGY FILE_COPY' if template else ""
+        with psycopg.connect(pg_server, autocommit=True) as con:
+            for wait in range(50):  # a server process of a connection just closed may not have ended yet
+                try:
+                    con.execute(f'CREATE DATABASE "{name}"{copy}')
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if wait == 49:
+                        raise
+                    time.sleep(0.1)
+        made.append(name)
+        return urlunsplit(urlsplit(pg_server)._replace(path=f"/{name}"))
+
+    yield make
+    with psycopg.connect(pg_server, autocommit=True) as con:
+        for name in made:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

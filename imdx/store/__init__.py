@@ -44,9 +44,14 @@ def connect(target: str | Path, *, read_only: bool = False) -> Store:
     database given as ``postgresql://user@host:port/dbname`` (the schema is created or migrated when
     missing, unless ``read_only``)."""
     if is_url(target):
-        from imdx.errors import StoreError
+        try:
+            from imdx.store.postgres import PostgresStore
+        except ImportError as err:
+            from imdx.errors import StoreError
 
-        raise StoreError("this version of imdx stores data in a DuckDB file only; give --db a file path")
+            raise StoreError(f"a PostgreSQL store needs psycopg ({err.name} is missing): pip install "
+                             "'psycopg[binary]' psycopg-pool") from err
+        return PostgresStore(str(target), read_only=read_only)
     from imdx.store.duckdb_store import DuckDBStore
 
     return DuckDBStore(Path(target), read_only=read_only)

@@ -63,17 +63,18 @@ Measures
 from __future__ import annotations
 
 import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NoReturn, Self
+from typing import Self
 
 import pandas as pd
 import pyarrow as pa
 
 from imdx.codes.areas import Areas
 from imdx.errors import StoreError
-from imdx.model.dataflows import Dataflow
+from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.model.report import Report
 from imdx.store.documents import AuditRow, LibraryImport, RegistryChange, StoredEntry, StoredRecord
 
@@ -120,6 +121,26 @@ class ReleaseRecord:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+_SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def check_definition(flow: Dataflow) -> None:
+    """Refuse (:class:`~imdx.errors.StoreError`) a dataflow a release brings that no backend may store: one of
+    imdx's own ids, an id or a measure that is not a lower-case identifier, a measure named like a column the
+    store keeps."""
+    from imdx.model import dataflows
+
+    if flow.id in dataflows.DATAFLOWS:
+        raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
+    if not _SAFE_ID.fullmatch(flow.id):
+        raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
+    taken = {*flow.dimension_names, "release_id", "value", "current", *ATTRIBUTES}
+    bad = [m for m in flow.measures if not _SAFE_ID.fullmatch(m) or m in taken]
+    if bad:
+        raise StoreError(f"dataflow {flow.id!r}: measure(s) {bad} must be lower-case letters, digits and '_', and "
+                         "not the name of a dimension or attribute")
+
+
 def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str]:
     """The columns :meth:`Store.select` returns for ``flow``: all, or those of ``columns`` (checked) in
     the store's order. The dimensions always come back: they are the key of an observation."""
@@ -131,6 +152,27 @@ def result_columns(flow: Dataflow, columns: list[str] | None = None) -> list[str
     if unknown:
         raise ValueError(f"select() has no column(s) {unknown}; its columns are {everything}")
     return [c for c in everything if c in flow.dimension_names or c in columns]
+
+
+#: the column types of :meth:`Store.releases`, :meth:`Store.release_files` and :meth:`Store.issues`, the same
+#: from every backend (``row`` of an issue is a float: NaN where the issue has no row)
+FRAME_TYPES = {"releases": {"release_id": "int64", "n_obs": "int64", "published": "datetime64[us]",
+                            "loaded_at": "datetime64[us]"},
+               "release_files": {"release_id": "int64", "size": "int64", "retrieved_at": "datetime64[us]"},
+               "issues": {"release_id": "int64", "row": "float64", "n_obs": "int64"}}
+
+
+def typed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """``frame`` with the column types of :data:`FRAME_TYPES` for ``kind``."""
+    return frame.astype({c: t for c, t in FRAME_TYPES[kind].items() if c in frame.columns})
+
+
+def notes_frame(frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:meth:`Store.notes` as every backend returns it (empty when ``frame`` is None)."""
+    if frame is None:
+        return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
+                             "text": pd.Series(dtype="object")})
+    return frame.reindex(columns=["release_id", "mark", "text"]).astype({"release_id": "int64"})
 
 
 def editions_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -240,16 +282,17 @@ class Store(ABC):
         """The stored area table with every alias, or None for an empty store. Callers must not change
         it (it is shared); :meth:`Areas.copy` gives one to change."""
 
+    @abstractmethod
     def notes(self) -> pd.DataFrame:
-        """The footnotes of every release: ``release_id``, ``mark`` (without brackets), ``text``. (A backend
-        that keeps none answers an empty table: pages then say a mark's text is not available.)"""
-        return pd.DataFrame({"release_id": pd.Series(dtype="int64"), "mark": pd.Series(dtype="object"),
-                             "text": pd.Series(dtype="object")})
+        """The footnotes of every release (:attr:`ReleaseRecord.notes`): ``release_id``, ``mark`` (without
+        brackets), ``text``, by release and mark. (A store written before footnotes were kept answers an empty
+        table, :func:`notes_frame`: pages then say a mark's text is not available.)"""
 
     @abstractmethod
     def issues(self, *, source: str | None = None, area: str | None = None) -> pd.DataFrame:
         """The stored data-issue report, optionally for one source or area: ``release_id`` and the fields
-        of :class:`~imdx.model.report.Issue`, by release, severity, type, file and row."""
+        of :class:`~imdx.model.report.Issue`, by release, severity, type, file and row (then the other
+        fields, so that the order is the same from every backend)."""
 
     # -- observations -------------------------------------------------------------------------
     @abstractmethod
@@ -284,57 +327,54 @@ class Store(ABC):
 
     # -- the research library and the coordination registry (imdx.store.documents) --------------
     # Documents (JSON text) with links, in the tables listed in imdx/store/library_tables.py (plain SQL
-    # types, so every backend can hold them; the DuckDB backend's implementation is there). The rules of
+    # types, so every backend can hold them; both backends share the implementation there). The rules of
     # the module docstring hold for them too: reads from many threads, each call one consistent state;
-    # each write one transaction, all or nothing; a committed write changes :meth:`version`. A backend
-    # that does not hold them yet keeps the defaults below, which say so.
-    def _no_documents(self) -> NoReturn:
-        raise StoreError(f"{self.describe()} does not hold research-library or registry documents yet; use a "
-                         "DuckDB store (the default) for `imdx library` and `imdx registry`")
-
+    # each write one transaction, all or nothing; a committed write changes :meth:`version`.
     @abstractmethod
     def is_read_only(self) -> bool:
         """True when this store was opened for reading only (as ``imdx serve`` opens it without
         ``--registry-edits``): its write methods would fail."""
 
+    @abstractmethod
     def write_library(self, records: list[StoredRecord], import_: LibraryImport, report: Report) -> int:
         """Write one library import in ONE transaction; returns its import id (one more than the last).
 
         Each record replaces the stored record of the same id (body and links); its ``sources`` (the new
         :class:`~imdx.store.documents.RecordSource` rows) are added to its provenance with this import's
         id; the :class:`~imdx.store.documents.LibraryImport` row and the report's issues are added. All of
-        it is committed, or nothing is. :func:`imdx.library.ingest.import_file` calls this (the library's
+        it is committed, or nothing is (a record id given twice is a ValueError: nothing is written).
+        :func:`imdx.library.ingest.import_file` calls this (the library's
         door: read → clean → link → merge with what is stored → this write)."""
-        self._no_documents()
 
+    @abstractmethod
     def library_records(self, record_ids: list[str] | None = None) -> list[StoredRecord]:
         """Stored records (all, or those of ``record_ids``; an empty list gives none) with their links and
         every source, by record id."""
-        self._no_documents()
 
+    @abstractmethod
     def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
         """``record_id, target`` of the records linked by ``rel`` (e.g. ``"area"``) to any of ``targets``,
-        by record id."""
-        self._no_documents()
+        by record id and target."""
 
+    @abstractmethod
     def library_link_counts(self, rel: str) -> pd.DataFrame:
         """``target, n``: how many records each target of ``rel`` has (e.g. records per country), by target."""
-        self._no_documents()
 
+    @abstractmethod
     def library_imports(self) -> pd.DataFrame:
         """One row per library import, by id: ``import_id``, ``format``, ``file``, ``sha256``, ``size``,
         ``imported_at``, ``actor``, ``n_read``, ``n_new``, ``n_merged``."""
-        self._no_documents()
 
+    @abstractmethod
     def library_issues(self, import_id: int | None = None) -> pd.DataFrame:
         """The issues of library imports (all, or of one): ``import_id`` and the fields of
         :class:`~imdx.model.report.Issue`."""
-        self._no_documents()
 
+    @abstractmethod
     def library_generation(self) -> str:
         """A text that changes whenever the library changes (the search index is rebuilt when it differs)."""
-        self._no_documents()
 
+    @abstractmethod
     def write_registry(self, changes: list[RegistryChange], audit: list[AuditRow]) -> None:
         """Apply registry changes and append their audit rows in ONE transaction (at least one audit row:
         every change is audited). An entry's version must equal ``expected_version`` (None: the entry must
@@ -342,27 +382,26 @@ class Store(ABC):
         :class:`~imdx.store.documents.VersionConflict` is raised and nothing is written; each write
         increments the entry's version, ``body=None`` deletes it. Writes are serialised: two at once
         cannot both pass the version check."""
-        self._no_documents()
 
+    @abstractmethod
     def audit_registry(self, audit: list[AuditRow]) -> None:
         """Append audit rows alone (a refused change), in one transaction. This does not change
         :meth:`version` (nothing that is answered changed), so a flood of refusals empties no cache."""
-        self._no_documents()
 
+    @abstractmethod
     def registry_entries(self, kind: str | None = None, *, entry_ids: list[str] | None = None,
                          owner: str | None = None, rel: str | None = None,
                          target: str | None = None) -> list[StoredEntry]:
         """Registry entries filtered by kind, ids (an empty list gives none), owner, or having a link
         ``rel`` (to ``target``), by kind and id, each with all of its links."""
-        self._no_documents()
 
+    @abstractmethod
     def registry_links(self, rel: str | None = None) -> pd.DataFrame:
         """``kind, entry_id, rel, target`` of every registry link (of one ``rel``)."""
-        self._no_documents()
 
+    @abstractmethod
     def registry_audit(self, kind: str | None = None, entry_id: str | None = None,
                        limit: int = 1000) -> pd.DataFrame:
         """The registry's audit log, newest first (at most ``limit`` rows): ``seq``, ``logged_at``, ``actor``,
         ``organisation``, ``action``, ``kind``, ``entry_id``, ``outcome``, ``before_body``, ``after_body``
         and ``detail`` (JSON text)."""
-        self._no_documents()

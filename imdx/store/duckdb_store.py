@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +30,19 @@ import pyarrow.compute as pc
 from imdx.codes.areas import AREA_COLUMNS, AreaChanges, Areas
 from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
-from imdx.model.dataflows import ATTRIBUTES, TEXT_ATTRIBUTES, Dataflow
-from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, result_columns
+from imdx.model.dataflows import ATTRIBUTES, Dataflow
+from imdx.store.base import (
+    EDITION_COLUMNS,
+    ReleaseRecord,
+    Store,
+    check_definition,
+    editions_frame,
+    notes_frame,
+    result_columns,
+    typed,
+)
 from imdx.store.current import CurrentCopy, estimated_bytes
-from imdx.store.labels import LABEL_SCHEMA, Labels, decoded
+from imdx.store.labels import LABEL_SCHEMA, Labels, coded_table, decoded, text_columns
 from imdx.store.library_tables import DocumentTables
 
 _SCHEMA = """
@@ -58,22 +66,8 @@ CREATE TABLE IF NOT EXISTS issue (
 """
 
 
-_SAFE_ID = re.compile(r"[a-z][a-z0-9_]{0,62}")
-
-
 #: the releases, each with its ``rank`` (:data:`imdx.store.base.RANK_ORDER`)
 _RANKED = "(SELECT *, row_number() OVER (ORDER BY published, edition, release_id) AS rank FROM release)"
-
-
-def coded_table(flow_id: str) -> str:
-    """The table of a dataflow's observations, text as label ids."""
-    return f"coded_{flow_id}"
-
-
-def text_columns(flow: Dataflow) -> list[str]:
-    """The columns of a dataflow's coded table that hold label ids: every dimension but ``year``, and the
-    text attributes."""
-    return flow.dimension_names[:-1] + TEXT_ATTRIBUTES
 
 
 class _Releases:
@@ -268,15 +262,7 @@ class DuckDBStore(DocumentTables, Store):
         con.execute("BEGIN TRANSACTION")
         try:
             for flow in definitions:
-                if flow.id in dataflows.DATAFLOWS:
-                    raise StoreError(f"a release cannot redefine imdx's own dataflow {flow.id!r}")
-                if not _SAFE_ID.fullmatch(flow.id):
-                    raise StoreError(f"dataflow id {flow.id!r} must be lower-case letters, digits and '_'")
-                taken = {*flow.dimension_names, "release_id", "value", "current", *ATTRIBUTES}
-                bad = [m for m in flow.measures if not _SAFE_ID.fullmatch(m) or m in taken]
-                if bad:
-                    raise StoreError(f"dataflow {flow.id!r}: measure(s) {bad} must be lower-case letters, digits and "
-                                     "'_', and not the name of a dimension or attribute")
+                check_definition(flow)
                 con.execute("INSERT OR REPLACE INTO dataflow_definition VALUES (?, ?)",
                             [flow.id, json.dumps(dataflows.to_dict(flow))])
                 self._create_obs_table(flow)
@@ -372,10 +358,10 @@ class DuckDBStore(DocumentTables, Store):
                    (SELECT coalesce(sum(n_obs), 0) FROM release_dataflow d WHERE d.release_id = r.release_id) AS n_obs,
                    (SELECT string_agg(name || ' sha256:' || sha256, '; ' ORDER BY name)
                       FROM release_file f WHERE f.release_id = r.release_id) AS files
-            FROM release r ORDER BY r.source, r.published, r.release_id""")
+            FROM release r ORDER BY r.source, r.published, r.release_id""").pipe(typed, "releases")
 
     def release_files(self) -> pd.DataFrame:
-        return self._df("SELECT * FROM release_file ORDER BY release_id, name")
+        return typed(self._df("SELECT * FROM release_file ORDER BY release_id, name"), "release_files")
 
     def editions(self, dataflow: str | None = None) -> pd.DataFrame:
         frame = self._kept("editions", lambda: editions_frame(self._df(
@@ -397,9 +383,9 @@ class DuckDBStore(DocumentTables, Store):
         exists = self._reader().execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'release_note'")
         if not exists.fetchall()[0][0]:  # a store written before footnotes were kept
-            return super().notes()
-        return self._reader().execute(
-            "SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df()
+            return notes_frame()
+        return notes_frame(self._reader().execute(
+            "SELECT release_id, mark, text FROM release_note ORDER BY release_id, mark").df())
 
     def issues(self, *, source=None, area=None) -> pd.DataFrame:
         where, params = [], []
@@ -409,8 +395,9 @@ class DuckDBStore(DocumentTables, Store):
         if area:
             where.append("area = ?")
             params.append(area)
-        return self._df(f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
-                        'ORDER BY release_id, severity, type, file, "row"', params)
+        return typed(self._df(f"SELECT * FROM issue WHERE {' AND '.join(where) or 'TRUE'} "
+                              'ORDER BY release_id, severity, type, file, "row", sheet, "column", area, message, '
+                              'dataflow, n_obs', params), "issues")
 
     def select(self, dataflow, filters, *, edition=None, source=None, as_of=None, columns=None) -> pa.Table:
         flow = self.dataflow(dataflow)

@@ -1,10 +1,14 @@
-"""The research library's and the coordination registry's tables in the DuckDB store (a mixin of
-:class:`imdx.store.duckdb_store.DuckDBStore`; the methods are documented on :class:`imdx.store.base.Store`).
+"""The research library's and the coordination registry's tables (a mixin of both backends,
+:class:`imdx.store.duckdb_store.DuckDBStore` and :class:`imdx.store.postgres.PostgresStore`; the methods are
+documented on :class:`imdx.store.base.Store`).
 
 As the statistics: reads go through the calling thread's own cursor (``_reader``), a read of several
-queries runs in one transaction (one consistent state while a write commits); writes run one at a time
-(``_write_lock``), each in one transaction, and count themselves in ``document_version`` so that
-:meth:`~imdx.store.base.Store.version` changes (an audit row alone, a refusal, does not).
+queries runs in one transaction (one consistent state while a write commits: ``_begin_read``); writes run one
+at a time (``_write_lock`` in this process, ``_begin_write`` across processes where the backend has several
+writers), each in one transaction, and count themselves in ``document_version`` so that
+:meth:`~imdx.store.base.Store.version` changes (an audit row alone, a refusal, does not). The statements are
+DuckDB's (``?`` parameters, frames registered as tables); the PostgreSQL backend's ``_reader`` speaks them
+to psycopg.
 
 Plain SQL types only, so that the PostgreSQL backend can create the same tables::
 
@@ -23,9 +27,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -67,6 +73,17 @@ INSERT INTO document_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM document_v
 """
 
 
+AUDIT_COLUMNS = ["seq", "logged_at", "actor", "organisation", "action", "kind", "entry_id", "outcome", "before_body",
+                 "after_body", "detail"]
+
+
+def _held(*texts: str | None) -> bool:
+    """Whether a store can hold these texts: none has a NUL character (PostgreSQL cannot store one, and the
+    library's and the registry's doors remove control characters). A read filtered on a text no store holds
+    answers nothing, on every backend (on PostgreSQL the statement would fail)."""
+    return not any(t is not None and "\x00" in t for t in texts)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -85,7 +102,9 @@ class DocumentTables:
     _documents: bool  # the tables exist (a file written before them, opened read-only, lacks them)
     _counted: bool  # document_version exists (a file written before it, opened read-only, lacks it)
 
-    def _reader(self) -> duckdb.DuckDBPyConnection:
+    def _reader(self) -> Any:
+        """This thread's connection: DuckDB's, or one that speaks DuckDB's dialect (``?`` parameters,
+        ``register``, ``.df()``) to another engine."""
         raise NotImplementedError
 
     def _create_document_tables(self) -> None:
@@ -99,11 +118,19 @@ class DocumentTables:
     def is_read_only(self) -> bool:
         return self.read_only
 
+    def _begin_read(self, con) -> None:
+        """Start a transaction whose queries all see one state of the store."""
+        con.execute("BEGIN TRANSACTION")
+
+    def _begin_write(self, con) -> None:
+        """Start a write transaction (DuckDB: one writing process, serialised in it by ``_write_lock``)."""
+        con.execute("BEGIN TRANSACTION")
+
     @contextmanager
-    def _snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _snapshot(self) -> Iterator[Any]:
         """This thread's cursor, in a transaction: the queries of one read see one state of the store."""
         con = self._reader()
-        con.execute("BEGIN TRANSACTION")
+        self._begin_read(con)
         try:
             yield con
         finally:
@@ -117,7 +144,7 @@ class DocumentTables:
                              "with imdx.store.connect(target, read_only=False) (`imdx serve --registry-edits` does)")
         with self._write_lock:
             con = self._reader()
-            con.execute("BEGIN TRANSACTION")
+            self._begin_write(con)
             try:
                 result = write(con)
                 if counted:
@@ -130,6 +157,10 @@ class DocumentTables:
 
     # -- library -------------------------------------------------------------------------------
     def write_library(self, records: list[StoredRecord], import_: LibraryImport, report: Report) -> int:
+        twice = sorted(i for i, n in Counter(r.record_id for r in records).items() if n > 1)
+        if twice:
+            raise ValueError(f"a library write names record(s) {twice[:5]} twice: merge them before writing")
+
         def write(con) -> int:
             import_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM library_import").fetchall()[0][0]
             now = _now()
@@ -168,6 +199,8 @@ class DocumentTables:
         return self._transaction(write)
 
     def library_records(self, record_ids: list[str] | None = None) -> list[StoredRecord]:
+        if record_ids is not None:
+            record_ids = [i for i in record_ids if _held(i)]
         if not self._documents:
             return []
         where, params = "", []
@@ -193,14 +226,15 @@ class DocumentTables:
                 for rid, body, at in rows]
 
     def library_linked(self, rel: str, targets: list[str]) -> pd.DataFrame:
-        if not self._documents or not targets:
+        targets = [t for t in targets if _held(t)]
+        if not self._documents or not targets or not _held(rel):
             return pd.DataFrame(columns=["record_id", "target"])
         marks = ", ".join("?" for _ in targets)
         return self._reader().execute(f"SELECT DISTINCT record_id, target FROM library_link WHERE rel = ? AND "
-                                      f"target IN ({marks}) ORDER BY record_id", [rel, *targets]).df()
+                                      f"target IN ({marks}) ORDER BY record_id, target", [rel, *targets]).df()
 
     def library_link_counts(self, rel: str) -> pd.DataFrame:
-        if not self._documents:
+        if not self._documents or not _held(rel):
             return pd.DataFrame(columns=["target", "n"])
         return self._reader().execute("SELECT target, count(DISTINCT record_id) AS n FROM library_link WHERE rel = ? "
                                 "GROUP BY target ORDER BY target", [rel]).df()
@@ -278,7 +312,9 @@ class DocumentTables:
     def registry_entries(self, kind: str | None = None, *, entry_ids: list[str] | None = None,
                          owner: str | None = None, rel: str | None = None,
                          target: str | None = None) -> list[StoredEntry]:
-        if not self._documents:
+        if entry_ids is not None:
+            entry_ids = [i for i in entry_ids if _held(i)]
+        if not self._documents or not _held(kind, owner, rel, target):
             return []
         where, params = [], []
         for column, value in (("e.kind", kind), ("e.owner", owner)):
@@ -308,7 +344,7 @@ class DocumentTables:
                 for k, eid, own, body, ver, at, by in rows]
 
     def registry_links(self, rel: str | None = None) -> pd.DataFrame:
-        if not self._documents:
+        if not self._documents or not _held(rel):
             return pd.DataFrame(columns=["kind", "entry_id", "rel", "target"])
         where, params = ("WHERE rel = ?", [rel]) if rel else ("", [])
         return self._reader().execute(f"SELECT kind, entry_id, rel, target FROM registry_link {where} "
@@ -316,8 +352,8 @@ class DocumentTables:
 
     def registry_audit(self, kind: str | None = None, entry_id: str | None = None,
                        limit: int = 1000) -> pd.DataFrame:
-        if not self._documents:
-            return pd.DataFrame()
+        if not self._documents or not _held(kind, entry_id):
+            return pd.DataFrame(columns=AUDIT_COLUMNS)
         where, params = [], []
         for column, value in (("kind", kind), ("entry_id", entry_id)):
             if value is not None:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.library.fixtures import library_db, stats_db  # noqa: F401 -- the store ``served`` serves
+from tests.conftest import BACKENDS
 
 
 def free_port() -> int:
@@ -27,12 +28,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=BACKENDS)
 def api_db(request):
-    """The store under test: ``full_store``, or (to iterate quickly on the API alone) the already loaded
-    store named by ``IMDX_API_TEST_DB``."""
+    """The store under test, once per backend: ``full_store`` (DuckDB) and ``full_store_pg`` (PostgreSQL), or
+    (to iterate quickly on the API alone) the already loaded store named by ``IMDX_API_TEST_DB``."""
     override = os.environ.get("IMDX_API_TEST_DB")
-    return Path(override) if override else request.getfixturevalue("full_store")
+    if override:
+        return override
+    return request.getfixturevalue("full_store" if request.param == "duckdb" else "full_store_pg")
 
 
 @contextmanager

@@ -124,9 +124,9 @@ def _documented_parameters(openapi: dict):
 
 
 def test_injection_in_every_parameter(http, api_db):
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
-    with DuckDBStore(api_db, read_only=True) as store:
+    with connect(api_db, read_only=True) as store:
         before = (len(store.releases()), store.select("migrant_stock", {"destination": ["DEU"]}).num_rows)
     openapi = http.get("/api/v1/openapi.json").json()
     checked = 0
@@ -149,7 +149,7 @@ def test_injection_in_every_parameter(http, api_db):
         assert_envelope(http.get(f"/api/v1/dataflows/{quoted}"), 404)
         assert_envelope(http.get(f"/api/v1/diff/{quoted}?from=2019&to=2020"), 404)
     assert checked > 200
-    with DuckDBStore(api_db, read_only=True) as store:
+    with connect(api_db, read_only=True) as store:
         after = (len(store.releases()), store.select("migrant_stock", {"destination": ["DEU"]}).num_rows)
     assert after == before
 

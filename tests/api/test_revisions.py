@@ -12,13 +12,13 @@ from click.testing import CliRunner
 
 from imdx.cli.diff import diff_cmd
 from imdx.revisions import diff, summary
-from imdx.store.duckdb_store import DuckDBStore
+from imdx.store import connect
 from tests.api.conftest import assert_envelope
 
 
 @pytest.fixture(scope="module")
 def store(api_db):
-    with DuckDBStore(api_db, read_only=True) as s:
+    with connect(api_db, read_only=True) as s:
         yield s
 
 

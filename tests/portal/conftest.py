@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
+
 CHROMIUM = os.environ.get("IMDX_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -41,7 +43,7 @@ INCOMPLETE = ("demographic_accounting_open", (2015, 2020), "_T", ("IND", "CHN", 
 TEST_REPLICATES = 4
 
 
-def store_test_estimates(db: Path) -> None:
+def store_test_estimates(db: str | Path) -> None:
     """Estimate flows in the store at ``db`` as ``imdx estimate flows`` does (real inputs, real methods), and
     one estimate with incomplete inputs."""
     import dataclasses
@@ -66,16 +68,33 @@ def store_test_estimates(db: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def portal_db(request, tmp_path_factory):
+def portal_duckdb(request, tmp_path_factory) -> str | Path:
     """A copy of ``full_store`` with estimated flows (:func:`store_test_estimates`), or (to iterate quickly)
     the already prepared store named by ``IMDX_PORTAL_TEST_DB``."""
     override = os.environ.get("IMDX_PORTAL_TEST_DB")
     if override:
-        return Path(override)
+        return override if override.startswith("postgresql://") else Path(override)
     db = tmp_path_factory.mktemp("portal") / "imdx.duckdb"
     shutil.copyfile(request.getfixturevalue("full_store"), db)
     store_test_estimates(db)
     return db
+
+
+@pytest.fixture(scope="session")
+def portal_postgres(request) -> str:
+    """The same in PostgreSQL: a copy of ``full_store_pg``'s database with the same estimates, or the
+    already prepared one ``IMDX_PORTAL_TEST_PG_DB`` names."""
+    if os.environ.get("IMDX_PORTAL_TEST_PG_DB"):
+        return os.environ["IMDX_PORTAL_TEST_PG_DB"]
+    db = request.getfixturevalue("pg_database")(template=request.getfixturevalue("full_store_pg_template"))
+    store_test_estimates(db)
+    return db
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def portal_db(request) -> str | Path:
+    """The portal's test store on each backend the suite runs on (tests/conftest.py, ``BACKENDS``)."""
+    return request.getfixturevalue(f"portal_{request.param}")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""A real store for the SDMX tests: UN World Population Prospects 2024 (from the mirror) and every
-SDMX data message of ``<mirror>/sdmx`` imported; served over HTTP by uvicorn on 127.0.0.1."""
+"""A real store for the SDMX tests, once per backend (DuckDB, PostgreSQL): UN World Population Prospects 2024
+(from the mirror) and every SDMX data message of ``<mirror>/sdmx`` imported; served over HTTP by uvicorn
+on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ALL_BACKENDS
+
 SDMX_STRUCTURES = {"ESTAT/demography-xs.xml": "ESTAT/demography-structure.xml",
                    "ISTAT/IT1_47_850_data_generic.xml": "ISTAT/IT1_47_850_dataflow_with_datastructure.xml"}
 
@@ -18,18 +21,21 @@ def sdmx_files(mirror: Path) -> list[Path]:
     return sorted(p for p in (mirror / "sdmx").rglob("*") if p.is_file() and p.suffix in (".xml", ".json", ".csv"))
 
 
-@pytest.fixture(scope="session")
-def sdmx_db(tmp_path_factory, mirror, areas):
-    """Path of a DuckDB store with WPP 2024 and the SDMX data messages loaded."""
+@pytest.fixture(scope="session", params=ALL_BACKENDS)
+def sdmx_db(request, tmp_path_factory, mirror, areas):
+    """A store (DuckDB path or PostgreSQL URL) with WPP 2024 and the SDMX data messages loaded."""
     from imdx.errors import ImdxError
     from imdx.load import load_release
     from imdx.sources import wpp
     from imdx.sources.fetch import fetch_release
     from imdx.sources.sdmx import load_sdmx
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
-    db = tmp_path_factory.mktemp("sdmx") / "imdx.duckdb"
-    with DuckDBStore(db) as store:
+    if request.param == "duckdb":
+        db = tmp_path_factory.mktemp("sdmx") / "imdx.duckdb"
+    else:
+        db = request.getfixturevalue("pg_database")()
+    with connect(db) as store:
         for spec in wpp.SOURCE.releases:
             paths, files = fetch_release(spec, mirror=mirror, cache=tmp_path_factory.mktemp("cache"))
             assert load_release(store, spec, paths, files, areas).status == "loaded"
@@ -56,9 +62,9 @@ def sdmx_server(sdmx_db):
     from fastapi import FastAPI
 
     from imdx.api.sdmx import sdmx_router
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
-    store = DuckDBStore(sdmx_db, read_only=True)
+    store = connect(sdmx_db, read_only=True)
     app = FastAPI()
     app.include_router(sdmx_router(lambda: store))
     port = free_port()
@@ -86,7 +92,7 @@ def http(sdmx_server):
 @pytest.fixture(scope="session")
 def store_ro(sdmx_db, sdmx_server):
     """A second read-only handle on the same store, to compare answers with."""
-    from imdx.store.duckdb_store import DuckDBStore
+    from imdx.store import connect
 
-    with DuckDBStore(sdmx_db, read_only=True) as store:
+    with connect(sdmx_db, read_only=True) as store:
         yield store

@@ -1,5 +1,5 @@
-"""One suite for every store backend: whatever the engine, a release lands whole or not at all,
-loading the same files twice changes nothing, and queries return the current value of each
+"""One suite for every store backend (tests/store/conftest.py): whatever the engine, a release lands whole or
+not at all, loading the same files twice changes nothing, and queries return the current value of each
 observation. Runs on real releases (UN WPP 2024, UN M49) loaded from the mirror."""
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ import pytest
 from imdx.config import settings
 from imdx.load import load
 from imdx.query import query
-from imdx.store.duckdb_store import DuckDBStore
-
-BACKENDS = {"duckdb": lambda tmp: DuckDBStore(tmp / "store.duckdb")}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def make_store(request, tmp_path):
-    return lambda: BACKENDS[request.param](tmp_path)
+@pytest.fixture
+def make_store(backend):
+    return backend.open
 
 
 def _snapshot(store) -> dict:
@@ -97,6 +94,122 @@ def test_query_filters_and_stable_order(make_store, mirror):
         assert (frame.loc[frame.area == "001", "value"] == 0).all()
         assert frame.loc[frame.area == "DEU", "area_name"].iloc[0] == "Germany"
         assert set(frame["unit"]) == {"persons"}
+        # a text no store can hold (a NUL character) matches nothing, on every backend
+        assert store.select("net_migration", {"area": ["DEU\x00", "DEU"], "year": [2020]}).num_rows == 1
+        assert store.select("net_migration", {"area": ["DEU\x00"]}).num_rows == 0
+        assert store.issues(source="wpp\x00").empty and store.issues(area="\x00").empty
+
+
+def _load_releases(store, mirror, tmp_path, keys: list[tuple[str, str | None]]):
+    from imdx.codes.build import build_areas
+    from imdx.load import load_release
+    from imdx.sources import registry
+    from imdx.sources.fetch import fetch_release
+
+    areas, known = build_areas(mirror / "m49"), registry()
+    for source, key in keys:
+        spec = next(s for s in known[source].releases if key is None or s.key == key)
+        paths, files = fetch_release(spec, mirror=mirror, cache=tmp_path / "cache")
+        assert load_release(store, spec, paths, files, areas).status == "loaded"
+
+
+FDI = [("m49", None), ("wdi", "BX.KLT.DINV.CD.WD-2023-10-26"), ("wdi", "BX.KLT.DINV.CD.WD-2018-06-28")]
+
+
+def test_editions_as_of_and_the_current_rule(make_store, mirror, tmp_path):
+    """Two vintages of one World Bank file, the newer loaded first: the newer is current, each edition
+    stays queryable, and as_of gives what was published on a date."""
+    with make_store() as store:
+        version = store.version()
+        _load_releases(store, mirror, tmp_path, FDI)
+        assert store.version() != version
+        editions = store.editions("fdi_inflows")
+        assert list(editions.columns) == ["dataflow", "source", "key", "edition", "published", "release_id", "n_obs"]
+        assert editions["edition"].tolist() == ["2018-06-28", "2023-10-26"]  # rank order, not load order
+        assert [type(d).__name__ for d in editions["published"]] == ["date", "date"]
+        latest = store.latest_release("fdi_inflows", "wdi")
+        assert latest["edition"] == "2023-10-26" and latest["key"] == "BX.KLT.DINV.CD.WD-2023-10-26"
+        current = query(store, "fdi_inflows", area="IRL", year="2015:2016")
+        new = query(store, "fdi_inflows", area="IRL", year="2015:2016", edition="2023-10-26")
+        old = query(store, "fdi_inflows", area="IRL", year="2015:2016", edition="2018-06-28")
+        assert current["value"].tolist() == new["value"].tolist() != old["value"].tolist()
+        assert set(current["edition"]) == {"2023-10-26"}
+        then = query(store, "fdi_inflows", area="IRL", year="2015:2016", as_of="2020-01-01")
+        assert then["value"].tolist() == old["value"].tolist() and set(then["edition"]) == {"2018-06-28"}
+        assert query(store, "fdi_inflows", area="IRL", as_of="2000-01-01").empty
+
+
+def test_what_the_interface_reads(make_store, mirror):
+    with make_store() as store:
+        load(store, settings(mirror=str(mirror)), ["wpp"])
+        assert "births" in store.servable_dataflows() and "births" in store.dataflow_ids()
+        years = store.distinct("births", "year")
+        assert years == sorted(years) and years[0] == 1950 and isinstance(years[0], int)
+        assert "USA" in store.distinct("births", "area")
+        assert store.areas().resolve("Germany").code == "DEU"
+        files = store.release_files()
+        assert {"release_id", "name", "url", "sha256", "size", "retrieved_from", "retrieved_at"} <= set(files.columns)
+        releases = store.releases()
+        assert {"fingerprint", "n_obs", "dataflows", "files"} <= set(releases.columns)
+        assert str(releases["published"].dtype).startswith("datetime64")
+        issues = store.issues(source="wpp")
+        assert len(issues) and set(issues["source"]) == {"wpp"} and "release_id" in issues.columns
+        some = store.select("births", {"area": ["USA"], "year": [2020]}, columns=["value", "edition"])
+        assert some.column_names == ["area", "year", "value", "edition"] and some.num_rows == 1
+        assert store.select("births", {"area": ["NOWHERE"]}).num_rows == 0
+
+
+def test_reads_from_many_threads(make_store, mirror):
+    """Served stores are read by many threads at once, each through its own cursor or connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with make_store() as store:
+        load(store, settings(mirror=str(mirror)), ["wpp"])
+        expected = store.select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
+
+        def read(_):
+            return store.select("births", {"area": ["USA", "MEX"], "year": [2020]}).to_pylist()
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(read, range(64)))
+        assert len(expected) == 2 and all(r == expected for r in results)
+
+
+def test_a_store_this_imdx_cannot_read_is_refused(backend):
+    from imdx.errors import StoreError
+
+    target, message = backend.outdated()
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=message):
+            backend.open(target, read_only=read_only)
+
+
+def test_an_empty_place_is_not_a_store_to_serve(backend):
+    from imdx.errors import StoreError
+
+    with pytest.raises(StoreError, match="load one first with `imdx load --db"):
+        backend.open(backend.target(), read_only=True)
+
+
+#: the methods :class:`~imdx.store.base.Store` implements itself, for every backend
+SHARED = {"latest_release", "share_cpus"}
+
+
+@pytest.mark.parametrize("module, name", [("imdx.store.duckdb_store", "DuckDBStore"),
+                                          ("imdx.store.postgres", "PostgresStore")])
+def test_every_backend_implements_the_whole_interface(module, name):
+    """A method added to the interface is abstract (or shared, above), so a backend that lacks it fails here
+    (and cannot be opened) instead of answering wrongly or not at all."""
+    import importlib
+    import inspect
+
+    from imdx.store.base import Store
+
+    public = {n for n, v in vars(Store).items() if inspect.isfunction(v) and not n.startswith("_")}
+    assert Store.__abstractmethods__ == public - SHARED
+    backend = getattr(importlib.import_module(module), name)
+    assert not backend.__abstractmethods__, f"{name} lacks {sorted(backend.__abstractmethods__)}"
+    assert all(getattr(backend, n) is not getattr(Store, n) for n in public - SHARED)
 
 
 # -- measures: numeric columns beside the value (imdx/store/base.py, "Measures") ----------------------------------
@@ -173,3 +286,22 @@ def test_a_brought_dataflow_keeps_its_measures(make_store, areas):
                    areas=store.areas(), definitions=(clash,))
         assert store.releases()["release_id"].tolist() == before
         assert "sdmx_test_clash" not in store.dataflow_ids()
+
+
+def test_a_release_keeps_its_footnotes(make_store, areas):
+    """A release's footnotes (what the marks of a value's ``note`` mean) are stored with it and read by
+    ``notes()``, in release and mark order; a store without any answers an empty table of the same columns."""
+    from imdx.ingest import ingest
+
+    with make_store() as store:
+        empty = store.notes()
+        assert list(empty.columns) == ["release_id", "mark", "text"] and empty.empty
+        record, observations = _flows_release("n", "2025-01-01", [{**ESP_BEL, "value": 5951.0, "note": "* 3"}])
+        record.notes = {"3": "Including Crimea.", "*": "Estimated by imdx."}
+        release_id = ingest(store, record, observations, areas=areas.copy())
+        ingest(store, *_flows_release("m", "2025-02-01", [{**ESP_BEL, "value": 1.0}]), areas=store.areas())
+        notes = store.notes()
+        assert notes.values.tolist() == [[release_id, "*", "Estimated by imdx."],
+                                         [release_id, "3", "Including Crimea."]]
+        assert str(notes["release_id"].dtype) == "int64"
+        assert store.select("harmonised_flows", {}, edition="2025-01-01")["note"].to_pylist() == ["* 3"]
