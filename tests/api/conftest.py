@@ -13,13 +13,12 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.library.fixtures import library_db, stats_db  # noqa: F401 -- the store ``served`` serves
 from tests.conftest import BACKENDS
+from tests.library.fixtures import library_db, stats_db  # noqa: F401 -- the store ``served`` serves
 
 
 def free_port() -> int:
