@@ -191,8 +191,9 @@ def test_an_empty_place_is_not_a_store_to_serve(backend):
         backend.open(backend.target(), read_only=True)
 
 
-#: the methods :class:`~imdx.store.base.Store` implements itself, for every backend
-SHARED = {"latest_release", "share_cpus"}
+#: the methods :class:`~imdx.store.base.Store` implements itself, for every backend (``keep_current`` and
+#: ``current_rows``: an optional copy of current values in memory; a backend without one queries)
+SHARED = {"latest_release", "share_cpus", "keep_current", "current_rows"}
 
 
 @pytest.mark.parametrize("module, name", [("imdx.store.duckdb_store", "DuckDBStore"),
