@@ -36,14 +36,15 @@ def _make(bin_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("uid", [0, 1000])
-def test_a_fresh_machine_gets_chromium_its_driver_nodejs_and_java(tmp_path, uid):
+def test_a_fresh_machine_gets_chromium_its_driver_nodejs_java_and_postgresql(tmp_path, uid):
     bin_dir, log = _fake_machine(tmp_path, uid)
     done = _make(bin_dir, "system")
     assert done.returncode == 0, done.stderr
     calls = log.read_text().splitlines()
     assert [c for c in calls if c.startswith("apt-get")] == [
         "apt-get update -qq",
-        "apt-get install -y -qq --no-install-recommends chromium chromium-driver nodejs npm default-jre-headless"]
+        "apt-get install -y -qq --no-install-recommends chromium chromium-driver nodejs npm default-jre-headless "
+        "postgresql"]
     through_sudo = [c for c in calls if c.startswith("sudo")]
     assert len(through_sudo) == (2 if uid else 0)
     assert all(c.startswith("sudo env DEBIAN_FRONTEND=noninteractive apt-get ") for c in through_sudo)
@@ -58,7 +59,7 @@ def test_without_root_or_sudo_it_says_what_to_do(tmp_path):
 
 def test_nothing_is_installed_when_the_commands_are_there(tmp_path):
     bin_dir, log = _fake_machine(tmp_path, 0)
-    for command in ("chromium", "chromedriver", "node", "npm", "java"):
+    for command in ("chromium", "chromedriver", "node", "npm", "java", "pg_ctlcluster"):
         (bin_dir / command).symlink_to("/bin/true")
     assert _make(bin_dir, "system").returncode == 0 and not log.exists()
 
