@@ -20,14 +20,14 @@ The current value
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 from psycopg import sql
 
 from imdx.codes.areas import AREA_COLUMNS, AreaChanges, Areas
@@ -35,7 +35,7 @@ from imdx.errors import StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.model.report import Report
-from imdx.store import pg_schema
+from imdx.store import pg_copy, pg_schema
 from imdx.store.base import ReleaseRecord, check_definition
 from imdx.store.labels import Labels, coded_table, text_columns
 from imdx.store.pg_documents import missing
@@ -44,14 +44,21 @@ from imdx.store.pg_documents import missing
 PARTITIONS = "imdx_release"
 #: a release's rank (:data:`imdx.store.base.RANK_ORDER`); editions compare as bytes, as DuckDB compares them
 RANK = '(r.published, r.edition COLLATE "C", r.release_id)'
-#: rows per CSV batch sent to COPY
-COPY_BATCH = 65_536
 
 
 def indexed_columns(flow: Dataflow) -> list[str]:
     """The columns of a dataflow's table with an index: the year and the area dimensions (what queries filter
     on; a release's rows are found by its partition)."""
     return ["year"] + [d.name for d in flow.dimensions if d.is_area]
+
+
+def column_type(flow: Dataflow, column: str) -> str:
+    """The PostgreSQL type of a column of a dataflow's table (:func:`create_obs_table`)."""
+    if column == "year":
+        return "smallint"
+    if column in ("value", *flow.measures):
+        return "double precision"
+    return "boolean" if column == "current" else "integer"
 
 
 def partition(flow_id: str, release_id: int) -> sql.Identifier:
@@ -106,6 +113,7 @@ class ReleaseWriter:
     def labels(self, con=None) -> Labels:
         raise NotImplementedError
 
+
     def write_release(self, release: ReleaseRecord, observations: dict[str, pd.DataFrame], report: Report,
                       areas: Areas, definitions: tuple[Dataflow, ...] = ()) -> int:
         if self.read_only:
@@ -121,7 +129,7 @@ class ReleaseWriter:
                 release_id = self._record(con, release)
                 for flow_id, frame in observations.items():
                     flow = brought.get(flow_id) or self.dataflow(flow_id)
-                    written.append(self._write_observations(con, flow, release_id, frame, labels))
+                    written.append(self._write_observations(con, flow, release_id, frame, labels, release.source))
                     con.execute("INSERT INTO release_dataflow VALUES (%s, %s, %s)", [release_id, flow_id, len(frame)])
                     self._mark_current(con, flow, release_id, release.source)
                 self._copy_issues(con, release_id, report)
@@ -166,8 +174,9 @@ class ReleaseWriter:
         return release_id
 
     def _write_observations(self, con, flow: Dataflow, release_id: int, frame: pd.DataFrame,
-                            labels: Labels) -> sql.Identifier:
-        """The release's partition of the dataflow's table: made, filled by COPY, indexed, analysed, attached."""
+                            labels: Labels, source: str) -> sql.Identifier:
+        """The release's partition of the dataflow's table: made, filled by COPY (binary, its rows already
+        marked current or not), indexed, analysed, attached."""
         part = partition(flow.id, release_id)
         parent = sql.Identifier(coded_table(flow.id))
         con.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (release_id = {}))").format(
@@ -175,21 +184,47 @@ class ReleaseWriter:
         cols, text = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES, set(text_columns(flow))
         table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
         table = table.append_column("release_id", pa.repeat(pa.scalar(release_id, pa.int32()), len(table)))
-        table = table.append_column("current", pa.repeat(pa.scalar(True), len(table)))
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        table = table.append_column("current", self._not_superseded(con, flow, release_id, source, table))
+        types = [column_type(flow, c) for c in table.column_names]
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
             part, sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names))
-        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        with con.cursor().copy(statement) as copy:  # CSV in batches: the server reads one while Arrow writes the next
-            for batch in table.to_batches(max_chunksize=COPY_BATCH):
-                sink = io.BytesIO()
-                pacsv.write_csv(batch, sink, options)
-                copy.write(sink.getbuffer())
+        with con.cursor().copy(statement) as copy:  # in blocks: the server reads one while numpy makes the next
+            for block in pg_copy.blocks(table, types, order_by="year"):  # a year's rows together, as read
+                copy.write(block)
         for column in indexed_columns(flow):
             con.execute(sql.SQL("CREATE INDEX ON {} ({})").format(part, sql.Identifier(column)))
         con.execute(sql.SQL("ANALYZE {}").format(part))  # for the UPDATEs below and the readers after the commit
         con.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
             parent, part, sql.Literal(release_id)))
         return part
+
+    def _others(self, con, flow: Dataflow, release_id: int, source: str) -> list[tuple[int, bool]]:
+        """The other releases of ``source`` holding ``flow``: (id, whether it ranks above the new release)."""
+        return con.execute(f"""
+            SELECT r.release_id, {RANK} > (n.published, n.edition COLLATE "C", n.release_id)
+            FROM release r, release n
+            WHERE n.release_id = %s AND r.source = %s AND r.release_id <> n.release_id
+              AND r.release_id IN (SELECT release_id FROM release_dataflow WHERE dataflow = %s)
+            ORDER BY r.release_id""", [release_id, source, flow.id]).fetchall()
+
+    def _not_superseded(self, con, flow: Dataflow, release_id: int, source: str, table: pa.Table) -> pa.Array:
+        """Whether each new row is current: false where a release of the source ranked above the new one (an
+        older edition loaded late) holds the same key. Those keys are read and matched here (in Arrow),
+        before the rows are written, rather than by an UPDATE of the rows once written."""
+        newer = [other for other, above in self._others(con, flow, release_id, source) if above]
+        if not newer or not table.num_rows:
+            return pa.repeat(pa.scalar(True), table.num_rows)
+        dims = flow.dimension_names
+        picks = sql.SQL(", ").join(sql.Identifier(d) for d in dims)
+        query = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT {} FROM {}").format(picks, partition(flow.id, other))
+                                            for other in newer)
+        held = pa.table(pg_copy.read_ints(con, query, dims))  # missing ids and years are -1 (never a real one)
+        rows = pa.table({d: pc.cast(pc.fill_null(table[d], -1), pa.int32()) for d in dims}
+                        | {"__row": pa.array(np.arange(table.num_rows))})
+        hit = rows.join(held, keys=dims, join_type="left semi")["__row"].to_numpy()
+        current = np.ones(table.num_rows, dtype=bool)
+        current[hit] = False
+        return pa.array(current)
 
     def _copy_issues(self, con, release_id: int, report: Report) -> None:
         frame = report.to_frame()
@@ -208,27 +243,19 @@ class ReleaseWriter:
 
     def _mark_current(self, con, flow: Dataflow, release_id: int, source: str) -> None:
         """Keep ``current`` true for exactly one observation per key and source (the rule of
-        :mod:`imdx.store.base`): the new release's rows were written as current; here they and the rows
-        they supersede are corrected, one partition at a time."""
-        others = con.execute(f"""
-            SELECT r.release_id, {RANK} > (n.published, n.edition COLLATE "C", n.release_id)
-            FROM release r, release n
-            WHERE n.release_id = %s AND r.source = %s AND r.release_id <> n.release_id
-              AND r.release_id IN (SELECT release_id FROM release_dataflow WHERE dataflow = %s)
-            ORDER BY r.release_id""", [release_id, source, flow.id]).fetchall()
+        :mod:`imdx.store.base`): the new release's rows were written marked (:meth:`_not_superseded`); here the
+        values of older releases that they supersede are marked, one partition at a time."""
+        older = [other for other, above in self._others(con, flow, release_id, source) if not above]
         # keys compared so that the planner can hash them (ids and years are never negative)
         same = sql.SQL(" AND ").join(sql.SQL("coalesce(o.{d}, -1) = coalesce(n.{d}, -1)").format(
             d=sql.Identifier(d)) for d in flow.dimension_names)
         new = partition(flow.id, release_id)
-        if others:  # hash joins: the planner cannot know how few keys match (it guesses one), so it may sort both
+        if older:  # hash joins: the planner cannot know how few keys match (it guesses one), so it may sort both
             con.execute("SET LOCAL enable_nestloop = off")
             con.execute("SET LOCAL enable_mergejoin = off")
-        for other, newer in others:
-            if newer:  # a release published later already holds some of these keys (an old edition loaded late)
-                statement = "UPDATE {new} n SET current = FALSE FROM {other} o WHERE n.current AND {same}"
-            else:  # the new release supersedes the older release's values of the keys it holds
-                statement = "UPDATE {other} o SET current = FALSE FROM {new} n WHERE o.current AND {same}"
-            con.execute(sql.SQL(statement).format(new=new, other=partition(flow.id, other), same=same))
+        for other in older:  # the new release supersedes the older release's values of the keys it holds
+            con.execute(sql.SQL("UPDATE {other} o SET current = FALSE FROM {new} n WHERE o.current AND {same}")
+                        .format(new=new, other=partition(flow.id, other), same=same))
 
     def _merge_areas(self, con, changes: AreaChanges) -> None:
         if len(changes.areas):

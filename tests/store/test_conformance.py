@@ -256,6 +256,31 @@ def test_measures_are_stored_beside_the_value(make_store, areas):
         assert pinned[["value", "lower", "upper"]].values.tolist() == [[5951.0, 5835.0, 6067.0]]
 
 
+def test_an_older_edition_loaded_late_does_not_become_current(make_store, areas):
+    """The current rule whatever the order of loading: an edition published earlier but loaded after a later
+    one gives the current value only for the keys the later one lacks (a missing method counts as a key too),
+    and keeps its own values for an edition pinned; a third, latest edition supersedes both."""
+    from imdx.ingest import ingest
+
+    no_method = {**ESP_BEL, "origin": "FRA", "method": None}
+    later = _flows_release("b", "2025-06-01", [{**ESP_BEL, "value": 6000.0}, {**no_method, "value": 7.0}])
+    older = _flows_release("a", "2025-01-01", [
+        {**ESP_BEL, "value": 5951.0}, {**no_method, "value": 5.0}, {**ESP_BEL, "year": 2011, "value": 5100.0}])
+    latest = _flows_release("c", "2025-09-01", [{**ESP_BEL, "year": 2011, "value": 5200.0}])
+    with make_store() as store:
+        ingest(store, *later, areas=areas.copy())
+        ingest(store, *older, areas=store.areas())
+        now = store.select("harmonised_flows", {}, columns=["value", "edition"]).to_pandas()
+        assert sorted(tuple(map(str, r)) for r in now[["origin", "method", "year", "value", "edition"]].values) == [("ESP", "de_beer_2010", "2010", "6000.0", "2025-06-01"),
+                ("ESP", "de_beer_2010", "2011", "5100.0", "2025-01-01"), ("FRA", "nan", "2010", "7.0", "2025-06-01")]
+        pinned = store.select("harmonised_flows", {}, edition="2025-01-01").to_pandas()
+        assert sorted(pinned["value"].tolist()) == [5.0, 5100.0, 5951.0]
+        ingest(store, *latest, areas=store.areas())
+        now = store.select("harmonised_flows", {"year": [2011]}).to_pandas()
+        assert now[["value", "edition"]].values.tolist() == [[5200.0, "2025-09-01"]]
+        assert store.select("harmonised_flows", {}).num_rows == 3
+
+
 def test_a_brought_dataflow_keeps_its_measures(make_store, areas):
     """A dataflow a release brings (as an SDMX message does) may declare measures: they are stored with its
     definition and its observations; a measure named like a column the store keeps is refused, and the
