@@ -79,6 +79,32 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         'CREATE TABLE release_note (release_id integer NOT NULL REFERENCES release, mark text COLLATE "C" NOT NULL, '
         "text text NOT NULL, PRIMARY KEY (release_id, mark))",
     ]),
+    (4, "the indexes are each partition's own, built after its release commits, and hold the current values only "
+        "(imdx/store/pg_index.py)", [
+        # each index of a dataflow's table, made again on each of its partitions with ``WHERE current`` (named
+        # as pg_index.index_name names them), then dropped from the table (and with it from its partitions)
+        r"""DO $$
+        DECLARE found record;
+        BEGIN
+          FOR found IN
+            SELECT c.relname AS part, a.attname AS col
+            FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
+                 JOIN pg_inherits h ON h.inhparent = t.oid JOIN pg_class c ON c.oid = h.inhrelid
+            WHERE t.relkind = 'p' AND t.relnamespace = current_schema()::regnamespace AND t.relname LIKE 'coded\_%'
+          LOOP
+            EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON imdx_release.%I (%I) WHERE current',
+                           left(found.part || '_' || found.col, 63), found.part, found.col);
+          END LOOP;
+          FOR found IN
+            SELECT i.relname AS ind FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+                 JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE t.relkind = 'p' AND t.relnamespace = current_schema()::regnamespace AND t.relname LIKE 'coded\_%'
+          LOOP
+            EXECUTE format('DROP INDEX %I', found.ind);
+          END LOOP;
+        END $$""",
+    ]),
 ]
 
 #: the schema version this imdx writes and reads

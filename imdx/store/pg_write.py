@@ -35,7 +35,7 @@ from imdx.errors import StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
 from imdx.model.report import Report
-from imdx.store import pg_copy, pg_schema
+from imdx.store import pg_copy, pg_index, pg_schema
 from imdx.store.base import ReleaseRecord, check_definition
 from imdx.store.labels import Labels, coded_table, text_columns
 from imdx.store.pg_documents import missing
@@ -44,12 +44,6 @@ from imdx.store.pg_documents import missing
 PARTITIONS = "imdx_release"
 #: a release's rank (:data:`imdx.store.base.RANK_ORDER`); editions compare as bytes, as DuckDB compares them
 RANK = '(r.published, r.edition COLLATE "C", r.release_id)'
-
-
-def indexed_columns(flow: Dataflow) -> list[str]:
-    """The columns of a dataflow's table with an index: the year and the area dimensions (what queries filter
-    on; a release's rows are found by its partition)."""
-    return ["year"] + [d.name for d in flow.dimensions if d.is_area]
 
 
 def column_type(flow: Dataflow, column: str) -> str:
@@ -61,17 +55,23 @@ def column_type(flow: Dataflow, column: str) -> str:
     return "boolean" if column == "current" else "integer"
 
 
-def partition(flow_id: str, release_id: int) -> sql.Identifier:
-    """The table of one release's observations of a dataflow (a partition of ``coded_<dataflow>``)."""
+def partition_name(flow_id: str, release_id: int) -> str:
+    """The name of the table of one release's observations of a dataflow (in the schema :data:`PARTITIONS`)."""
     name = f"{flow_id}_{release_id}"
     if len(name) > 63:  # PostgreSQL's longest name: a long id keeps its start and a digest of the rest
         name = f"{flow_id[:40]}_{hashlib.sha256(flow_id.encode()).hexdigest()[:8]}_{release_id}"
-    return sql.Identifier(PARTITIONS, name)
+    return name
+
+
+def partition(flow_id: str, release_id: int) -> sql.Identifier:
+    """The table of one release's observations of a dataflow (a partition of ``coded_<dataflow>``)."""
+    return sql.Identifier(PARTITIONS, partition_name(flow_id, release_id))
 
 
 def create_obs_table(con: psycopg.Connection, flow: Dataflow) -> None:
-    """The dataflow's table (partitioned by release) with its measures and its indexes, when missing. What
-    exists is read first: DDL on an existing table would lock it, and readers would queue behind the lock."""
+    """The dataflow's table (partitioned by release) with its measures, when missing (the indexes are its
+    partitions': :mod:`imdx.store.pg_index`). What exists is read first: DDL on an existing table would lock
+    it, and readers would queue behind the lock."""
     name = coded_table(flow.id)
     table = sql.Identifier(name)
     have = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
@@ -84,9 +84,6 @@ def create_obs_table(con: psycopg.Connection, flow: Dataflow) -> None:
             "{}obs_status integer, definition integer, note integer, cell_file integer, cell_sheet integer, "
             "cell_row integer, cell_column integer, current boolean NOT NULL DEFAULT false) "
             "PARTITION BY LIST (release_id)").format(table, dims, measures))
-        for column in indexed_columns(flow):
-            con.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                sql.Identifier(f"{name}_{column}"[:63]), table, sql.Identifier(column)))
         return
     for measure in flow.measures:  # an interval beside the value (estimates), added to a table made without it
         if measure not in have:
@@ -103,6 +100,7 @@ class ReleaseWriter:
     _labels: Labels | None
     _cache: dict
     _merged: tuple[Areas, tuple] | None
+    _indexer: pg_index.Indexer
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -120,7 +118,7 @@ class ReleaseWriter:
             raise StoreError(f"{self.describe()} was opened read-only")
         con = self._admin
         brought = {flow.id: flow for flow in definitions}
-        written: list[sql.Identifier] = []
+        written: list[tuple[str, list[str]]] = []  # the partitions written, and the columns to index
         try:
             with con.transaction():
                 con.execute("SELECT pg_advisory_xact_lock(%s)", [pg_schema.WRITE_LOCK])  # one writer at a time
@@ -129,7 +127,8 @@ class ReleaseWriter:
                 release_id = self._record(con, release)
                 for flow_id, frame in observations.items():
                     flow = brought.get(flow_id) or self.dataflow(flow_id)
-                    written.append(self._write_observations(con, flow, release_id, frame, labels, release.source))
+                    self._write_observations(con, flow, release_id, frame, labels, release.source)
+                    written.append((partition_name(flow.id, release_id), pg_index.indexed_columns(flow)))
                     con.execute("INSERT INTO release_dataflow VALUES (%s, %s, %s)", [release_id, flow_id, len(frame)])
                     self._mark_current(con, flow, release_id, release.source)
                 self._copy_issues(con, release_id, report)
@@ -150,6 +149,8 @@ class ReleaseWriter:
         if changed:
             self._merged = merged
         self._cache.clear()
+        for part, columns in written:
+            self._indexer.add(PARTITIONS, part, columns)
         return release_id
 
     def _define(self, con, definitions: tuple[Dataflow, ...]) -> None:
@@ -176,7 +177,7 @@ class ReleaseWriter:
     def _write_observations(self, con, flow: Dataflow, release_id: int, frame: pd.DataFrame,
                             labels: Labels, source: str) -> sql.Identifier:
         """The release's partition of the dataflow's table: made, filled by COPY (binary, its rows already
-        marked current or not), indexed, analysed, attached."""
+        marked current or not) and attached; indexed once the release is committed (:mod:`pg_index`)."""
         part = partition(flow.id, release_id)
         parent = sql.Identifier(coded_table(flow.id))
         con.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (release_id = {}))").format(
@@ -191,9 +192,6 @@ class ReleaseWriter:
         with con.cursor().copy(statement) as copy:  # in blocks: the server reads one while numpy makes the next
             for block in pg_copy.blocks(table, types, order_by="year"):  # a year's rows together, as read
                 copy.write(block)
-        for column in indexed_columns(flow):
-            con.execute(sql.SQL("CREATE INDEX ON {} ({})").format(part, sql.Identifier(column)))
-        con.execute(sql.SQL("ANALYZE {}").format(part))  # for the UPDATEs below and the readers after the commit
         con.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
             parent, part, sql.Literal(release_id)))
         return part

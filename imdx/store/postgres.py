@@ -44,13 +44,13 @@ from imdx.codes.areas import AREA_COLUMNS, Areas
 from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
-from imdx.store import display, pg_schema
+from imdx.store import display, pg_index, pg_schema
 from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, notes_frame, result_columns, typed
 from imdx.store.current import CurrentCopy, estimated_bytes
 from imdx.store.labels import Labels, coded_table
 from imdx.store.library_tables import DocumentTables
 from imdx.store.pg_documents import DuckLike
-from imdx.store.pg_write import RANK, ReleaseWriter, create_obs_table
+from imdx.store.pg_write import PARTITIONS, RANK, ReleaseWriter, create_obs_table
 from imdx.store.reads import CodedReads
 
 #: what is committed, read in one statement: the last release, the count of library and registry writes
@@ -112,6 +112,10 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
         self._copy_budget = 0  # see keep_current()
         self._copies: dict[str, tuple[int, CurrentCopy | None]] = {}  # by dataflow, with the version read at
         self._copy_locks: dict[str, threading.Lock] = {}
+        self._indexer = pg_index.Indexer(url, self._options)  # the partitions' indexes, built after each commit
+        if not read_only:  # what a stopped load left without indexes
+            for part, table in pg_index.unindexed(self._admin, PARTITIONS):
+                self._indexer.add(PARTITIONS, part, pg_index.indexed_columns(self.dataflow(table[len("coded_"):])))
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
@@ -187,6 +191,7 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
         con.execute("SELECT pg_advisory_xact_lock(%s)", [pg_schema.WRITE_LOCK])
 
     def close(self) -> None:
+        self._indexer.close()  # imdx load ends once the indexes of what it wrote are there
         self.pool.close()
         with self._lock:
             for con in self._connections:
