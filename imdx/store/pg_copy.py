@@ -52,11 +52,13 @@ def blocks(table: pa.Table, types: list[str], *, order_by: str | None = None,
     columns = [_column(table.column(i), t) for i, t in enumerate(types)]
     n = table.num_rows
     pattern = np.zeros(n, dtype=np.int64)  # which nullable columns are valid in each row, as bits
-    nullable = [i for i, (_, valid) in enumerate(columns) if valid is not None]
+    valids = {i: valid for i, (_, valid) in enumerate(columns) if valid is not None}
+    nullable = list(valids)
     for bit, i in enumerate(nullable):
-        pattern |= columns[i][1].astype(np.int64) << bit
+        pattern |= valids[i].astype(np.int64) << bit
     by = None if order_by is None else columns[table.column_names.index(order_by)][0]
     yield HEADER
+    order: np.ndarray | None
     if nullable:
         codes, where = np.unique(pattern, return_inverse=True)
         order = np.lexsort((by, where)) if by is not None else np.argsort(where, kind="stable")

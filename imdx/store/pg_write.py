@@ -3,18 +3,21 @@
 One partition per release
     Each dataflow's table ``coded_<dataflow>`` is partitioned by release (``PARTITION BY LIST
     (release_id)``); a release's observations go into a table of their own in the schema ``imdx_release``
-    (``imdx_release.<dataflow>_<release id>``), made in the release's transaction: ``COPY`` into it while it
-    has no index, then its indexes built at once (a sorted build, several times cheaper than growing an index
-    row by row: 4 M observations of UNHCR's demographics went from about 20 to 9 seconds), then ``ATTACH
-    PARTITION``, which takes only a SHARE UPDATE EXCLUSIVE lock on the dataflow's table: readers go on
-    reading it while a release loads, and see the new partition once the release commits.
+    (``imdx_release.<dataflow>_<release id>``), made in the release's transaction: ``COPY`` in PostgreSQL's
+    binary format (:mod:`imdx.store.pg_copy`: no text for the server to parse; the rows of a year together,
+    as queries read them), then ``ATTACH PARTITION``, which takes only a SHARE UPDATE EXCLUSIVE lock on the
+    dataflow's table: readers go on reading it while a release loads, and see the new partition once the
+    release commits. Its indexes are built after the commit, while the next release is written
+    (:mod:`imdx.store.pg_index`).
 One writer at a time
     The transaction first takes an advisory lock (:data:`imdx.store.pg_schema.WRITE_LOCK`): a second ``imdx
     load`` waits for the first.
 The current value
-    The new rows are written as current; the values of older releases of the same source that they supersede
-    (and the new values that a newer release already supersedes: an old edition loaded late) are corrected by
-    one UPDATE per release concerned, each a hash join of two partitions.
+    The new rows are written marked: not current where a release of the same source ranked above the new one
+    holds the same key (an old edition loaded late; its keys are read and matched in Arrow before the COPY).
+    The values of older releases that the new rows supersede are then corrected by one UPDATE per release
+    concerned, each a hash join of two partitions (an UPDATE that adds nothing to the indexes, which hold the
+    current values only).
 """
 
 from __future__ import annotations
