@@ -309,8 +309,8 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
             stored = [c for c in ["value", *flow.measures] + ATTRIBUTES if c in wanted]
             query, params = self._query(flow, filters, stored, edition, source, as_of)
             with self._read() as con:
-                coded = self._copy_out(con, query, params, flow.dimension_names + stored + ["release_id"],
-                                       ["value", *flow.measures])
+                coded = self._fetch_out(con, query, params, flow.dimension_names + stored + ["release_id"],
+                                        ["value", *flow.measures])
             top = pc.max(coded["release_id"]).as_py() if coded.num_rows else None
             if top is not None and top > state.release:  # committed since the state was read: read it again
                 state = self._repin()
@@ -369,12 +369,36 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
             picks=picks, keys=keys, table=table, condition=condition), params
 
     @staticmethod
-    def _copy_out(con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],
+    def _arrow_types(columns: list[str], numbers: list[str]) -> dict[str, pa.DataType]:
+        types = {c: pa.int32() for c in columns} | {"year": pa.int16()} | {c: pa.float64() for c in numbers}
+        return {c: types[c] for c in columns}
+
+    @classmethod
+    def _parse_csv(cls, data, columns: list[str], numbers: list[str]) -> pa.Table:
+        types = cls._arrow_types(columns, numbers)
+        return pacsv.read_csv(data, read_options=pacsv.ReadOptions(column_names=columns),
+                              convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""],
+                                                                   strings_can_be_null=True))
+
+    @classmethod
+    def _fetch_out(cls, con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],
+                   numbers: list[str]) -> pa.Table:
+        """The rows of ``query`` (which picks ``release_id`` and ``year``) as :meth:`_copy_out` gives them, read
+        as a few values of CSV text made by the server, one per release and year (a value of text holds at most
+        1 GB; one release's year is far less), rather than row by row: a query's answer in a few messages."""
+        line = sql.SQL(" || ',' || ").join(sql.SQL("coalesce(q.{}::text, '')").format(_ident(c)) for c in columns)
+        statement = sql.SQL("SELECT string_agg({}, E'\\n') FROM ({}) q GROUP BY q.release_id, q.year").format(
+            line, query)
+        chunks = [text for (text,) in con.execute(statement, params).fetchall()]
+        if not chunks:
+            return pa.table({c: pa.array([], t) for c, t in cls._arrow_types(columns, numbers).items()})
+        return cls._parse_csv(io.BytesIO("\n".join(chunks).encode()), columns, numbers)
+
+    @classmethod
+    def _copy_out(cls, con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],
                   numbers: list[str]) -> pa.Table:
         """The rows of ``query`` as an Arrow table of ``columns`` (ids, years, and the ``numbers``: value and
-        measures), read by COPY."""
-        types = {c: pa.int32() for c in columns} | {"year": pa.int16()} | {c: pa.float64() for c in numbers}
-        types = {c: types[c] for c in columns}
+        measures), read by COPY (a stream: for reads of any size)."""
         buffer = io.BytesIO()
         with con.cursor() as cur:
             statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
@@ -382,11 +406,9 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
                 for chunk in copy:
                     buffer.write(chunk)
         if buffer.tell() == 0:
-            return pa.table({c: pa.array([], t) for c, t in types.items()})
+            return pa.table({c: pa.array([], t) for c, t in cls._arrow_types(columns, numbers).items()})
         buffer.seek(0)
-        return pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(column_names=columns),
-                              convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""],
-                                                                   strings_can_be_null=True))
+        return cls._parse_csv(buffer, columns, numbers)
 
     def distinct(self, dataflow, dimension) -> list:
         flow = self.dataflow(dataflow)
