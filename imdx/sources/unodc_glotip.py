@@ -53,7 +53,7 @@ EXPLOITATION = {"Sexual exploitation": "SEXUAL", "Forced labour": "FORCED_LABOUR
                 "Other forms of exploitation": "OTHER"}
 SEX = {"Total": "_T", "Female": "F", "Male": "M", "Other": "_O", "Unknown": "_U"}
 AGE = {"Total": "_T", "18 years or over": "Y_GE18", "0 to 17 years": "Y0T17", "Unknown": "_U"}
-NATIONALS = {"Nationals", "Ciudadanos de su pa\ufffds"}
+NATIONALS = {"Nationals", "Ciudadanos de su pa\ufffds", "own country"}
 RESIDUAL = {"Unknown": "_U", "Abroad": "_O"}
 SUPPRESSED = "<5"
 CORRUPT_FROM = 1_000_000  # no country detects a million victims: such values are dates or questionnaire ids
