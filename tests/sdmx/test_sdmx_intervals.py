@@ -112,18 +112,21 @@ def test_detail_dataonly_leaves_the_bounds_out_and_no_empty_attribute_is_written
     assert not [a for a in as_json["structure"]["attributes"]["observation"] if a["id"] in BOUNDS]
 
 
-def test_imdx_reads_its_own_intervals_back_as_lower_and_upper(http, store_ro, tmp_path, areas):
-    """SDMX in → the interval comes back as the dataflow's measures, not as a note."""
+@pytest.mark.parametrize(("media", "suffix", "with_structure"), [(SS, "xml", True), (CSV, "csv", False)])
+def test_imdx_reads_its_own_intervals_back_as_lower_and_upper(http, store_ro, tmp_path, areas, media, suffix,
+                                                              with_structure):
+    """SDMX in → the interval comes back as the dataflow's measures, not as a note (SDMX-CSV 1.0: known by the
+    column names alone)."""
     from imdx.sources.sdmx import load_sdmx
     from imdx.store.duckdb_store import DuckDBStore
 
-    path = tmp_path / "harmonised.xml"
-    path.write_bytes(http.get(f"/sdmx/data/HARMONISED_FLOWS/{KEY}", headers={"accept": SS}).content)
+    path = tmp_path / f"harmonised.{suffix}"
+    path.write_bytes(http.get(f"/sdmx/data/HARMONISED_FLOWS/{KEY}", headers={"accept": media}).content)
     spath = tmp_path / "structure.xml"
     spath.write_bytes(http.get("/sdmx/datastructure/IMDX/DSD_HARMONISED_FLOWS",
                                params={"references": "children"}).content)
     with DuckDBStore(tmp_path / "in.duckdb") as store:
-        outcome = load_sdmx(store, file=path, structure=spath, areas=areas)
+        outcome = load_sdmx(store, file=path, structure=spath if with_structure else None, areas=areas)
         assert outcome.status == "loaded"
         flow = outcome.dataflow
         assert store.dataflow(flow).measures == ("lower", "upper")
