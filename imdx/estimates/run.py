@@ -16,7 +16,8 @@ Method codes (the ``method`` dimension) and what they run (``imdx.methods.flows_
 ``demographic_accounting_open``             ``demographic_accounting(birthplace_totals="open")`` (Abel 2013)
 ``demographic_accounting_closed_no_stayer`` ``demographic_accounting(stayer_assumption=False)``
 ``pseudo_bayesian``                         ``azose_raftery()`` (Azose & Raftery 2019): minimum migration smoothed
-                                            towards independence, prior weight 0.10 (**the default method**)
+                                            towards independence, prior weight 0.10 (**the default method**;
+                                            where it differs from the paper: docs/methods.md)
 ========================================== ===================================================================
 
 :data:`MIGEST` says which function of the R package migest each code reproduces (:data:`DEFAULT_METHOD` has

@@ -10,7 +10,7 @@ environment; docs/methods.md lists every source):
 * the estimator *smooths* the minimum-migration estimate (Abel & Sander 2014: every person who can be a
   stayer is one; :func:`imdx.methods.flows_from_stocks.demographic_accounting`, migest ``ffs_demo()``) *towards
   a simpler estimate with fewer structural zeros*, with a pseudo-Bayes estimator (abstract; the author's
-  seminar abstract, UW 2016);
+  UW seminar abstract);
 * that simpler estimate is the independence fit of the same account (where someone lives at the end of the
   period does not depend on where they lived at its start, given their birthplace): migest documents
   ``ffs_demo(stayer_assumption = FALSE)`` as "the independent model as used as part of Azose and Raftery";
@@ -71,9 +71,9 @@ PUBLISHED: dict[str, Any] = {
     "sources": {
         "abstract": "Azose & Raftery (2019) PNAS 116(1):116-122, abstract and significance statement "
                     "(pubmed 30584106)",
-        "press release": "University of Washington news release, 24 Dec 2018, 'New global migration estimates "
-                         "show rates steady since 1990, high return migration' (reprinted by sciencecodex.com "
-                         "and homelandsecuritynewswire.com, 31 Dec 2018)"},
+        "press release": "University of Washington news release, Dec. 2018, 'New global migration estimates "
+                         "show rates steady since 1990, high return migration' (reprinted by sciencecodex.com; "
+                         "homelandsecuritynewswire.com, 31 Dec 2018)"},
 }
 
 _OPTIONS = {"match_global": "before-demo-adjust", "birthplace_totals": "rescale", "birth_method": "native",
