@@ -103,11 +103,8 @@ def azose_raftery(stock_start, stock_end, births=None, deaths=None, *, prior_wei
         raise MethodInputError("prior_weight must be between 0 and 1 (0: minimum migration; 1: independence).")
     if bounds is not None and not (0.0 <= bounds[0] <= prior_weight <= bounds[1] <= 1.0):
         raise MethodInputError(f"bounds {bounds} must enclose prior_weight {prior_weight} within [0, 1].")
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise MethodInputError(f"unknown option(s) {unknown}; azose_raftery takes {sorted(_OPTIONS)}.")
     a, z, bm, dm, out, inn, notes, opts, it = _prepare(stock_start, stock_end, births, deaths,
-                                                       **{**_OPTIONS, **options})
+                                                       **_options(options))
     low, high = _minimum_migration(a, z), _independence(a, z, None, opts["tol"], 1)
     opts.update(prior_weight=prior_weight, K="N_k * prior_weight / (1 - prior_weight)")
     if bounds is not None:
@@ -117,6 +114,13 @@ def azose_raftery(stock_start, stock_end, births=None, deaths=None, *, prior_wei
         opts.update(prior_weight_range=tuple(bounds), od_lower=np.minimum(*ends), od_upper=np.maximum(*ends))
     return FlowEstimate.build(_blend(low, high, prior_weight), a, z, bm, dm, out, inn, "azose_raftery", opts, it,
                               opts["tol"], notes)
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise MethodInputError(f"unknown option(s) {unknown}; the demographic account takes {sorted(_OPTIONS)}.")
+    return {**_OPTIONS, **options}
 
 
 def _blend(low: Allocation, high: Allocation, a: float) -> Allocation:
@@ -144,7 +148,7 @@ def bfh_weights(stock_start, stock_end, births=None, deaths=None, **options) -> 
     >>> bool(bfh_weights(s0, s1, [2e6, 1e6], [1e6, 5e5]).min() > 0.9999)
     True
     """
-    a, z, *_ = _prepare(stock_start, stock_end, births, deaths, **{**_OPTIONS, **options})
+    a, z, *_ = _prepare(stock_start, stock_end, births, deaths, **_options(options))
     x, e = _minimum_migration(a, z).make_flows(), _independence(a, z, None, 1e-6, 1).make_flows()
     n_k = x.sum(axis=(0, 1))
     ss = np.einsum("ijk,ijk->k", x, x)
