@@ -13,8 +13,8 @@ PACKAGE = ROOT / "imdx"
 
 #: modules that only imdx/store/ may import
 BACKENDS = ("imdx.store.duckdb_store", "imdx.store.postgres", "imdx.store.labels", "imdx.store.library_tables",
-            "imdx.store.pg_schema", "imdx.store.pg_write", "imdx.store.pg_documents", "duckdb", "psycopg",
-            "psycopg_pool")
+            "imdx.store.pg_schema", "imdx.store.pg_write", "imdx.store.pg_documents", "imdx.store.pg_copy",
+            "imdx.store.pg_index", "duckdb", "psycopg", "psycopg_pool")
 #: applications with a database of their own (not the store's tables), which may use a driver directly
 OWN_DATABASES = {
     "imdx/cases/": "the case database: its own DuckDB file and keys (docs/cases.md); its releases enter the "
