@@ -53,7 +53,10 @@ class Num:
 
     @property
     def missing(self) -> bool:
-        return self.value is None or pd.isna(self.value)
+        value = self.value
+        if value is None:
+            return True
+        return value != value if isinstance(value, float) else bool(pd.isna(value))  # (NaN != NaN)
 
     def text(self) -> str:
         return fmt(self.value, self.kind)
@@ -161,8 +164,11 @@ class Reader:
 
     def has(self, flow_id: str) -> bool:
         """True when the store holds observations of ``flow_id`` (a known dataflow may have none yet)."""
-        editions = self.editions()
-        return self.servable(flow_id) and bool((editions.loc[editions["dataflow"] == flow_id, "n_obs"] > 0).any())
+        return flow_id in self.cached(("held",), self._held)
+
+    def _held(self) -> frozenset[str]:
+        editions, servable = self.editions(), set(self.servable_ids())
+        return frozenset(f for f in editions.loc[editions["n_obs"] > 0, "dataflow"] if f in servable)
 
     def flow(self, flow_id: str) -> Dataflow:
         return self.store.dataflow(flow_id)
@@ -196,10 +202,13 @@ class Reader:
         return self.cached(("areas",), compute)
 
     def area(self, code: str) -> dict | None:
-        table = self.area_table()
-        row = table[table["code"] == code]
-        return None if row.empty else {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v)
-                                        for k, v in row.iloc[0].to_dict().items()}  # no "nan" on a page
+        found = self.cached(("area_rows",), self._area_rows).get(code)
+        return None if found is None else dict(found)
+
+    def _area_rows(self) -> dict[str, dict]:
+        """Every area's row by code (no "nan" on a page: missing values are None)."""
+        return {row["code"]: {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v) for k, v in row.items()}
+                for row in self.area_table().to_dict("records")}
 
     def country_codes(self) -> set[str]:
         return self.cached(("countries",), lambda: set(

@@ -245,7 +245,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
         return render("country.html", checks=checks == "1", reader=r, title=area["name"], area=area, region=region,
                       subregion=sub, p=data, searched=q.strip()[:200],
-                      research=country_research(r.store, area["code"]),
+                      research=r.cached(("research", area["code"]), lambda: country_research(r.store, area["code"])),
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
