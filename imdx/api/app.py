@@ -95,7 +95,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, current_mb: int =
     if portal:
         from imdx.portal import portal_router
 
-        app.include_router(portal_router(lambda: state.store))
+        app.include_router(portal_router(lambda: state.store, state))
         from imdx.portal.research import research_router
 
         app.include_router(research_router(state, cases))

@@ -111,6 +111,11 @@ class Reader:
                 self._index = {}
                 self._version = version
 
+    @property
+    def version(self) -> int | None:
+        """The store's version that what this reader keeps was read at."""
+        return self._version
+
     def cached(self, key, compute: Callable):
         self._fresh()
         with self._lock:

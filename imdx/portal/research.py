@@ -20,7 +20,6 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
 
 from imdx.cases.errors import AccessDenied
 from imdx.errors import ImdxError, QueryError
@@ -141,7 +140,7 @@ def research_router(state, cases=None) -> APIRouter:
             gcm = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
             return result, error, names, gcm
 
-        result, error, names, gcm = await run_in_threadpool(work)
+        result, error, names, gcm = await state.slots.run(work)
         labels = {"country": names, "type": TYPES, "gcm": {k: f"{k}. {v}" for k, v in gcm.items()}}
         base = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
         pages = max(1, -(-result.total // PAGE_SIZE)) if result else 1
@@ -165,7 +164,7 @@ def research_router(state, cases=None) -> APIRouter:
             return full, gcm, _statistics(store, full.record.countries), \
                 {c: areas.name(c) if areas is not None else c for c in full.record.countries}, activities
 
-        found = await run_in_threadpool(work)
+        found = await state.slots.run(work)
         if found is None:
             return render("research/message.html", 404, title="Not found",
                           message=f"No record is called {record_id!r}.", link=("/library", "Search the library"))
@@ -187,7 +186,7 @@ def research_router(state, cases=None) -> APIRouter:
                                                                   "event", "gcm_objective", "srf_node")}
             return counts, reg.entries(kind)[:2000]
 
-        counts, entries = await run_in_threadpool(work)
+        counts, entries = await state.slots.run(work)
         return render("research/registry.html", title="Who does what: the coordination registry", counts=counts,
                       kind=kind, entries=entries, user=signed_in(request))
 
@@ -215,7 +214,7 @@ def research_router(state, cases=None) -> APIRouter:
             names = {c: areas.name(c) for c in codes} if areas is not None else {}
             return codes, unknown, cells, titles, names
 
-        codes, unknown, cells, titles, names = await run_in_threadpool(work)
+        codes, unknown, cells, titles, names = await state.slots.run(work)
         grid = {(c.gcm, c.country): c for c in cells}
         return render("research/gaps.html", 400 if unknown else 200, title="Gaps: who collects which data, where",
                       codes=codes, unknown=unknown, grid=grid, titles=titles, names=names,
@@ -232,7 +231,7 @@ def research_router(state, cases=None) -> APIRouter:
             titles = {e.entry_id: e.body.get("title") for e in store.registry_entries("gcm_objective")}
             return code, areas.name(code), matrix(store, [code], activity_limit=10), titles
 
-        found = await run_in_threadpool(work)
+        found = await state.slots.run(work)
         if found is None:
             return render("research/message.html", 404, title="Not found",
                           message=f"No country or area is called {country!r}.",
@@ -255,7 +254,7 @@ def research_router(state, cases=None) -> APIRouter:
             return render("research/sign_in.html", 404, title="Sign in", user=None, available=False,
                           error="Sign-in is not configured on this server.")
         try:
-            token = await run_in_threadpool(login, username, password,
+            token = await state.slots.run(login, username, password,
                                             request.client.host if request.client else "")
         except AccessDenied as err:
             return render("research/sign_in.html", 401, title="Sign in", user=None, available=True, error=str(err))
@@ -292,7 +291,7 @@ def research_router(state, cases=None) -> APIRouter:
             orgs = {e.entry_id: e.body.get("name") for e in store.registry_entries("organisation")}
             return entry, related, names, orgs
 
-        found = await run_in_threadpool(work)
+        found = await state.slots.run(work)
         if found is None:
             return render("research/message.html", 404, title="Not found",
                           message=f"The registry has no {kind} {entry_id!r}.", link=("/registry", "The registry"))
