@@ -67,7 +67,7 @@ class Num:
 
 def fmt(value, kind: str) -> str:
     """The one formatter of numbers on every page (the tests use it too)."""
-    if value is None or pd.isna(value):
+    if value is None or (value != value if isinstance(value, float) else pd.isna(value)):  # (NaN != NaN)
         return "–"
     if kind == "percent":
         return f"{value:,.1f}"

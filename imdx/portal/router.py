@@ -72,12 +72,12 @@ def render_num(n, tag: str = "td") -> Markup:
     """A number cell: the formatted value, its flags (estimated; footnote marks as published, each a link to
     its text in the page's notes) and, on ``?checks=1`` pages, the check that reproduces it from the store
     (``data-check``, ``data-value``)."""
-    parts = [f'<{tag} class="num{" missing" if n.missing else ""}"']
-    if getattr(_CHECKS, "on", False) and n.check:  # (a number folded from many has no check of its own)
-        parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if n.missing else repr(n.value)}"')
-    parts.append(">")
-    parts.append('<span class="v" aria-label="no data">–</span>' if n.missing
-                 else f'<span class="v">{n.text()}</span>')
+    missing = n.missing
+    parts = [f'<{tag} class="num missing"' if missing else f'<{tag} class="num"']
+    if n.check and getattr(_CHECKS, "on", False):  # (a number folded from many has no check of its own)
+        parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if missing else repr(n.value)}"')
+    parts.append('><span class="v" aria-label="no data">–</span>' if missing
+                 else f'><span class="v">{n.text()}</span>')
     if n.status == "E":
         parts.append('<abbr class="flag" title="estimated value">e</abbr>')
     if n.note:
@@ -285,7 +285,7 @@ def portal_router(get_store: Callable[[], Store], state: ApiState | None = None)
 
         return render("country.html", checks=checks == "1", reader=r, title=area["name"], area=area, region=region,
                       subregion=sub, p=data, searched=q.strip()[:200],
-                      research=r.cached(("research", area["code"]), lambda: country_research(r.store, area["code"])),
+                      research=country_research(r, area["code"]),
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
