@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import pandas as pd
 import pyarrow as pa
@@ -53,10 +54,7 @@ class Num:
 
     @property
     def missing(self) -> bool:
-        value = self.value
-        if value is None:
-            return True
-        return value != value if isinstance(value, float) else bool(pd.isna(value))  # (NaN != NaN)
+        return absent(self.value)
 
     def text(self) -> str:
         return fmt(self.value, self.kind)
@@ -65,9 +63,20 @@ class Num:
         return json.dumps(self.check, separators=(",", ":"), default=str)
 
 
+def absent(value) -> bool:
+    """Whether ``value`` is missing (None, NaN, pandas' NA): pandas' isna, without its cost for plain floats."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN only
+    if isinstance(value, (int, str)):
+        return False
+    return bool(pd.isna(value))
+
+
 def fmt(value, kind: str) -> str:
     """The one formatter of numbers on every page (the tests use it too)."""
-    if value is None or (value != value if isinstance(value, float) else pd.isna(value)):  # (NaN != NaN)
+    if absent(value):
         return "–"
     if kind == "percent":
         return f"{value:,.1f}"
@@ -285,7 +294,11 @@ def keyed(frame, cols: tuple[str, ...]) -> dict[tuple, dict]:
     if frame is None or len(frame) == 0:
         return {}
     records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else frame
-    return {tuple(r[c] for c in cols): r for r in records}
+    if len(cols) == 1:
+        col = cols[0]
+        return {(r[col],): r for r in records}
+    key = itemgetter(*cols)
+    return {key(r): r for r in records}
 
 
 def one(frame: pd.DataFrame, **eq) -> pd.Series | None:
@@ -306,14 +319,14 @@ def num_one(row, kind: str, flow: str, source: str, filters: dict, edition: str 
     note = row.get("note")
     value = row["value"]
     release = row.get("release_id")
-    return Num(None if value is None or pd.isna(value) else float(value), kind, check,
+    return Num(None if absent(value) else float(value), kind, check,
                note=note if isinstance(note, str) and note.strip() else None, status=row.get("obs_status"),
-               release_id=int(release) if release is not None and not pd.isna(release) else None)
+               release_id=None if absent(release) else int(release))
 
 
 def total(values) -> float | None:
     """Sum of the values that are not missing; None when all are (SQL's sum)."""
-    present = [v for v in values if v is not None and not pd.isna(v)]
+    present = [v for v in values if not absent(v)]
     return float(sum(present)) if present else None
 
 
@@ -328,4 +341,4 @@ def num_sum(value, kind: str, flow: str, source: str, filters: dict, countries_o
         check["countries_only"] = countries_only
     if exclude:
         check["exclude"] = exclude
-    return Num(None if value is None or pd.isna(value) else float(value), kind, check)
+    return Num(None if absent(value) else float(value), kind, check)
