@@ -91,7 +91,7 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, current_mb: int =
     if sdmx:
         from imdx.api.sdmx import sdmx_router
 
-        app.include_router(sdmx_router(lambda: state.store, limits))
+        app.include_router(sdmx_router(lambda: state.store, limits, state.slots))
     if portal:
         from imdx.portal import portal_router
 

@@ -54,7 +54,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
-    env.globals["num"] = render_num
+    env.filters["num"] = render_num  # a filter: called directly by the compiled template (a global is not)
     env.globals["footnotes"] = render_footnotes
     env.globals["embed"] = charts.embed
     env.globals["value_text"] = explore.value_text

@@ -75,7 +75,8 @@ def test_a_full_server_answers_busy_then_serves_again(one_slot):
         for url in ("/api/v1/diff/migrant_stock?from=2019&to=2020",  # revisions
                     "/api/v1/library?q=migration",  # the library's search
                     "/api/v1/data/migrant_stock?edition=2020&destination=FRA",  # observations not held in memory
-                    "/api/v1/areas?q=france"):  # any API route computed by respond()
+                    "/api/v1/areas?q=france",  # any API route computed by respond()
+                    "/sdmx/dataflow/IMDX"):  # SDMX
             r = client.get(url)
             assert_busy(r)
             assert assert_envelope(r, 503, "busy", None)["message"].startswith("the server is computing 1 answer")
@@ -89,6 +90,7 @@ def test_a_full_server_answers_busy_then_serves_again(one_slot):
     assert client.get("/country/FRA").status_code == 200
     assert client.get("/api/v1/data/migrant_stock?edition=2020&destination=FRA").status_code == 200
     assert client.get("/api/v1/areas?q=france").status_code == 200
+    assert client.get("/sdmx/dataflow/IMDX").status_code == 200
     assert client.get("/library?q=migration").status_code == 200
 
 
