@@ -13,8 +13,13 @@ from its tables.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from imdx.store.json_rows import JsonRows
 
 #: bytes per row of a copy, besides its dimensions: value (8), release id (4), seven attribute ids (28), and room
 #: for copies of columns holding nulls as numbers (null: -1 or NaN) with their masks (37)
@@ -60,8 +65,8 @@ class CurrentCopy:
         self.nbytes = self.table.nbytes + sum(a.nbytes for a in self.columns.values() if a is not None and
                                               a.base is None) + sum(m.nbytes for m in self.nulls.values()) \
             + sum(c.nbytes + s.nbytes + r.nbytes for c, s, r in self.index.values())
-        #: what encodes its rows as JSON (:mod:`imdx.store.json_rows`), made on first need
-        self.json = None
+        #: what encodes its rows as JSON (:class:`imdx.store.json_rows.JsonRows`), set by the store that made it
+        self.json: JsonRows | None = None
 
     def __len__(self) -> int:
         return self.table.num_rows

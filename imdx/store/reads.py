@@ -64,14 +64,7 @@ class CurrentRows:
     def json(self, start: int = 0, stop: int | None = None) -> bytes:
         """The rows ``start:stop`` as a JSON array of objects: the bytes of ``orjson.dumps(records(table))``
         (:func:`imdx.api.encode.records`) for :meth:`table`'s rows."""
-        encoder = self._copy.json
-        if encoder is None:
-            releases = self._reads._release_table()
-            encoder = self._copy.json = JsonRows(
-                self._copy, self.columns, set(text_columns(self._flow)), self._flow.unit, self._labels,
-                self._reads._area_names(), (releases.release_ids.to_pylist(), releases.sources.to_pylist(),
-                                            releases.editions.to_pylist()))
-        return encoder.encode(self._rows[start:stop])
+        return self._copy.json.encode(self._rows[start:stop])
 
 
 class CodedReads:
@@ -208,6 +201,11 @@ class CodedReads:
             read_at, coded = self._read_current(flow, self._copy_budget - used)
             copy = None if coded is None else \
                 CurrentCopy(self._ordered(flow, coded, self.labels()), flow.dimension_names)
+            if copy is not None:  # its JSON encoder made here too (a second or so for a million rows), not by a request
+                releases = self._release_table()
+                copy.json = JsonRows(copy, result_columns(flow), set(text_columns(flow)), flow.unit, self.labels(),
+                                     self._area_names(), (releases.release_ids.to_pylist(),
+                                                          releases.sources.to_pylist(), releases.editions.to_pylist()))
             copies = {f: c for f, c in self._copies.items() if c[0] == read_at}  # what another version kept goes
             copies[flow.id] = (read_at, copy)
             self._copies = copies
