@@ -9,8 +9,8 @@ A request for observations (``/api/v1/data/{dataflow}``) that is not cached is c
 functions as its route (:func:`imdx.api.routes.data.parse` and :func:`~imdx.api.routes.data.answer`), without
 the framework's routing, its middleware and a thread pool: when the store holds the dataflow's current values in
 memory and the request asks for them (no ``edition``, no ``as_of``), answering at most :data:`INLINE_ROWS` rows
-(:meth:`~imdx.store.base.Store.current`), it is computed on the event loop (about a millisecond: handing it
-to a thread would cost more than it saves); otherwise in one of a few threads
+(:meth:`~imdx.store.base.Store.current`), it is computed on the event loop (a few tenths of a millisecond:
+handing it to a thread would cost more than it saves); otherwise in one of a few threads
 (:meth:`~imdx.api.limits.Limits.slots`, by default one per CPU: more would only take turns), for which a request
 waits at most ``queue_seconds`` (then: 503 ``busy`` with ``Retry-After``). An error (a bad parameter, an unknown
 code) goes on to the route, which answers it in the API's envelope.

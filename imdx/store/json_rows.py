@@ -13,6 +13,8 @@ on every row of every dataflow), in about a tenth of the time for a page of fift
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import orjson
 
@@ -33,6 +35,7 @@ class JsonRows:
         #: (column position among the pieces, numbers, nulls or None, the piece's prefix) of each column of numbers
         self.numbers: list[tuple[int, np.ndarray, np.ndarray | None, bytes]] = []
         pending = b"{"  # constant text not yet written: it goes in front of the next varying piece
+        value: Callable[[int], object] | None
         places = 0
         coded_at: list[int] = []
         for i, column in enumerate(wanted):

@@ -52,8 +52,10 @@ class CurrentRows:
     """Current values chosen from their copy in memory (:meth:`CodedReads.current`): how many, and any slice of
     them decoded, as :meth:`~imdx.store.base.Store.select` gives them, or as JSON objects."""
 
-    def __init__(self, reads: CodedReads, flow: Dataflow, copy: CurrentCopy, rows, labels: Labels):
+    def __init__(self, reads: CodedReads, flow: Dataflow, copy: CurrentCopy, encoder: JsonRows, rows,
+                 labels: Labels):
         self._reads, self._flow, self._copy, self._rows, self._labels = reads, flow, copy, rows, labels
+        self._encoder = encoder
         self.total = len(rows)
         self.columns = result_columns(flow)
 
@@ -64,7 +66,7 @@ class CurrentRows:
     def json(self, start: int = 0, stop: int | None = None) -> bytes:
         """The rows ``start:stop`` as a JSON array of objects: the bytes of ``orjson.dumps(records(table))``
         (:func:`imdx.api.encode.records`) for :meth:`table`'s rows."""
-        return self._copy.json.encode(self._rows[start:stop])
+        return self._encoder.encode(self._rows[start:stop])
 
 
 class CodedReads:
@@ -166,12 +168,12 @@ class CodedReads:
         else:
             kept = self._copies.get(dataflow)
             copy = kept[1] if kept is not None and kept[0] == self.version() else None
-        if copy is None:
+        if copy is None or copy.json is None:  # the copy's encoder is made with it (_current_copy)
             return None
         labels = self.labels()
         ids = self._stored_filters(flow, filters, labels)
         rows = copy.positions(ids, None if source is None else self._release_table().ids_of(source))
-        return CurrentRows(self, flow, copy, rows, labels)
+        return CurrentRows(self, flow, copy, copy.json, rows, labels)
 
     def keep_current(self, max_bytes: int, *, now: bool = False) -> None:
         self._copy_budget = max(0, int(max_bytes))

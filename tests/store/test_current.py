@@ -147,3 +147,27 @@ def test_read_false_answers_only_from_a_copy_in_memory(small):
         assert rows.total == store.select("births", {"area": ["KEN"]}).num_rows > 0
         assert store.current("births", {"area": ["KEN"]}, read=False).total == rows.total
         assert store.current("births", {"area": ["NOWHERE"], "year": [99999]}, read=False).json() == b"[]"
+
+
+def test_hostile_texts_and_numbers_encode_as_the_decoded_rows(backend, areas):
+    """Notes with quotes, backslashes, newlines, markup, formula starts and emoji, and values at the edges of a
+    double (NaN, infinities, -0.0, the smallest and largest): the JSON written from the copy is byte for byte what
+    orjson writes for the decoded rows, in each backend."""
+    from imdx.ingest import ingest
+    from imdx.store.base import ReleaseRecord
+
+    notes = ['say "hi"', "back\\slash", "new\nline\ttab", "</script><b>", "=HYPERLINK(\"x\")", "🙂 ünïcödé", None]
+    values = [float("nan"), float("inf"), float("-inf"), -0.0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2]
+    rows = [{"origin": o, "destination": "BEL", "method": "de_beer_2010", "year": 2000 + i, "value": v, "note": n}
+            for i, (v, n) in enumerate(zip(values, notes)) for o in ("ESP", "FRA")]
+    record = ReleaseRecord("imdx-estimates", "h", "hostile", "2025-01-01", date(2025, 1, 1), "test")
+    with backend.open() as store:
+        ingest(store, record, {"harmonised_flows": pd.DataFrame(rows)}, areas=areas.copy())
+        store.keep_current(2**30)
+        for filters in ({}, {"origin": ["FRA"]}, {"year": [2001, 2005]}):
+            got = store.current("harmonised_flows", filters)
+            decoded = store.select("harmonised_flows", filters)
+            assert got.total == decoded.num_rows > 0
+            assert got.json() == orjson.dumps(records(decoded)), filters
+            assert got.json(1, 3) == orjson.dumps(records(decoded.slice(1, 2)))
+        assert {r["note"] for r in orjson.loads(store.current("harmonised_flows", {}).json())} == set(notes)
