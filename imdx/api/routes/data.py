@@ -126,6 +126,7 @@ def answer(state: ApiState, query: DataQuery, rows=None) -> Body:
     paging = {"X-Total-Count": str(total), "X-Page": str(page), "X-Page-Size": str(size),
               "X-Pages": str(pages), "Link": params.link_header(link)}
     if fmt == "json":
+        data: list[dict] | orjson.Fragment
         if rows is None:
             page_rows = chunk()
             columns, data = page_rows.column_names, records(page_rows)
