@@ -11,6 +11,12 @@ included, each decoded as published):
 * ``imdx``: ``imdx load`` into a new DuckDB file: parse, harmonise, check and store, in transactions,
   with ``IMDX_WORKERS`` worker processes (default: one per CPU), and in one process for comparison.
 
+``--by-source`` instead loads once in one process and prints, per source, the CPU seconds of reading and
+harmonising (the source's build), of ``finish`` (the model's column order and types), of the checks and of
+the store's write, beside the CPU seconds pandas takes to read that source's files: where the load's cost
+is, against the baseline, source by source (``--profile DIR`` also writes a cProfile of each source's
+build to DIR/<source>.pstats, timed in CPU seconds).
+
 The contenders run in rounds (pandas, imdx, calamine, imdx in one process; ``--repeat`` rounds), so
 that a busy spell of a shared machine hits them alike. Prints each best time, the ratio imdx / baseline
 of the best times and of each round. Target: ratio <= 1 against plain pandas.
@@ -92,13 +98,93 @@ def time_imdx(mirror: Path, workers: int | None = None) -> tuple[float, int, flo
     return elapsed, sum(o.n_obs for o in summary.outcomes), used
 
 
+def by_source(mirror: Path, profile: Path | None = None) -> None:
+    """One load in one process, its CPU seconds split per source and step, beside pandas reading that source's
+    files (each file counted once, in the first source that reads it)."""
+    import collections
+    import cProfile
+    import dataclasses
+
+    import imdx.load as loading
+    from imdx import checks
+
+    spent: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    current = {"source": ""}
+
+    def timed(function, step):
+        def run(*args, **kw):
+            start = cpu_seconds()
+            try:
+                return function(*args, **kw)
+            finally:
+                spent[current["source"]][step] += cpu_seconds() - start
+        return run
+
+    prepare, build_profiles = loading.prepare, {}
+
+    def prepare_timed(spec, *args, **kw):
+        current["source"] = spec.source
+        build = spec.build
+        if profile is not None:
+            profiler = build_profiles.setdefault(spec.source, cProfile.Profile(time.process_time))
+            spec = dataclasses.replace(spec, build=lambda *a, **k: profiler.runcall(build, *a, **k))
+        start = cpu_seconds()
+        try:
+            return prepare(spec, *args, **kw)
+        finally:
+            spent[current["source"]]["prepare"] += cpu_seconds() - start
+
+    originals = (loading.prepare, loading.finish, checks.run, loading.ingest)
+    loading.prepare, loading.finish = prepare_timed, timed(loading.finish, "finish")
+    checks.run, loading.ingest = timed(checks.run, "checks"), timed(loading.ingest, "write")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "bench.duckdb"
+            start = cpu_seconds()
+            with DuckDBStore(db) as store:
+                summary = load(store, settings(mirror=str(mirror), db=str(db), workers=1))
+            total = cpu_seconds() - start
+    finally:
+        loading.prepare, loading.finish, checks.run, loading.ingest = originals
+    if summary.failed:
+        raise SystemExit(f"load failed: {[(o.key, o.error) for o in summary.failed]}")
+    seen: set[Path] = set()
+    print(f"{'source':<14}{'read+harmonise':>15}{'finish':>8}{'checks':>8}{'write':>8}{'imdx':>8}{'pandas':>8}")
+    sums = collections.Counter()
+    for name, source in registry().items():
+        paths = [mirror / spec.mirror_folder / f.name for spec in source.releases for f in spec.files]
+        paths = [p for p in dict.fromkeys(paths) if p not in seen]
+        seen.update(paths)
+        plain = time_baseline(paths, None)[1]
+        c = spent.get(name, collections.Counter())
+        build = c["prepare"] - c["finish"] - c["checks"]
+        row = {"build": build, "finish": c["finish"], "checks": c["checks"], "write": c["write"],
+               "imdx": c["prepare"] + c["write"], "pandas": plain}
+        sums.update(row)
+        print(f"{name:<14}" + "".join(f"{row[k]:{15 if k == 'build' else 8}.2f}" for k in row))
+    print(f"{'all':<14}" + "".join(f"{sums[k]:{15 if k == 'build' else 8}.2f}" for k in
+                                  ("build", "finish", "checks", "write", "imdx", "pandas")))
+    print(f"whole load, CPU seconds: {total:.1f} (the rest: opening the store, the areas, fetching and hashing the "
+          f"files); ratio to pandas {total / sums['pandas']:.2f}")
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        for name, profiler in build_profiles.items():
+            profiler.dump_stats(profile / f"{name}.pstats")
+        print(f"profiles of each source's build: {profile}/<source>.pstats (python -m pstats)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--mirror", default=os.environ.get("IMDX_MIRROR") or
                         str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--by-source", action="store_true", help="one load, its CPU split per source and step")
+    parser.add_argument("--profile", type=Path, help="with --by-source: write a cProfile of each source's build here")
     args = parser.parse_args()
     mirror = Path(args.mirror)
+    if args.by_source:
+        by_source(mirror, args.profile)
+        return
     paths = files(mirror)
     size = sum(p.stat().st_size for p in paths) / 1e6
     print(f"{len(paths)} files, {size:.1f} MB, from {mirror}")

@@ -243,7 +243,7 @@ def data_response(store: Store, flow: str, key: str | None, provider: str | None
                         "endPeriod)")
     obs = sdmx_data.observations(structures, flow_id, table, at_obs)
     if detail == "dataonly":
-        for col in sdmx_data.ATTRIBUTE_COLUMNS:
+        for col in obs.attributes:
             obs.frame[col] = None
     if media in (SS, GENERIC):
         body = sdmx_data.to_xml(structures, obs, structure_specific=media == SS)

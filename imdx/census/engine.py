@@ -22,6 +22,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -109,18 +110,63 @@ def locate_sql(files: PersonFiles, conditions: list[dict], source: str, location
 
 
 class Engine(ABC):
-    """A tabulation backend. ``cube`` and ``locate`` are all an engine does; see the module docstring."""
+    """A tabulation backend: it runs :func:`cube_sql` and :func:`locate_sql` (see the module docstring) in its
+    dialect over its view of the person files; a backend supplies how to name the files in SQL, how to run a
+    query and how far a running query is."""
 
     name: str
+    dialect: Dialect
+    #: the dialect's placeholder for the query parameter ``name``
+    param: Callable[[str], str]
+    #: an expression of a record's (file, row) as a struct of fields ``f`` and ``r``, in :meth:`source` located
+    location: str
 
     @abstractmethod
+    def source(self, files: PersonFiles, located: bool = False) -> str:
+        """The person files as a SQL source; ``located``: with the file and row of each record."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: dict | None) -> pa.Table:
+        """Run one query (raise :class:`CensusError` saying what failed)."""
+
+    def fraction(self) -> float | None:
+        """How far the running query is (0..1), or None when the backend cannot say."""
+        return None
+
     def cube(self, files: PersonFiles, sets: Sequence[Sequence[str]], *, check_weight: bool = True,
              max_rows: int | None = None, progress: Callable[[float], None] | None = None) -> pa.Table:
         """The cube (see the module docstring), at most ``max_rows + 1`` rows of it."""
+        sql = cube_sql(files, sets, self.source(files), self.dialect, check_weight, max_rows)
+        return self._run(sql, progress=progress)
 
-    @abstractmethod
     def locate(self, files: PersonFiles, conditions: list[dict]) -> list[Location | None]:
         """The first record (file, line or row) matching each condition, or None."""
+        if not conditions:
+            return []
+        params: dict = {}
+        d = self.dialect
+        if files.staged:
+            sql = locate_sql(files, conditions, self.source(files), d.ident(files.line), d, params, self.param)
+            row = self._run(sql, params).to_pylist()[0]
+            return [None if row[f"r{i}"] is None else Location(files.display, int(row[f"r{i}"]))
+                    for i in range(len(conditions))]
+        inner = locate_sql(files, conditions, self.source(files, located=True), self.location, d, params, self.param)
+        # the structs' fields one by one: PySpark cannot hand a null struct of non-null fields to Arrow
+        fields = ", ".join(f"{d.ident(f'r{i}')}.f AS {d.ident(f'f{i}')}, {d.ident(f'r{i}')}.r AS {d.ident(f'n{i}')}"
+                           for i in range(len(conditions)))
+        row = self._run(f"SELECT {fields} FROM ({inner})", params).to_pylist()[0]
+        return [None if row[f"f{i}"] is None else Location(Path(row[f"f{i}"]).name, int(row[f"n{i}"]) + 1)
+                for i in range(len(conditions))]
+
+    def _run(self, sql: str, params: dict | None = None, progress=None) -> pa.Table:
+        stop = threading.Event()
+        watcher = poll(self.fraction, progress, stop)
+        try:
+            return self.execute(sql, params)
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join()
 
     def close(self) -> None:  # noqa: B027 -- optional: an engine that holds nothing needs no close
         """Release what the engine holds (a DuckDB connection; a Spark session it started)."""

@@ -17,9 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import warnings
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,7 +25,7 @@ from py4j.protocol import Py4JError
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
-from imdx.census.engine import Dialect, Engine, Location, cube_sql, locate_sql, poll
+from imdx.census.engine import Dialect, Engine
 from imdx.census.errors import CensusError
 from imdx.census.read import PersonFiles
 
@@ -57,6 +55,12 @@ def _log4j_file() -> str:
 
 class SparkEngine(Engine):
     name = "spark"
+    dialect = DIALECT
+    location = "named_struct('f', `__file`, 'r', `__row`)"
+
+    @staticmethod
+    def param(name: str) -> str:
+        return ":" + name
 
     def __init__(self, *, master: str = "local[2]", shuffle_partitions: int = 8, conf: dict | None = None,
                  driver_memory: str = "1g"):
@@ -95,7 +99,7 @@ class SparkEngine(Engine):
         if self.owns:
             self.spark.stop()
 
-    def _view(self, files: PersonFiles, located: bool = False) -> str:
+    def source(self, files: PersonFiles, located: bool = False) -> str:
         key = (tuple(files.paths), tuple(_stamp(p) for p in files.paths), located)
         if key not in self._views:
             for path in files.paths:  # a file rewritten since Spark last listed it is read anew
@@ -108,40 +112,20 @@ class SparkEngine(Engine):
             self._views[key] = name
         return self._views[key]
 
-    def _run(self, sql: str, params: dict | None = None, progress=None) -> pa.Table:
-        stop = threading.Event()
-        tracker = self.spark.sparkContext.statusTracker()
-        watcher = poll(lambda: _fraction(tracker), progress, stop)
+    def execute(self, sql: str, params: dict | None) -> pa.Table:
         try:
             return self.spark.sql(sql, args=params or None).toArrow()
         except (PySparkException, Py4JError) as err:
             raise CensusError(f"Spark could not tabulate the files: {str(err).splitlines()[0][:500]}") from None
-        finally:
-            stop.set()
-            if watcher is not None:
-                watcher.join()
 
-    def cube(self, files: PersonFiles, sets: Sequence[Sequence[str]], *, check_weight: bool = True,
-             max_rows: int | None = None, progress: Callable[[float], None] | None = None) -> pa.Table:
-        return self._run(cube_sql(files, sets, self._view(files), DIALECT, check_weight, max_rows), progress=progress)
-
-    def locate(self, files: PersonFiles, conditions: list[dict]) -> list[Location | None]:
-        if not conditions:
-            return []
-        params: dict = {}
-        if files.staged:
-            sql = locate_sql(files, conditions, self._view(files), DIALECT.ident(files.line), DIALECT, params,
-                             lambda n: ":" + n)
-            row = self._run(sql, params).to_pylist()[0]
-            return [None if row[f"r{i}"] is None else Location(files.display, int(row[f"r{i}"]))
-                    for i in range(len(conditions))]
-        inner = locate_sql(files, conditions, self._view(files, located=True),
-                           "named_struct('f', `__file`, 'r', `__row`)", DIALECT, params, lambda n: ":" + n)
-        # the structs' fields one by one: PySpark cannot hand a null struct of non-null fields to Arrow
-        fields = ", ".join(f"`r{i}`.f AS `f{i}`, `r{i}`.r AS `n{i}`" for i in range(len(conditions)))
-        row = self._run(f"SELECT {fields} FROM ({inner})", params).to_pylist()[0]
-        return [None if row[f"f{i}"] is None else Location(Path(row[f"f{i}"]).name, int(row[f"n{i}"]) + 1)
-                for i in range(len(conditions))]
+    def fraction(self) -> float | None:
+        done = total = 0
+        tracker = self.spark.sparkContext.statusTracker()
+        for stage in tracker.getActiveStageIds():
+            info = tracker.getStageInfo(stage)
+            if info is not None:
+                done, total = done + info.numCompletedTasks, total + info.numTasks
+        return done / total if total else None
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
@@ -151,12 +135,3 @@ def _stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_size, stat.st_mtime_ns
-
-
-def _fraction(tracker) -> float | None:
-    done = total = 0
-    for stage in tracker.getActiveStageIds():
-        info = tracker.getStageInfo(stage)
-        if info is not None:
-            done, total = done + info.numCompletedTasks, total + info.numTasks
-    return done / total if total else None

@@ -72,7 +72,7 @@ def fit(path: Path, mapping: Mapping, areas: Areas) -> Model:
 
 def _weights(engine: DuckDBEngine, files) -> np.ndarray:
     w = weight_expr(files, DIALECT)
-    sql = f"SELECT {w} AS w FROM {engine._source(files)} WHERE {w} >= 0"
+    sql = f"SELECT {w} AS w FROM {engine.source(files)} WHERE {w} >= 0"
     return engine.con.sql(sql).to_arrow_table()["w"].to_numpy().astype(np.int64)
 
 

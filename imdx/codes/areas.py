@@ -17,12 +17,15 @@ The key of an area (``code``) is:
 
 Every alias (a name, or a code in a named system: ``iso3``, ``iso2``, ``m49``, ``undesa``, ``wb``,
 ``unhcr``, ...) resolves to exactly one code. A name that cannot be resolved is never guessed:
-the caller records an ``unmapped-area`` issue.
+the caller records an ``unmapped-area`` issue. A name damaged before publication, a character lost as
+U+FFFD (``Per\ufffd``, ``C\ufffdte d\ufffdIvoire``), resolves when exactly one area has a name or alias
+that fits with one character in each gap (``Perú``: Peru); none or several: unresolved.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,6 +41,10 @@ KINDS = ("country", "aggregate", "residual", "total")
 #: residual categories shared by all sources
 RESIDUALS = [("_O", "Other"), ("_ON", "Other North"), ("_OS", "Other South"), ("_U", "Unknown"),
              ("_S", "Stateless"), ("_M", "Several countries (a list, given in the note)")]
+
+
+#: the replacement character: a character lost before publication
+DAMAGED = "\ufffd"
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,18 @@ class Areas:
                 key = key.upper() if key.upper() in table else key
             if key in table:
                 return Match(table[key], system)
+        if "name" in systems and DAMAGED in text:
+            return self._resolve_damaged(text)
         return Match(None, None)
+
+    def _resolve_damaged(self, text: str) -> Match:
+        """The one area whose name or alias fits ``text`` with any one character for each U+FFFD."""
+        parts = normalise(text).split(DAMAGED)
+        if sum(len(p.strip()) for p in parts) < 3:  # "\ufffd\ufffd": nothing left to recognise
+            return Match(None, None)
+        pattern = re.compile(".".join(re.escape(p) for p in parts))
+        codes = {code for key, code in self._by.get("name", {}).items() if pattern.fullmatch(key)}
+        return Match(codes.pop(), "name") if len(codes) == 1 else Match(None, None)
 
     def map(self, values: pd.Series, systems: tuple[str, ...]) -> pd.Series:
         """Vectorised :meth:`resolve`: one code (or ``<NA>``) per value."""

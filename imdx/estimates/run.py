@@ -16,7 +16,8 @@ Method codes (the ``method`` dimension) and what they run (``imdx.methods.flows_
 ``demographic_accounting_open``             ``demographic_accounting(birthplace_totals="open")`` (Abel 2013)
 ``demographic_accounting_closed_no_stayer`` ``demographic_accounting(stayer_assumption=False)``
 ``pseudo_bayesian``                         ``azose_raftery()`` (Azose & Raftery 2019): minimum migration smoothed
-                                            towards independence, prior weight 0.10 (**the default method**)
+                                            towards independence, prior weight 0.10 (**the default method**;
+                                            where it differs from the paper: docs/methods.md)
 ========================================== ===================================================================
 
 :data:`MIGEST` says which function of the R package migest each code reproduces (:data:`DEFAULT_METHOD` has
@@ -51,7 +52,7 @@ from imdx.estimates import SOURCE, regions
 from imdx.estimates.inputs import PERIODS, SEX_RATIO_AT_BIRTH, SEXES, FlowInputs, StoreInputs
 from imdx.ingest import ingest
 from imdx.methods import flows_from_stocks as ffs
-from imdx.methods.azose_raftery import PRIOR_WEIGHT, PRIOR_WEIGHT_RANGE, azose_raftery
+from imdx.methods.azose_raftery import PRIOR_WEIGHT, PRIOR_WEIGHT_RANGE, azose_raftery, flow_types
 from imdx.methods.uncertainty import LEVEL, InputPrecision, perturbation_interval
 from imdx.model.report import Issue, Report
 from imdx.store.base import FileRecord, ReleaseRecord, Store
@@ -219,6 +220,8 @@ def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False
             notes.append(f"births/deaths missing for {len(inp.missing_vitals)} area(s), taken as 0: "
                          f"{', '.join(inp.missing_vitals[:20])}"
                          + (f" and {len(inp.missing_vitals) - 20} more" if len(inp.missing_vitals) > 20 else ""))
+    if method in ACCOUNTING:
+        notes.append(_who_moves(res))
     notes += [n for n in inp.notes if not (method not in NEEDS_VITALS and n.startswith(("births", "births and")))]
     if inp.sex != "_T" and (method in NEEDS_VITALS or method == "migration_rates_dennett"):
         options["vitals_by_sex"] = (f"assumed: births x sex ratio at birth {SEX_RATIO_AT_BIRTH}, deaths like the "
@@ -233,6 +236,17 @@ def estimate(inp: FlowInputs, method: str, *, allow_missing_vitals: bool = False
         res = replace(res, inputs=provenance)
     return Estimate(method, inp.start, inp.end, inp.sex, inp.regions, od, options, tuple(notes), provenance, res,
                     lower, upper, how)
+
+
+def _who_moves(res) -> str:
+    """The world's moves split as Azose & Raftery do: born in the origin (outward), in the destination (return),
+    elsewhere (transit)."""
+    parts = {name: float(od.sum()) for name, od in flow_types(res).items()}
+    total = sum(parts.values())
+    if total <= 0:
+        return "who moves: no moves"
+    return "who moves: " + ", ".join(f"{name} {value / total:.0%}" for name, value in parts.items()) + (
+        " (born in the origin, in the destination, elsewhere; Azose & Raftery 2019)")
 
 
 def _interval(inp: FlowInputs, method: str, od: np.ndarray, options: dict, replicates: int, level: float,

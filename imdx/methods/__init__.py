@@ -5,7 +5,9 @@ One module per family:
 * :mod:`imdx.methods.ipf` -- iterative proportional fitting (2-way, 3-way, quasi-independent) and
   conditional maximisation;
 * :mod:`imdx.methods.flows_from_stocks` -- stock differencing, migration rates, demographic
-  accounting (closed and open) and the pseudo-Bayesian estimate;
+  accounting (closed and open);
+* :mod:`imdx.methods.azose_raftery` -- the pseudo-Bayesian estimate (Azose & Raftery 2019) and the split
+  of flows into emigration, return and transit;
 * :mod:`imdx.methods.interpolation` -- stocks at mid-year reference dates, global net-migration
   balancing;
 * :mod:`imdx.methods.mirror` -- harmonising sending- and receiving-side reported flows;

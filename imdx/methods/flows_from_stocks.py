@@ -14,8 +14,8 @@ Methods (Abel & Cohen 2019 compare all of them):
 * :func:`demographic_accounting` -- Abel (2013), Abel & Sander (2014), Abel (2018), Abel & Cohen
   (2019): closed ("rescale") and open systems, with or without the stayer (minimum-migration)
   assumption; the default path is closed form (no iteration) and vectorised;
-* :func:`pseudo_bayesian` -- Azose & Raftery (2019): the minimum-migration estimate shrunk towards
-  the independence estimate.
+* Azose & Raftery (2019), the minimum-migration estimate smoothed towards the independence estimate
+  of the same account, has its own module: :mod:`imdx.methods.azose_raftery`.
 
 Tables are numpy arrays; names and ordering are the caller's business (keep one order for all
 inputs). Nothing here mutates its arguments.
@@ -45,7 +45,6 @@ __all__ = [
     "FlowTable",
     "demographic_accounting",
     "migration_rates",
-    "pseudo_bayesian",
     "stock_differencing",
 ]
 
@@ -317,79 +316,3 @@ def demographic_accounting(stock_start, stock_end, births=None, deaths=None, see
     alloc = _minimum_migration(a, z) if stayer_assumption else _independence(a, z, seed, tol, maxit)
     opts.update(stayer_assumption=stayer_assumption, seed="given" if seed is not None else None)
     return FlowEstimate.build(alloc, a, z, bm, dm, out, inn, "demographic_accounting", opts, it, tol, notes)
-
-
-def pseudo_bayesian(stock_start, stock_end, births=None, deaths=None, *, weight: float | None = None,
-                    **options) -> FlowEstimate:
-    """Pseudo-Bayes flows (Azose & Raftery 2019, PNAS 116(1):116-122): the minimum-migration
-    (stayer) estimate smoothed towards the independence estimate, which has fewer structural zeros.
-
-    Both estimates are computed from the same adjusted tables ``A`` and ``Z`` (steps 1-5 of
-    :func:`demographic_accounting`, ``options`` passed through). For each birthplace k, with ``x`` the
-    minimum-migration table (stayers included), ``N = sum x`` and ``e`` the independence table (the
-    "prior" ``N * lambda``), the pseudo-Bayes estimator of Bishop, Fienberg & Holland (1975, ch. 12)
-    is ``f = w x + (1 - w) e`` with ``w = N / (N + K)`` and the data-driven concentration
-    ``K = (N^2 - sum x^2) / sum (x - e)^2``. ``weight`` fixes ``w`` (in [0, 1]) for every birthplace
-    instead. Both tables have the same margins, so ``f`` keeps them exactly and stays non-negative.
-    The weights are returned in ``options["weights"]``. This is our reading of the paper's
-    estimator (one K per birthplace); migest has only the independence part. When stayers dominate
-    the tables (as for countries) the data-driven ``K`` gives weights close to 1, i.e. close to the
-    minimum-migration estimate; pass ``weight`` to impose a stronger shrinkage.
-
-    >>> s0 = np.array([[100., 10], [5, 50]]); s1 = np.array([[95., 12], [8, 52]])
-    >>> lo = demographic_accounting(s0, s1, births=[5, 3], deaths=[4, 2]).od.sum()
-    >>> hi = demographic_accounting(s0, s1, [5, 3], [4, 2], stayer_assumption=False).od.sum()
-    >>> mid = pseudo_bayesian(s0, s1, [5, 3], [4, 2], weight=0.5).od.sum()
-    >>> bool(abs(mid - (lo + hi) / 2) < 1e-9)
-    True
-    """
-    if weight is not None and not 0.0 <= weight <= 1.0:
-        raise MethodInputError("weight must be between 0 and 1.")
-    seed = options.pop("seed", None)
-    tol, maxit = options.get("tol", 1e-6), options.pop("maxit", 10_000)
-    a, z, bm, dm, out, inn, notes, opts, it = _prepare(
-        stock_start, stock_end, births, deaths, **{**_defaults(), **options, "tol": tol})
-    low, high = _minimum_migration(a, z), _independence(a, z, seed, tol, maxit)
-    if weight is None:
-        w = _bfh_weights(low.make_flows(), high.make_flows())
-        alloc = _blend(low, high, w)
-    else:
-        w = np.full(a.shape[0], float(weight))
-        alloc = _blend(low, high, w)
-    opts.update(weights=w, weight=weight, seed="given" if seed is not None else None)
-    return FlowEstimate.build(alloc, a, z, bm, dm, out, inn, "pseudo_bayesian", opts, it, tol, notes)
-
-
-def _bfh_weights(fmin: np.ndarray, find: np.ndarray) -> np.ndarray:
-    """Bishop, Fienberg & Holland's data-driven weight per birthplace k: ``N / (N + K)`` with
-    ``K = (N^2 - sum x^2) / sum (x - e)^2``, ``x`` the minimum-migration and ``e`` the independence table."""
-    nk = fmin.sum(axis=(0, 1))
-    ss = np.einsum("ijk,ijk->k", fmin, fmin)
-    dd = ss - 2 * np.einsum("ijk,ijk->k", fmin, find) + np.einsum("ijk,ijk->k", find, find)
-    dd = np.maximum(dd, 0.0)
-    kk = _ratio(nk ** 2 - ss, dd)
-    return np.where(dd > 1e-12 * np.maximum(ss, 1.0), _ratio(nk, nk + kk), 1.0)
-
-
-def _blend(low: Allocation, high: Allocation, w: np.ndarray) -> Allocation:
-    """``w[k] * low + (1 - w[k]) * high`` per birthplace k, on the O(n^2) summaries; the n^3 array is built
-    only if asked for. Both allocations have the same margins, so the blend keeps them."""
-    v = 1.0 - w
-    if np.all(w == w[0]):  # one weight for every birthplace: the OD table blends too
-        od_full = w[0] * low.od_full + v[0] * high.od_full
-    else:
-        od_full = np.einsum("ijk,k->ij", low.make_flows(), w) + np.einsum("ijk,k->ij", high.make_flows(), v)
-
-    def make_flows() -> np.ndarray:
-        f = low.make_flows()
-        f *= w[None, None, :]
-        f += high.make_flows() * v[None, None, :]
-        return f
-
-    return Allocation(make_flows, od_full, low.stayers * w + high.stayers * v, low.rows * w + high.rows * v,
-                      low.cols * w + high.cols * v, low.iterations + high.iterations)
-
-
-def _defaults() -> dict[str, Any]:
-    return {"match_global": "before-demo-adjust", "birthplace_totals": "rescale", "birth_method": "native",
-            "birth_non_negative": True, "death_method": "proportion", "allow_missing_vitals": False}

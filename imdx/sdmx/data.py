@@ -6,7 +6,10 @@
   (sdmx1 2.28 writes neither SDMX-JSON nor SDMX-CSV 1.0).
 
 Observations come from :meth:`Store.select` (a table of the current values); each source (data
-provider) becomes one data set, since two sources may publish a value for the same key.
+provider) becomes one data set, since two sources may publish a value for the same key. A dataflow's
+measures beside the value (estimates' ``lower``/``upper``) are written as the numeric observation
+attributes ``LOWER_BOUND``/``UPPER_BOUND`` (:data:`imdx.sdmx.structure.MEASURE_ATTRIBUTES`), only where
+known: an observation without an interval, or a dataflow without measures, carries none.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -25,7 +28,7 @@ from sdmx.model import common
 from sdmx.model import v21 as m
 
 from imdx.exports import neutralise
-from imdx.sdmx.structure import AGENCY, AGENCY_ID, VERSION, Structures, dim_id, sdmx_id
+from imdx.sdmx.structure import AGENCY, AGENCY_ID, VERSION, Structures, dim_id, measure_attributes, sdmx_id
 
 #: observation attributes: SDMX id → column of the selected table
 ATTRIBUTE_COLUMNS = {"OBS_STATUS": "obs_status", "UNIT": "unit", "DEFINITION": "definition", "NOTE": "note",
@@ -40,6 +43,8 @@ class Observations:
     frame: pd.DataFrame  # dimension columns (SDMX ids, TIME_PERIOD as text), OBS_VALUE, attributes, source
     dimensions: list[str]  # SDMX dimension ids in DSD order, TIME_PERIOD last
     at_observation: str  # a dimension id, or "AllDimensions"
+    #: the observation attributes written, in order: ATTRIBUTE_COLUMNS, then the measures (LOWER_BOUND, ...)
+    attributes: list[str] = field(default_factory=lambda: list(ATTRIBUTE_COLUMNS))
 
     @property
     def series_dims(self) -> list[str]:
@@ -59,9 +64,18 @@ def observations(structures: Structures, flow_id: str, table, at_observation: st
     out["OBS_VALUE"] = frame["value"].astype("float64")
     for sid, col in ATTRIBUTE_COLUMNS.items():
         out[sid] = frame[col].astype(object).where(frame[col].notna(), None) if col in frame else None
+    measures = measure_attributes(flow)
+    for sid, col in measures.items():
+        out[sid] = _number_texts(frame[col]) if col in frame else None
     out["source"] = frame["source"].astype(str)
     dims = [dim_id(d) for d in flow.dimension_names]
-    return Observations(flow_id, out, dims, at_observation)
+    return Observations(flow_id, out, dims, at_observation, [*ATTRIBUTE_COLUMNS, *measures])
+
+
+def _number_texts(values: pd.Series) -> pd.Series:
+    """Numbers as attribute text written like OBS_VALUE (``5835``, ``5834.27``); None where missing."""
+    return pd.Series([None if (n := _number(v)) is None else repr(n) if isinstance(n, float) else str(n)
+                      for v in values.astype("float64").tolist()], index=values.index, dtype=object)
 
 
 def _missing(v) -> bool:
@@ -107,24 +121,25 @@ def data_message(structures: Structures, obs: Observations, *, structure_specifi
                 sk = m.SeriesKey(described_by=dsd.dimensions)
                 for d, v in zip(obs.series_dims, key):
                     sk.values[d] = m.KeyValue(id=d, value=v, value_for=dsd.dimensions.get(d))
-                ds.add_obs(_observations(rows, obs.obs_dims, dsd, measure, attrs, sk, structure_specific), sk)
+                ds.add_obs(_observations(rows, obs, dsd, measure, attrs, sk, structure_specific), sk)
         else:
-            ds.add_obs(_observations(group, obs.obs_dims, dsd, measure, attrs, None, structure_specific))
+            ds.add_obs(_observations(group, obs, dsd, measure, attrs, None, structure_specific))
         msg.data.append(ds)
     return msg
 
 
-def _observations(rows: pd.DataFrame, obs_dims, dsd, measure, attrs, series_key, structure_specific):
+def _observations(rows: pd.DataFrame, obs: Observations, dsd, measure, attrs, series_key, structure_specific):
     # a missing value: no OBS_VALUE in structure-specific data; ObsValue "NaN" in generic data (required there)
     missing = None if structure_specific else "NaN"
-    cols = obs_dims + ["OBS_VALUE"] + list(ATTRIBUTE_COLUMNS)
+    obs_dims = obs.obs_dims
+    cols = obs_dims + ["OBS_VALUE"] + obs.attributes
     for rec in rows[cols].itertuples(index=False, name=None):
         key = m.Key()
         for d, v in zip(obs_dims, rec):
             key.values[d] = m.KeyValue(id=d, value=v, value_for=dsd.dimensions.get(d))
         value = rec[len(obs_dims)]
         attached = {}
-        for aid, v in zip(ATTRIBUTE_COLUMNS, rec[len(obs_dims) + 1:]):
+        for aid, v in zip(obs.attributes, rec[len(obs_dims) + 1:]):
             if not _missing(v):
                 attached[aid] = m.AttributeValue(value=str(v), value_for=attrs[aid])
         yield m.Observation(series_key=series_key, dimension=key, value_for=measure,
@@ -138,7 +153,7 @@ def to_xml(structures: Structures, obs: Observations, *, structure_specific: boo
     from imdx.sdmx import ml
 
     return ml.write(obs, structure_specific=structure_specific, message_id=message_id(obs.flow_id),
-                    attributes=list(ATTRIBUTE_COLUMNS))
+                    attributes=obs.attributes)
 
 
 def to_xml_via_sdmx1(structures: Structures, obs: Observations, *, structure_specific: bool) -> bytes:
@@ -198,7 +213,7 @@ def to_json(structures: Structures, obs: Observations) -> bytes:
             out["role"] = "time"
         return out
 
-    attr_ids = [a for a in ATTRIBUTE_COLUMNS if frame[a].notna().any()]
+    attr_ids = [a for a in obs.attributes if frame[a].notna().any()]
     attr_values = {a: list(dict.fromkeys(sorted(str(v) for v in frame[a].dropna().unique()))) for a in attr_ids}
     attr_struct = []
     for a in attr_ids:
@@ -256,7 +271,7 @@ def to_csv(structures: Structures, obs: Observations, *, version: str = "1.0.0")
     """SDMX-CSV 1.0 (first column ``DATAFLOW``) or 2.0 (``STRUCTURE``, ``STRUCTURE_ID``, ``ACTION``); text
     cells that start like a formula get a leading apostrophe (:func:`imdx.exports.neutralise`)."""
     ref = f"{AGENCY_ID}:{sdmx_id(obs.flow_id)}({VERSION})"
-    attrs = list(ATTRIBUTE_COLUMNS)
+    attrs = obs.attributes
     frame = obs.frame.sort_values(["source"] + obs.dimensions, kind="stable")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -274,7 +289,8 @@ def to_csv(structures: Structures, obs: Observations, *, version: str = "1.0.0")
 
 def empty_frame(structures: Structures, flow_id: str) -> pd.DataFrame:
     flow = structures.flow(flow_id)
-    return pd.DataFrame(columns=[dim_id(d) for d in flow.dimension_names] + ["OBS_VALUE", *ATTRIBUTE_COLUMNS])
+    return pd.DataFrame(columns=[dim_id(d) for d in flow.dimension_names]
+                        + ["OBS_VALUE", *ATTRIBUTE_COLUMNS, *measure_attributes(flow)])
 
 
 __all__ = ["Observations", "common", "data_message", "observations", "to_csv", "to_json", "to_xml"]

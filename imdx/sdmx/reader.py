@@ -249,7 +249,7 @@ def _identity(msg, data, kind, struct, dsd, name) -> tuple[str, str, str, str]:
 _CSV_LEAD = {"DATAFLOW", "STRUCTURE", "STRUCTURE_ID", "ACTION", "SERIES_KEY", "OBS_KEY"}
 _KNOWN_ATTRS = {"OBS_STATUS", "OBS_CONF", "OBS_COM", "UNIT_MEASURE", "UNIT_MULT", "DECIMALS", "COMMENT",
                 "UPDATED", "TIME_FORMAT", "CONF_STATUS", "EMBARGO_TIME", "TITLE", "UNIT", "OBS_PRE_BREAK",
-                "DEFINITION", "NOTE", "SOURCE"}  # the last three: imdx's own SDMX-CSV
+                "DEFINITION", "NOTE", "SOURCE", "LOWER_BOUND", "UPPER_BOUND"}  # the last five: imdx's own SDMX-CSV
 
 
 def _csv_text(data: bytes, name: str) -> tuple[str, str]:

@@ -8,7 +8,11 @@ Every dataflow of a store (imdx's own and those SDMX imports brought) becomes, u
   ``DESTINATION``, ``ORIGIN``, ``SEX``, ``AGE``), the ``TimeDimension`` ``TIME_PERIOD`` (imdx's
   ``year``), the ``PrimaryMeasure`` ``OBS_VALUE`` and the observation-level attributes
   ``OBS_STATUS``, ``UNIT``, ``DEFINITION``, ``NOTE`` and ``SOURCE`` (the imdx source: two sources
-  may publish a value for one key, e.g. population from WPP and from WDI);
+  may publish a value for one key, e.g. population from WPP and from WDI); and, for a dataflow with
+  measures beside the value (estimates' ``lower`` and ``upper``), one numeric observation-level
+  attribute per measure: ``LOWER_BOUND`` and ``UPPER_BOUND``, the bounds of the value's interval
+  (the names the SDG global DSD uses for them; SDMX's cross-domain concepts have none: ``OBS_CONF``
+  is confidentiality), conditional, so that a value without an interval carries neither;
 * code lists: ``CL_AREA`` (the store's area table: ISO3 codes for countries, M49 codes for regions,
   ...), ``CL_SEX``, ``CL_AGE``, ``CL_POPULATION_TYPE`` and the other imdx code lists, ``CL_OBS_STATUS``,
   ``CL_DEFINITION``; and, for dimensions whose codes are kept as published (``free``), a code list
@@ -40,6 +44,12 @@ CODELISTS = {
     "REMITTANCE_FLOW": ("CL_REMITTANCE_FLOW", "Direction of remittances"),
     "COUNT_UNIT": ("CL_COUNT_UNIT", "Persons or cases"),
     "ASYLUM_DECISION": ("CL_ASYLUM_DECISION", "Decision on an asylum application"),
+    "REPORTER": ("CL_REPORTER", "Who reported a flow (origin or destination country)"),
+    "MIGRANT_CRITERION": ("CL_MIGRANT_CRITERION", "How the reporting country defines a migrant"),
+    "FLOW_COVERAGE": ("CL_FLOW_COVERAGE", "Whom a reported flow covers"),
+    "EXPLOITATION": ("CL_EXPLOITATION", "Form of exploitation of detected trafficking victims"),
+    "REMITTANCE_AMOUNT": ("CL_REMITTANCE_AMOUNT", "Amount sent (remittance costs)"),
+    "REMITTANCE_COST": ("CL_REMITTANCE_COST", "Component of the cost of sending remittances"),
     "OBS_STATUS": ("CL_OBS_STATUS", "Observation status"),
     "STOCK_DEFINITION": ("CL_DEFINITION", "Definition of the migrant stock (UN DESA type of data)"),
 }
@@ -47,6 +57,11 @@ ATTRIBUTE_CONCEPTS = {
     "OBS_STATUS": "Observation status", "UNIT": "Unit of measure",
     "DEFINITION": "Definition used for the observation", "NOTE": "Footnote marks and notes as published",
     "SOURCE": "imdx source (data provider) the value comes from: wpp, undesa_ims, wdi, sdmx, ...",
+}
+#: a dataflow's measures (numeric columns beside ``value``) as observation attributes: imdx name → (SDMX id, name)
+MEASURE_ATTRIBUTES = {
+    "lower": ("LOWER_BOUND", "Lower bound of the interval around the value (its level is in the definition)"),
+    "upper": ("UPPER_BOUND", "Upper bound of the interval around the value (its level is in the definition)"),
 }
 _ID = re.compile(r"[A-Za-z0-9_@$\-]+")
 MAX_FREE_CODES = 5000
@@ -58,6 +73,11 @@ def sdmx_id(flow_id: str) -> str:
 
 def dim_id(name: str) -> str:
     return "TIME_PERIOD" if name == "year" else name.upper()
+
+
+def measure_attributes(flow: Dataflow) -> dict[str, str]:
+    """SDMX attribute id → imdx measure column, for the measures ``flow`` stores beside its value."""
+    return {MEASURE_ATTRIBUTES.get(name, (name.upper(),))[0]: name for name in flow.measures}
 
 
 def _maintained(cls, id, name, **kw):
@@ -151,12 +171,16 @@ class Structures:
     @cached_property
     def concept_scheme(self) -> m.ConceptScheme:
         cs = _maintained(m.ConceptScheme, "CS_IMDX", "imdx concepts")
-        seen = {}
+        seen, measures = {}, {}
         for flow_id in self.store.dataflow_ids():
-            for d in self.flow(flow_id).dimensions:
+            flow = self.flow(flow_id)
+            for d in flow.dimensions:
                 seen.setdefault(dim_id(d.name), d.description)
+            for sid, name in measure_attributes(flow).items():
+                measures.setdefault(sid, MEASURE_ATTRIBUTES.get(name, (sid, f"{name} (a measure beside the value)"))[1])
         seen.update({"TIME_PERIOD": "Time period (year)", "OBS_VALUE": "Observation value"})
         seen.update(ATTRIBUTE_CONCEPTS)
+        seen.update(measures)
         for cid, name in seen.items():
             cs.append(m.Concept(id=cid, name=name))
         return cs
@@ -192,6 +216,11 @@ class Structures:
             dsd.attributes.append(m.DataAttribute(
                 id=aid, related_to=obs_rel, concept_identity=self._concept(aid), local_representation=rep,
                 usage_status=m.UsageStatus.mandatory if aid == "OBS_STATUS" else m.UsageStatus.conditional))
+        for aid in measure_attributes(flow):  # numbers beside the value: LOWER_BOUND, UPPER_BOUND
+            dsd.attributes.append(m.DataAttribute(
+                id=aid, related_to=obs_rel, concept_identity=self._concept(aid), usage_status=m.UsageStatus.conditional,
+                local_representation=common.Representation(
+                    non_enumerated=[common.Facet(value_type=common.FacetValueType.double)])))
         cache[flow_id] = dsd
         return dsd
 

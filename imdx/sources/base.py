@@ -122,7 +122,7 @@ def finish(flow_id: str, frame: pd.DataFrame, flow: dataflows.Dataflow | None = 
     missing = [c for c in dims + ["value"] if c not in frame.columns]
     if missing:
         raise AssertionError(f"harmonised {flow_id} lacks columns {missing}")
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write (pandas 3): the columns replaced below leave ``frame`` as it was
     for col in ATTRIBUTES:
         if col not in out.columns:
             out[col] = coded(["A" if col == "obs_status" else None], np.zeros(len(out), dtype=np.int8))

@@ -48,6 +48,8 @@ _LATIN1, _BYTES = 4 << 12, 2 << 12
 #: the R classes of data frames and their columns that are read here; any other goes to pyreadr
 _FRAME_CLASSES = {"data.frame", "tbl_df", "tbl"}
 _INT32 = struct.Struct(">i")
+#: classes of double columns that pyreadr reads as plain numbers (tsibble's months: days since 1970-01-01)
+_PLAIN_NUMBER_CLASSES = {"yearmonth", "vctrs_vctr"}
 
 
 class _Unsupported(Exception):
@@ -337,7 +339,13 @@ def _column(value) -> pd.Series | pd.Categorical | np.ndarray:
         codes = value.values.astype(np.int32)
         codes = np.where(codes == NA_INTEGER, 0, codes) - 1
         return pd.Categorical.from_codes(codes, categories=value.strings("levels"))
-    if classes:
+    if classes == ["Date"] and value.kind in (REALSXP, INTSXP):  # days since 1970-01-01: dates, as pyreadr
+        days = value.values.astype(np.float64)
+        dates = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
+        known = np.isfinite(days) & (days != NA_INTEGER if value.kind == INTSXP else True)
+        dates[known] = days[known].astype(np.int64)
+        return dates.astype(object)  # datetime.date, None where missing
+    if classes and (set(classes) - _PLAIN_NUMBER_CLASSES or value.kind != REALSXP):
         raise _Unsupported(f"a column of class {classes}")
     if value.kind == REALSXP:
         return value.values.astype(np.float64)

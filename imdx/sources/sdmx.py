@@ -13,8 +13,10 @@ through ``sdmx`` (sdmx1), harmonised and stored as a release of source ``sdmx``.
   area (e.g. Italian municipalities) is kept with its codes as published, said in an info issue.
 * ``SEX`` codes become imdx's (``T`` → ``_T``); ``AGE`` is coded with imdx's list when every code
   is one of it; other dimensions keep their codes as published.
-* ``OBS_STATUS`` is kept; the other attributes (``UNIT_MEASURE``, ``UNIT_MULT``, ...) go to ``note``
-  as ``ID=value`` pairs; the dataflow's unit is the unit attribute when it has one value.
+* ``OBS_STATUS`` is kept; ``LOWER_BOUND`` and ``UPPER_BOUND`` (an interval around the value, as imdx
+  publishes its estimates') become the dataflow's measures ``lower`` and ``upper``; the other attributes
+  (``UNIT_MEASURE``, ``UNIT_MULT``, ...) go to ``note`` as ``ID=value`` pairs; the dataflow's unit is the
+  unit attribute when it has one value.
 * The release: key ``<agency>:<flow>``, edition and publication date from the message header's
   ``Prepared`` time, the file's sha256, the URL it came from.
 
@@ -162,7 +164,10 @@ def harmonise(parsed: Parsed, ctx: LoadContext, file: str) -> tuple[Dataflow, pd
     out["obs_status"] = frame[status_col] if status_col else None
     out.loc[out["obs_status"].isna() & values.isna(), "obs_status"] = "M"
     out.loc[out["obs_status"].isna(), "obs_status"] = "A"
-    others = [a for a in parsed.attrs if a != status_col]
+    bounds = {a: BOUND_ATTRIBUTES[a.upper()] for a in parsed.attrs if a.upper() in BOUND_ATTRIBUTES}
+    for attr, measure in bounds.items():
+        out[measure] = pd.to_numeric(frame[attr], errors="coerce")
+    others = [a for a in parsed.attrs if a != status_col and a not in bounds]
     if others:
         out["note"] = frame[others].apply(
             lambda r: "; ".join(f"{k}={v}" for k, v in r.items() if not pd.isna(v) and v != "") or None,
@@ -175,7 +180,8 @@ def harmonise(parsed: Parsed, ctx: LoadContext, file: str) -> tuple[Dataflow, pd
         units = frame[unit_col].dropna().unique()
         unit = str(units[0]) if len(units) == 1 else f"as published (see {unit_col} in note)"
     flow = Dataflow(flow_id_for(parsed.agency, parsed.flow), parsed.name, tuple(dims), unit,
-                    f"Imported from the SDMX dataflow {parsed.agency}:{parsed.flow}({parsed.version}).")
+                    f"Imported from the SDMX dataflow {parsed.agency}:{parsed.flow}({parsed.version}).",
+                    measures=tuple(m for m in ("lower", "upper") if m in bounds.values()))
     out = out.dropna(subset=["year"]) if parsed.time_dim is not None else out
     if parsed.time_dim is None:
         return flow, _finish_without_year(flow, out)
@@ -187,6 +193,10 @@ def _finish_without_year(flow: Dataflow, frame: pd.DataFrame) -> pd.DataFrame:
     done = finish(flow.id, frame, flow=flow)
     done["year"] = pd.array([None] * len(done), dtype="Int16")
     return done
+
+
+#: SDMX attributes read as measures beside the value (the interval imdx's SDMX output carries)
+BOUND_ATTRIBUTES = {"LOWER_BOUND": "lower", "UPPER_BOUND": "upper"}
 
 
 # -- loading ---------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ EXPLOITATION = {"Sexual exploitation": "SEXUAL", "Forced labour": "FORCED_LABOUR
                 "Other forms of exploitation": "OTHER"}
 SEX = {"Total": "_T", "Female": "F", "Male": "M", "Other": "_O", "Unknown": "_U"}
 AGE = {"Total": "_T", "18 years or over": "Y_GE18", "0 to 17 years": "Y0T17", "Unknown": "_U"}
-NATIONALS = {"Nationals", "Ciudadanos de su pa\ufffds"}
+NATIONALS = {"Nationals", "Ciudadanos de su pa\ufffds", "own country"}
 RESIDUAL = {"Unknown": "_U", "Abroad": "_O"}
 SUPPRESSED = "<5"
 CORRUPT_FROM = 1_000_000  # no country detects a million victims: such values are dates or questionnaire ids
@@ -75,14 +75,12 @@ def read_table(path: Path) -> pd.DataFrame:
     if header[:len(COLUMNS)] != COLUMNS:
         raise SourceFileError(str(path), f"row {HEADER_ROW} reads {header[:len(COLUMNS)]}", sheet=SHEET,
                               row=HEADER_ROW, expected=f"the header {COLUMNS}")
-    body = [r[:len(COLUMNS)] + [""] * (len(COLUMNS) - len(r)) for r in rows[HEADER_ROW:]]
-    frame = pd.DataFrame(body, columns=COLUMNS, dtype=object)
-    for column in COLUMNS:
-        values = frame[column]
-        odd = ~values.map(type).eq(str)
-        if odd.any():
-            frame.loc[odd, column] = [label(v) for v in values[odd]]
-    frame = frame.astype(str)
+    body = rows[HEADER_ROW:]
+    width = len(COLUMNS)
+    if any(len(r) != width for r in body):  # calamine's rows are as wide as the sheet: cut or pad to the header
+        body = [r[:width] + [""] * (width - len(r)) for r in body]
+    frame = pd.DataFrame({name: _texts(values) for name, values in zip(COLUMNS, zip(*body))} if body
+                         else {name: pd.Series([], dtype=str) for name in COLUMNS})
     frame.insert(0, "row", np.arange(len(frame)) + HEADER_ROW + 1)
     frame = frame[(frame[COLUMNS] != "").any(axis=1)]
     bad = ~frame["Year"].str.fullmatch(r"(19|20)\d\d")
@@ -91,6 +89,19 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SourceFileError(str(path), f"Year {row['Year']!r}", sheet=SHEET, row=int(row["row"]), column="J",
                               expected="a year such as 2022")
     return frame
+
+
+def _texts(values: tuple) -> pd.Series:
+    """One column's cells as text, column by column (not cell by cell): years that calamine reads as floats
+    (``2019.0``) become ``2019``; other cells that are not text go through :func:`label`."""
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        numbers = np.array(values, dtype=np.float64)
+        if np.isfinite(numbers).all() and (numbers == np.round(numbers)).all():
+            return pd.Series(numbers.astype(np.int64)).astype(str)
+    if kinds != {str}:
+        values = [v if type(v) is str else label(v) for v in values]
+    return pd.Series(values, dtype=str)
 
 
 def _value(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:

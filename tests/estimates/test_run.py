@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import numpy as np
@@ -40,6 +41,10 @@ def test_every_method_runs_for_both_sexes(estimates):
     assert closed.options["allow_missing_vitals"] is False
     assert by["demographic_accounting_closed", "M"].options["allow_missing_vitals"] is False
     assert any("sex ratio at birth" in n for n in by["demographic_accounting_closed", "M"].notes)
+    pattern = re.compile(r"who moves: outward (\d+)%, return (\d+)%, transit (\d+)%")
+    who = next(m for m in map(pattern.search, by["pseudo_bayesian", "_T"].notes) if m)
+    shares = [int(x) for x in who.groups()]
+    assert 98 <= sum(shares) <= 102 and 15 <= shares[1] <= 35  # returns: the paper's "roughly one of four"
     assert "sex ratio at birth 1.05" in by["demographic_accounting_closed", "M"].definition()
     # men move less than both sexes together, now that their births and deaths are not zero
     assert by["demographic_accounting_closed", "M"].total < closed.total

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imdx.methods.azose_raftery import PRIOR_WEIGHT, azose_raftery
 from imdx.methods.flows_from_stocks import demographic_accounting, migration_rates, stock_differencing
 from imdx.methods.ipf import cm2, cm3, ipf2, ipf3, ipf3_qi
 
@@ -124,6 +125,24 @@ def test_demographic_accounting_matches_migest(prefix, case):
             off = diag = 0.1
         np.testing.assert_allclose(r.flows[~stay], f_r[~stay], rtol=1e-9, atol=off)
         np.testing.assert_allclose(r.flows[stay], f_r[stay], rtol=1e-9, atol=diag)
+
+
+def test_pseudo_bayes_is_the_blend_of_migests_two_ingredients_cell_by_cell():
+    """migest has no pseudo-Bayes function; what it has are the two ingredients, and imdx's estimate is
+    ``(1 - a) ffs_demo() + a ffs_demo(stayer_assumption = FALSE)`` per birthplace: checked on the saved n = 50
+    arrays (every cell, 0.1 persons: migest's IPF tolerance) and the real OD tables (seeded: ~1 person)."""
+    a = PRIOR_WEIGHT
+    x = _inputs("n050")
+    r = azose_raftery(x["s1"], x["s2"], x["b"], x["d"])
+    want = (1 - a) * output_array3("n050", "ffs_demo_default") + a * output_array3("n050", "ffs_demo_nostayer")
+    np.testing.assert_allclose(r.flows, want, rtol=1e-9, atol=0.1)
+    assert np.all(r.options["od_lower"] <= r.od + 1e-9) and np.all(r.od <= r.options["od_upper"] + 1e-9)
+    x = _inputs("real")
+    r = azose_raftery(x["s1"], x["s2"], x["b"], x["d"], bounds=None)
+    want = ((1 - a) * output_matrix("real", "ffs_demo_default_seeded_od")
+            + a * output_matrix("real", "ffs_demo_nostayer_seeded_od"))
+    np.testing.assert_allclose(_offdiag(r.od_with_stayers), _offdiag(want), rtol=0, atol=1.5)
+    np.testing.assert_allclose(np.diag(r.od_with_stayers), np.diag(want), rtol=0, atol=5.0)
 
 
 def test_seed_with_stayer_assumption_is_refused_not_ignored():

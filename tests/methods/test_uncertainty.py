@@ -86,3 +86,15 @@ def test_prior_weight_minimises_the_log_error_on_known_flows():
         best = min(err, key=err.get)
         assert 0.05 <= best <= 0.15, (seed, best)
         assert err[0.10] < 0.5 * err[0.0]  # far better than minimum migration
+
+
+def test_azose_raftery_refuses_what_it_cannot_use():
+    import pytest
+
+    from imdx.methods import MethodInputError
+
+    s0, s1, b, d = case(6, 5)
+    for kwargs, message in (({"prior_weight": 1.5}, "between 0 and 1"), ({"bounds": (0.2, 0.3)}, "enclose"),
+                            ({"seed": np.ones((6, 6))}, "unknown option"), ({"stayer_assumption": False}, "unknown")):
+        with pytest.raises(MethodInputError, match=message):
+            azose_raftery(s0, s1, b, d, **kwargs)

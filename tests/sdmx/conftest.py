@@ -1,6 +1,7 @@
 """A real store for the SDMX tests, once per backend (DuckDB, PostgreSQL): UN World Population Prospects 2024
-(from the mirror) and every SDMX data message of ``<mirror>/sdmx`` imported; served over HTTP by uvicorn
-on 127.0.0.1."""
+(from the mirror), every SDMX data message of ``<mirror>/sdmx`` imported, and flows with intervals (the
+EU-27 pairs both sides report, from the MigMod table, harmonised by ``imdx estimate mirror``'s code for
+two years); served over HTTP by uvicorn on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests.conftest import ALL_BACKENDS
 SDMX_STRUCTURES = {"ESTAT/demography-xs.xml": "ESTAT/demography-structure.xml",
                    "ISTAT/IT1_47_850_data_generic.xml": "ISTAT/IT1_47_850_dataflow_with_datastructure.xml"}
 
+HARMONISED_YEARS = [2018, 2019]
+
 
 def sdmx_files(mirror: Path) -> list[Path]:
     return sorted(p for p in (mirror / "sdmx").rglob("*") if p.is_file() and p.suffix in (".xml", ".json", ".csv"))
@@ -25,8 +28,9 @@ def sdmx_files(mirror: Path) -> list[Path]:
 def sdmx_db(request, tmp_path_factory, mirror, areas):
     """A store (DuckDB path or PostgreSQL URL) with WPP 2024 and the SDMX data messages loaded."""
     from imdx.errors import ImdxError
+    from imdx.estimates import mirror as mirror_flows
     from imdx.load import load_release
-    from imdx.sources import wpp
+    from imdx.sources import eurostat, wpp
     from imdx.sources.fetch import fetch_release
     from imdx.sources.sdmx import load_sdmx
     from imdx.store import connect
@@ -36,7 +40,8 @@ def sdmx_db(request, tmp_path_factory, mirror, areas):
     else:
         db = request.getfixturevalue("pg_database")()
     with connect(db) as store:
-        for spec in wpp.SOURCE.releases:
+        migmod = [s for s in eurostat.SOURCE.releases if s.key == "migmod-eu27-pairs"]
+        for spec in [*wpp.SOURCE.releases, *migmod]:
             paths, files = fetch_release(spec, mirror=mirror, cache=tmp_path_factory.mktemp("cache"))
             assert load_release(store, spec, paths, files, areas).status == "loaded"
         for path in sdmx_files(mirror):
@@ -46,6 +51,8 @@ def sdmx_db(request, tmp_path_factory, mirror, areas):
                 load_sdmx(store, file=path, structure=structure, areas=areas)
             except ImdxError:
                 pass  # the footer-only message; tested on its own
+        harmonised, issues, pairs = mirror_flows.harmonise_all(store, years=HARMONISED_YEARS, replicates=10)
+        assert mirror_flows.store_harmonised(store, harmonised, pairs, issues, 10) is not None
     return db
 
 

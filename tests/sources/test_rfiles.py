@@ -17,7 +17,12 @@ R_FILES = ["unhcr/population.rda", "unhcr/asylum_applications.rda", "unhcr/asylu
            "unhcr/demographics.rda", "unhcr/demographics_v2025.12.0_2001-2025.rda", "unhcr/countries.rda",
            "unhcr/flows.rda", "unhcr/solutions.rda", "unhcr/idmc.rda", "unhcr/unrwa.rda",
            "undesa_ims/derived/ims2020_stock_destination_origin_sex_gdiviz.rda",
-           "wdi/oda_wdi_r_package/development_aid.rds"]
+           "wdi/oda_wdi_r_package/development_aid.rds",
+           "undesa_ims/derived/ims2024_stock_destination_origin_sex_gdidata.rda",
+           "eurostat/derived/migmod_mig_data.rda",
+           # a Date column (iom_mmp: datetime.date, as pyreadr) and tsibble months (yearmonth: plain days)
+           "iom_gdidata/iom_mmp.rda", "iom_gdidata/frontex.rda", "iom_gdidata/irreg_usa.rda",
+           "iom_gdidata/eu_asyapp.rda"]
 
 
 @pytest.fixture

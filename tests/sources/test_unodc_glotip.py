@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from imdx.codes.build import build_areas
@@ -73,6 +74,43 @@ def test_breakdowns_nationals_and_sark(real):
     assert [i.n_obs for i in report if i.type == "damaged-text"] == [98]
     unmapped = [i for i in report if i.type == "unmapped-area"]
     assert unmapped and all(i.column == "G" and i.row for i in unmapped)  # each free-text name, with its cell
+
+
+#: what stays unmapped in the April 2025 file: no name of a country or area (see imdx/codes/aliases/unodc_glotip.csv)
+NOT_AREAS = {
+    "0", "2", "3", "6", "145", "2 maliens", "3 maliens", "3 nig\ufffdriens et 1 tunisien",  # counts written as names
+    "(specify the country)", "(especifique el pa\ufffds)", "(especifique otras nacionalidades)", "Nationality",
+    "TOTAL POR A\u00d1O",  # placeholders and a total
+    "Other Asia", "Other Europe", "Africa others", "Europe others", "EU-28 others", "Africa and Middle East",
+    "Other Central America and Car", "Other Central America and Caribbean", "European Economic Area",
+    "Caribbean (Trinidad and Tobago, Barbados, etc)", "Other Countries (Dominica, Panama, French Guiana, Brazil, etc.)",
+    "foreigners", "Personnes de nationalit\ufffd \ufffdtrang\ufffdre",  # groups imdx has no code for
+    "Former Yugoslavia", "Former Czechoslovakia", "The former Netherlands Antilles",  # former states
+    "Rohingya", "Disputed", "Nigerin", "PERO", "without"}  # a people, a dispute, and three ambiguous spellings
+
+
+def test_citizenship_spellings_map_and_only_non_areas_stay_unmapped(real, mirror):
+    report = real[1]
+    unmapped = [i for i in report if i.type == "unmapped-area"]
+    names = {i.message.split(" is not a known")[0][1:-1] for i in unmapped}
+    assert names == NOT_AREAS  # was 240 spellings; each left is no single country or area
+    assert sum(i.n_obs for i in unmapped) == 103
+    published = glotip.read_table(mirror / "unodc_glotip" / glotip.FILE)
+    published = published[published["Dimension"].isin(["by citizenship", "by country of repatriation"])]
+    loaded = pd.concat(real[0].values())
+    by_row = loaded.set_index("cell_row")["citizenship"].where(loaded["citizenship"].ne("_T").to_numpy(),
+                                                                 loaded.set_index("cell_row")["repatriation"])
+    for category, code in [("Beninoise", "BEN"), ("Burmese", "MMR"), ("Venezolana", "VEN"), ("Hodruanian", "HND"),
+                           ("Columbia", "COL"), ("DOMINICANA", "DOM"), ("Ukraineans", "UKR"),
+                           ("Congolese (DRC)", "COD"),
+                           ("N/A", "_U"), ("Sin determinar", "_U"), ("OTROS", "_O")]:
+        rows = published.loc[published["Category"] == category, "row"]
+        assert len(rows) and set(rows.map(by_row).dropna()) == {code}, category
+    damaged = published[published["Category"].str.contains("\ufffd", regex=False)]
+    resolved = set(damaged["row"].map(by_row).dropna())
+    assert {"PER", "CIV", "MEX", "ESP", "DOM"} <= resolved  # Per\ufffd, C\ufffdte d\ufffdIvoire, ...
+    own = published[published["Category"] == "own country"]
+    assert len(own) and (own["row"].map(by_row) == own["Iso3_code"]).all()  # the reporter's own citizens
 
 
 def damaged_copy(tmp_path, rows):

@@ -37,9 +37,13 @@ def read_sheets(path: Path, sheets: list[str]) -> dict[str, np.ndarray]:
         for sheet in sheets:
             cells = book.rows(sheet)
             width = max((len(r) for r in cells), default=0)
-            grid = np.full((len(cells), width), "", dtype=object)
-            for i, r in enumerate(cells):
-                grid[i, : len(r)] = r
+            if all(len(r) == width for r in cells):  # calamine's rows are as wide as the sheet: one copy
+                grid = np.empty((len(cells), width), dtype=object)
+                grid[:] = cells
+            else:
+                grid = np.full((len(cells), width), "", dtype=object)
+                for i, r in enumerate(cells):
+                    grid[i, : len(r)] = r
             out[sheet] = grid
     return out
 
