@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import socket
+import sys
 
 import click
 
@@ -93,7 +95,8 @@ def serve_cmd(db, host, port, workers, cache_mb, current_mb, registry_edits, log
     # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
     # several: each worker process opens its own read-only connection through the factory
     app = app_from_env(cases) if workers == 1 else "imdx.cli.serve:app_from_env"
-    own_sockets = workers > 1 and port and hasattr(socket, "SO_REUSEPORT")
+    # Linux spreads connections over the sockets sharing a port; elsewhere one socket is shared
+    own_sockets = workers > 1 and port and sys.platform.startswith("linux")
     if own_sockets:  # taken by another program: say so here, not in each worker
         try:
             _listening(host, port, 0, share=False).close()
@@ -146,4 +149,7 @@ def _serve_workers(host: str, port: int, workers: int, log_level: str) -> None:
 
     config = uvicorn.Config("imdx.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
                             log_level=log_level, access_log=False, proxy_headers=False, **SERVER)
-    Multiprocess(config, sockets=[OwnSocket(host, port, config.backlog)]).run()
+    extra = {}
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn: also what each worker runs
+        extra["target"] = uvicorn.Server(config).run
+    Multiprocess(config, sockets=[OwnSocket(host, port, config.backlog)], **extra).run()
