@@ -46,6 +46,7 @@ class CurrentCopy:
         #: every floating column as numbers (null: NaN)
         self.columns: dict[str, np.ndarray | None] = {}
         self.nulls: dict[str, np.ndarray] = {}
+        made = 0  # bytes of the arrays made here (a column without nulls is a view of the table's)
         for name, column in zip(self.table.column_names, self.table.columns):
             if pa.types.is_integer(column.type):
                 self.columns[name] = None if column.null_count == len(column) > 0 else _values(column)
@@ -53,6 +54,9 @@ class CurrentCopy:
                     self.nulls[name] = column.combine_chunks().is_null().to_numpy(zero_copy_only=False)
             elif pa.types.is_floating(column.type):
                 self.columns[name] = column.to_numpy()  # nulls: NaN
+            numbers = self.columns.get(name)
+            if column.null_count and numbers is not None:
+                made += numbers.nbytes
         #: per dimension: (its codes, ascending; where each code's rows start in ``rows``; the rows by code)
         self.index: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name in self.dimensions:
@@ -62,8 +66,7 @@ class CurrentCopy:
             rows = np.argsort(values, kind="stable").astype(np.int32)  # ascending within each code
             codes, starts = np.unique(values[rows], return_index=True)
             self.index[name] = (codes, np.append(starts, len(rows)).astype(np.int64), rows)
-        self.nbytes = self.table.nbytes + sum(a.nbytes for a in self.columns.values() if a is not None and
-                                              a.base is None) + sum(m.nbytes for m in self.nulls.values()) \
+        self.nbytes = self.table.nbytes + made + sum(m.nbytes for m in self.nulls.values()) \
             + sum(c.nbytes + s.nbytes + r.nbytes for c, s, r in self.index.values())
         #: what encodes its rows as JSON (:class:`imdx.store.json_rows.JsonRows`), set by the store that made it
         self.json: JsonRows | None = None
