@@ -22,11 +22,13 @@ is queried and encoded). Prints requests/s and p50/p99 latency of each, and the 
       and net migration by area: about 73,000 different requests), at 200 and 500 clients, against the
       default server (its caches never hit: no request repeats) and datasette serving the same tables from
       SQLite, each with an index on (country, year). Target: imdx at least 10x datasette's requests/s and
-      p99 under 100 ms at 200 clients.
+      p99 under 100 ms at 200 clients. Each server's CPU time per request answered (all its processes, from
+      psutil) is printed beside: on a shared machine far steadier than requests/s.
   (d) memory under the mix (``--soak 300``): the mix at 200 clients for 5 minutes against the default
       server, its resident memory (all its processes) sampled every second and printed every 30 s; target:
       bounded (the last minute within the memory at the start plus what ``imdx serve`` is configured to keep:
-      --cache-mb 256 of answers, twice that of query results, --current-mb 512, per worker) and flat.
+      --cache-mb 256 of answers, twice that of query results, --current-mb 512, per worker) and flat (the last
+      minute within 5% of the most it held from the second minute to two minutes before the end).
   (e) country profiles under the mix (with ``--mix``): ``/country/{code}``, another country each request (every
       country in turn), at 200 clients against the same server: requests/s and p99 (target: p99 under 100 ms;
       no baseline serves these pages).
