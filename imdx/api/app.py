@@ -91,11 +91,11 @@ def create_app(db: str | Path | Store, *, cache_mb: int = 256, current_mb: int =
     if sdmx:
         from imdx.api.sdmx import sdmx_router
 
-        app.include_router(sdmx_router(lambda: state.store, limits))
+        app.include_router(sdmx_router(lambda: state.store, limits, state.slots))
     if portal:
         from imdx.portal import portal_router
 
-        app.include_router(portal_router(lambda: state.store))
+        app.include_router(portal_router(lambda: state.store, state))
         from imdx.portal.research import research_router
 
         app.include_router(research_router(state, cases))

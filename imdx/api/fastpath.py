@@ -18,28 +18,22 @@ code) goes on to the route, which answers it in the API's envelope.
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-
 from starlette.requests import Request
 
 from imdx.api.errors import ApiError, refusal
+from imdx.api.limits import Busy
 from imdx.api.responses import GZIP_MIN, Body, cache_key, negotiate
 from imdx.errors import ImdxError
 
 DATA = "/api/v1/data/"
 #: the most rows an answer computed on the event loop may hold (more: in a thread)
 INLINE_ROWS = 20_000
-#: what :meth:`CachedResponses._data` answers when no thread was free in time
-BUSY = object()
 
 
 class CachedResponses:
     def __init__(self, app, state, expose_headers: list[str]):
         self.app, self.state = app, state
         self.expose = ", ".join(expose_headers).encode()
-        self._threads: ThreadPoolExecutor | None = None
-        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -48,11 +42,8 @@ class CachedResponses:
         body = self.state.responses.get(key)
         if body is None and scope["path"].startswith(DATA):
             body = await self._data(scope, key)
-        if body is BUSY:
-            limits = self.state.limits
-            return await refusal(scope, 503, "busy", f"the server is computing {limits.slots()} answers and more are "
-                                 f"waiting; none was free within {limits.queue_seconds} s (IMDX_HTTP_QUEUE_SECONDS). "
-                                 "Try again in a few seconds.", None, {"Retry-After": "5"})(scope, receive, send)
+        if isinstance(body, Busy):
+            return await refusal(scope, body.status, body.type, body.message, None, body.headers)(scope, receive, send)
         if body is None:
             return await self.app(scope, receive, send)
         accept, inm, origin = "", None, None
@@ -78,7 +69,7 @@ class CachedResponses:
 
     async def _data(self, scope, key):
         """The body of an observations request, computed and cached; None when the route should answer it (an
-        unknown dataflow, an error); :data:`BUSY` when no thread was free in time."""
+        unknown dataflow, an error); :class:`~imdx.api.limits.Busy` when no compute slot was free in time."""
         from imdx.api.routes.data import answer, current, parse
 
         state = self.state
@@ -108,18 +99,11 @@ class CachedResponses:
             return None
         if rows is not None and min(rows.total, query.size) <= INLINE_ROWS:
             body = work(rows)
-        else:
-            if self._slots is None:
-                self._slots = asyncio.Semaphore(state.limits.slots())
-                self._threads = ThreadPoolExecutor(max_workers=state.limits.slots(), thread_name_prefix="imdx-data")
+        else:  # in the compute slots every route shares
             try:
-                await asyncio.wait_for(self._slots.acquire(), state.limits.queue_seconds)
-            except TimeoutError:
-                return BUSY
-            try:
-                body = await asyncio.get_running_loop().run_in_executor(self._threads, work)
-            finally:
-                self._slots.release()
+                body = await state.slots.run(work)
+            except Busy as busy:
+                return busy
         if body is not None:
             state.responses.put(key, body, body.size)
         return body

@@ -10,11 +10,19 @@ when ``imdx serve`` starts (never at import), or given to ``create_app(..., limi
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
+from typing import TypeVar
 
+from imdx.api.errors import ApiError
 from imdx.errors import ConfigError
+
+T = TypeVar("T")
 
 ENV_PREFIX = "IMDX_HTTP_"
 
@@ -42,7 +50,7 @@ class Limits:
     compute_slots: int = _bound(0, "answers computed at the same time per worker process (0: one per CPU); "
                                    "the other requests wait their turn")
     queue_seconds: int = _bound(15, "how long a request waits for a free slot before it is answered 503 with "
-                                    "Retry-After, in seconds")
+                                    "Retry-After, in seconds (0: at once when none is free)")
 
     def page_size_max(self, fmt: str) -> int:
         return self.max_page_size_json if fmt == "json" else self.max_page_size_file
@@ -57,7 +65,8 @@ class Limits:
 
 def limits(env: Mapping[str, str] | None = None, **overrides: int) -> Limits:
     """The limits set by ``IMDX_HTTP_*`` environment variables (of ``env``, by default the process's), with
-    ``overrides`` on top; a value that is not a whole number of 1 or more (0 for ``compute_slots``) is a
+    ``overrides`` on top; a value that is not a whole number of 1 or more (0 for ``compute_slots`` and
+    ``queue_seconds``) is a
     :class:`~imdx.errors.ConfigError` naming the variable."""
     env = os.environ if env is None else env
     values: dict[str, int] = {}
@@ -66,7 +75,7 @@ def limits(env: Mapping[str, str] | None = None, **overrides: int) -> Limits:
         if raw is None:
             continue
         text = raw.strip()
-        low = 0 if f.name == "compute_slots" else 1
+        low = 0 if f.name in ("compute_slots", "queue_seconds") else 1
         if not (text.isascii() and text.isdigit() and len(text) <= 12 and int(text) >= low):
             raise ConfigError(f"{Limits.env_name(f.name)}={raw!r} is not a whole number of {low} or more; "
                               f"unset it for the default ({f.default})")
@@ -77,3 +86,60 @@ def limits(env: Mapping[str, str] | None = None, **overrides: int) -> Limits:
 def documented() -> list[tuple[str, int, str]]:
     """(environment variable, default, what it bounds) for every limit (``imdx serve --help``, docs/api.md)."""
     return [(Limits.env_name(f.name), f.default, f.metadata["help"]) for f in fields(Limits)]  # type: ignore[misc]
+
+
+class Busy(ApiError):
+    """No compute slot was free within the queue wait: answered 503 ``busy`` with ``Retry-After`` (in the API's
+    envelope under ``/api`` and ``/sdmx``, the portal's error page elsewhere)."""
+
+    RETRY_AFTER = 5
+
+    def __init__(self, slots: int, seconds: int):
+        super().__init__(503, "busy", f"the server is computing {slots} answer(s) and more are waiting; none was "
+                         f"free within {seconds} s ({Limits.env_name('queue_seconds')}). Try again in a few seconds.",
+                         None, {"Retry-After": str(self.RETRY_AFTER)})
+
+
+class ComputeSlots:
+    """Where a server computes its answers: at most :meth:`Limits.slots` at once per process, each in a thread of
+    its own pool (not the event loop's, not Starlette's shared pool of 40), FIFO; a request waits at most
+    ``queue_seconds`` for a slot, then :class:`Busy`. So a crowd on any route (data, pages, revisions, searches)
+    takes turns with the others, the CPU is not split among more answers than it has cores, and the memory of
+    answers being computed is that of a few at a time.
+
+    A slot is freed when its computation ends, also when the request that asked for it has gone (a client that
+    disconnected does not let more computations run than there are slots)."""
+
+    def __init__(self, limits: Limits):
+        self.size, self.wait = limits.slots(), limits.queue_seconds
+        self._free: asyncio.Semaphore | None = None  # made on first use, in the server's event loop
+        self._threads: ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)`` in a slot, with the caller's context variables; :class:`Busy` when no slot was
+        free in time."""
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.size)
+            self._threads = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="imdx-compute")
+        free = self._free
+        if not free.locked():
+            await free.acquire()  # one is free: no suspension, no timer
+        elif self.wait <= 0:
+            raise Busy(self.size, self.wait)
+        else:
+            try:
+                await asyncio.wait_for(free.acquire(), self.wait)
+            except TimeoutError:
+                raise Busy(self.size, self.wait) from None
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        try:
+            done = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        except BaseException:
+            free.release()
+            raise
+        done.add_done_callback(lambda _: free.release())
+        return await asyncio.shield(done)
+
+    def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from isal import igzip
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -89,7 +88,8 @@ def cache_key(version: int, scope) -> tuple:
 
 
 async def respond(request: Request, compute: Callable[[], Body]) -> Response:
-    """Send the cached body of this request, computing it (in a worker thread) on a miss."""
+    """Send the cached body of this request, computing it on a miss in one of the server's compute slots
+    (:class:`~imdx.api.limits.ComputeSlots`: :class:`~imdx.api.limits.Busy` when none was free in time)."""
     state = request.app.state.imdx
     cache = state.responses
     key = cache_key(state.current(), request.scope)
@@ -103,6 +103,6 @@ async def respond(request: Request, compute: Callable[[], Body]) -> Response:
                 done.gzipped()
             return done
 
-        body = await run_in_threadpool(work)
+        body = await state.slots.run(work)
         cache.put(key, body, body.size)
     return send(request, body)

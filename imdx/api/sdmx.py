@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from imdx.api.errors import STATUS_TYPES, ApiError, response_for
-from imdx.api.limits import Limits
+from imdx.api.limits import Busy, ComputeSlots, Limits
 from imdx.sdmx import data as sdmx_data
 from imdx.sdmx.structure import AGENCY_ID, VERSION, Structures, dim_id, sdmx_id
 from imdx.store.base import Store
@@ -336,9 +336,12 @@ def _add_references(st: Structures, flows: dict, resource: str, references: str,
                 found[kind] = []
 
 
-def sdmx_router(get_store: Callable[[], Store], limits: Limits = DEFAULT_LIMITS) -> APIRouter:
-    """The ``/sdmx`` routes over the store that ``get_store()`` returns, within ``limits``."""
+def sdmx_router(get_store: Callable[[], Store], limits: Limits = DEFAULT_LIMITS,
+                slots: ComputeSlots | None = None) -> APIRouter:
+    """The ``/sdmx`` routes over the store that ``get_store()`` returns, within ``limits``, each answer computed in
+    ``slots`` (the app's compute slots: 503 ``busy`` when none was free in time)."""
     router = APIRouter(prefix="/sdmx", tags=["SDMX"])
+    slots = slots or ComputeSlots(limits)
 
     def guarded(request: Request, fn):
         """The answer, or the envelope of the error: here, so that the router keeps its envelope when it
@@ -347,6 +350,12 @@ def sdmx_router(get_store: Callable[[], Store], limits: Limits = DEFAULT_LIMITS)
             return fn()
         except Exception as err:  # noqa: BLE001 -- every error is answered in the envelope (bugs are logged)
             return response_for(request, err)
+
+    async def computed(request: Request, fn):
+        try:
+            return await slots.run(guarded, request, fn)
+        except Busy as busy:
+            return response_for(request, busy)
 
     data_responses: dict[int | str, dict[str, Any]] = {
         200: {"content": {m: {} for m in DATA_FORMATS.values()}, "description": "SDMX data"}, **ERRORS}
@@ -357,21 +366,21 @@ def sdmx_router(get_store: Callable[[], Store], limits: Limits = DEFAULT_LIMITS)
                 responses=data_responses)
     @router.get("/data/{flow}/{key}/{provider}", summary="SDMX data of a dataflow for a key and a provider",
                 response_class=Response, responses=data_responses)
-    def data(request: Request, flow: str, key: str | None = None, provider: str | None = None,
+    async def data(request: Request, flow: str, key: str | None = None, provider: str | None = None,
              startPeriod: str | None = None, endPeriod: str | None = None,
              dimensionAtObservation: str | None = None, detail: str | None = None,
              edition: str | None = None, format: str | None = None):
         params = {"startPeriod": startPeriod, "endPeriod": endPeriod, "format": format, "detail": detail,
                   "dimensionAtObservation": dimensionAtObservation, "edition": edition}
-        return guarded(request, lambda: data_response(get_store(), flow, key, provider, params,
-                                                      request.headers.get("accept"), limits))
+        return await computed(request, lambda: data_response(get_store(), flow, key, provider, params,
+                                                             request.headers.get("accept"), limits))
 
     def structure_route(resource: str):
-        def handler(request: Request, agency: str = "all", id: str = "all", version: str = "latest",
-                    references: str = "none", detail: str = "full", format: str | None = None):
-            return guarded(request, lambda: structure_response(get_store(), resource, agency, id, version,
-                                                               references, detail, request.headers.get("accept"),
-                                                               format))
+        async def handler(request: Request, agency: str = "all", id: str = "all", version: str = "latest",
+                          references: str = "none", detail: str = "full", format: str | None = None):
+            return await computed(request, lambda: structure_response(get_store(), resource, agency, id, version,
+                                                                      references, detail,
+                                                                      request.headers.get("accept"), format))
 
         handler.__name__ = f"{resource}_structure"
         return handler

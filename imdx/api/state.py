@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from imdx.api.limits import Limits
+from imdx.api.limits import ComputeSlots, Limits
 from imdx.store.base import Store
 
 log = logging.getLogger("imdx.api")
@@ -80,6 +80,8 @@ class ApiState:
         self.store = store
         self.freshness = freshness
         self.limits = limits or Limits()
+        #: where every answer that is not cached is computed (a few at a time; see ComputeSlots)
+        self.slots = ComputeSlots(self.limits)
         #: encoded responses by (version, path, sorted query); query results (Arrow tables) by (version,
         #: resolved query), so that the pages of one query are sliced from one result
         self.responses = LRUCache(response_cache_bytes, max_item_bytes=response_cache_bytes // 8)
@@ -131,4 +133,5 @@ class ApiState:
         return self.flows.get(flow_id) or FlowReleases()
 
     def close(self) -> None:
+        self.slots.close()
         self.store.close()

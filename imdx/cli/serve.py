@@ -27,12 +27,13 @@ SERVER = {"loop": "asyncio", "http": "httptools"}
 
 def app_from_env(cases=None):
     """The app factory uvicorn's worker processes call (``imdx.cli.serve:app_from_env``); ``cases``: the case
-    database's service, served by a single worker."""
+    database's service, served by a single worker. The bounds of requests are the ``IMDX_HTTP_*`` variables'."""
     from imdx.api import create_app
+    from imdx.api.limits import limits
 
     return create_app(os.environ[DB_ENV], cache_mb=int(os.environ.get(CACHE_ENV, "256")),
                       current_mb=int(os.environ.get(CURRENT_ENV, "512")), cases=cases,
-                      registry_edits=os.environ.get(EDITS_ENV) == "1")
+                      registry_edits=os.environ.get(EDITS_ENV) == "1", limits=limits())
 
 
 def _has_data(target) -> bool:

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import pandas as pd
 import pyarrow as pa
@@ -53,7 +54,7 @@ class Num:
 
     @property
     def missing(self) -> bool:
-        return self.value is None or pd.isna(self.value)
+        return absent(self.value)
 
     def text(self) -> str:
         return fmt(self.value, self.kind)
@@ -62,9 +63,20 @@ class Num:
         return json.dumps(self.check, separators=(",", ":"), default=str)
 
 
+def absent(value) -> bool:
+    """Whether ``value`` is missing (None, NaN, pandas' NA): pandas' isna, without its cost for plain floats."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # NaN only
+    if isinstance(value, (int, str)):
+        return False
+    return bool(pd.isna(value))
+
+
 def fmt(value, kind: str) -> str:
     """The one formatter of numbers on every page (the tests use it too)."""
-    if value is None or pd.isna(value):
+    if absent(value):
         return "–"
     if kind == "percent":
         return f"{value:,.1f}"
@@ -107,6 +119,11 @@ class Reader:
                 self._cache.clear()
                 self._index = {}
                 self._version = version
+
+    @property
+    def version(self) -> int | None:
+        """The store's version that what this reader keeps was read at."""
+        return self._version
 
     def cached(self, key, compute: Callable):
         self._fresh()
@@ -161,8 +178,11 @@ class Reader:
 
     def has(self, flow_id: str) -> bool:
         """True when the store holds observations of ``flow_id`` (a known dataflow may have none yet)."""
-        editions = self.editions()
-        return self.servable(flow_id) and bool((editions.loc[editions["dataflow"] == flow_id, "n_obs"] > 0).any())
+        return flow_id in self.cached(("held",), self._held)
+
+    def _held(self) -> frozenset[str]:
+        editions, servable = self.editions(), set(self.servable_ids())
+        return frozenset(f for f in editions.loc[editions["n_obs"] > 0, "dataflow"] if f in servable)
 
     def flow(self, flow_id: str) -> Dataflow:
         return self.store.dataflow(flow_id)
@@ -196,10 +216,13 @@ class Reader:
         return self.cached(("areas",), compute)
 
     def area(self, code: str) -> dict | None:
-        table = self.area_table()
-        row = table[table["code"] == code]
-        return None if row.empty else {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v)
-                                        for k, v in row.iloc[0].to_dict().items()}  # no "nan" on a page
+        found = self.cached(("area_rows",), self._area_rows).get(code)
+        return None if found is None else dict(found)
+
+    def _area_rows(self) -> dict[str, dict]:
+        """Every area's row by code (no "nan" on a page: missing values are None)."""
+        return {row["code"]: {k: (None if not isinstance(v, (str, bool)) and pd.isna(v) else v) for k, v in row.items()}
+                for row in self.area_table().to_dict("records")}
 
     def country_codes(self) -> set[str]:
         return self.cached(("countries",), lambda: set(
@@ -271,7 +294,11 @@ def keyed(frame, cols: tuple[str, ...]) -> dict[tuple, dict]:
     if frame is None or len(frame) == 0:
         return {}
     records = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else frame
-    return {tuple(r[c] for c in cols): r for r in records}
+    if len(cols) == 1:
+        col = cols[0]
+        return {(r[col],): r for r in records}
+    key = itemgetter(*cols)
+    return {key(r): r for r in records}
 
 
 def one(frame: pd.DataFrame, **eq) -> pd.Series | None:
@@ -292,14 +319,14 @@ def num_one(row, kind: str, flow: str, source: str, filters: dict, edition: str 
     note = row.get("note")
     value = row["value"]
     release = row.get("release_id")
-    return Num(None if value is None or pd.isna(value) else float(value), kind, check,
+    return Num(None if absent(value) else float(value), kind, check,
                note=note if isinstance(note, str) and note.strip() else None, status=row.get("obs_status"),
-               release_id=int(release) if release is not None and not pd.isna(release) else None)
+               release_id=None if absent(release) else int(release))
 
 
 def total(values) -> float | None:
     """Sum of the values that are not missing; None when all are (SQL's sum)."""
-    present = [v for v in values if v is not None and not pd.isna(v)]
+    present = [v for v in values if not absent(v)]
     return float(sum(present)) if present else None
 
 
@@ -314,4 +341,4 @@ def num_sum(value, kind: str, flow: str, source: str, filters: dict, countries_o
         check["countries_only"] = countries_only
     if exclude:
         check["exclude"] = exclude
-    return Num(None if value is None or pd.isna(value) else float(value), kind, check)
+    return Num(None if absent(value) else float(value), kind, check)

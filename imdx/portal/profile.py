@@ -290,7 +290,7 @@ def country_profile(reader: Reader, code: str, edition: str | None = None) -> di
                             for f in ("migrant_stock", "migrant_stock_share", "refugees", "asylum_decisions",
                                       "remittances", "fdi_inflows", "oda_received", "gdp")
                             if reader.has(f) and (f != "migrant_stock_share" or stock["has_share"])]}
-    return reader.cached(("profile", code, edition), compute)
+    return compute()  # (not kept: the rendered page is, in the app's answer cache, bounded in bytes)
 
 
 # -- corridor ----------------------------------------------------------------------------------
@@ -356,4 +356,4 @@ def corridor(reader: Reader, origin: str, destination: str, edition: str | None 
                               "Bilateral remittances (both directions)":
                                   api_csv("bilateral_remittances", sender=f"{origin},{destination}",
                                           receiver=f"{origin},{destination}")}}
-    return reader.cached(("corridor", origin, destination, edition), compute)
+    return compute()  # (as a profile: the rendered page is kept)

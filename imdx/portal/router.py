@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import inspect
 import json
 import mimetypes
 import re
@@ -19,6 +20,7 @@ import weakref
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -26,11 +28,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from imdx.api.limits import ComputeSlots, Limits
+from imdx.api.responses import Body, cache_key
 from imdx.errors import ImdxError
 from imdx.model.notes import marks as footnote_marks
 from imdx.portal import charts, chord, explain, explore, flows, grapher, home, pages, profile
 from imdx.portal.data import Reader, fmt
 from imdx.store.base import Store
+
+if TYPE_CHECKING:
+    from imdx.api.state import ApiState
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -47,7 +54,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
-    env.globals["num"] = render_num
+    env.filters["num"] = render_num  # a filter: called directly by the compiled template (a global is not)
     env.globals["footnotes"] = render_footnotes
     env.globals["embed"] = charts.embed
     env.globals["value_text"] = explore.value_text
@@ -65,12 +72,12 @@ def render_num(n, tag: str = "td") -> Markup:
     """A number cell: the formatted value, its flags (estimated; footnote marks as published, each a link to
     its text in the page's notes) and, on ``?checks=1`` pages, the check that reproduces it from the store
     (``data-check``, ``data-value``)."""
-    parts = [f'<{tag} class="num{" missing" if n.missing else ""}"']
-    if getattr(_CHECKS, "on", False) and n.check:  # (a number folded from many has no check of its own)
-        parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if n.missing else repr(n.value)}"')
-    parts.append(">")
-    parts.append('<span class="v" aria-label="no data">–</span>' if n.missing
-                 else f'<span class="v">{n.text()}</span>')
+    missing = n.missing
+    parts = [f'<{tag} class="num missing"' if missing else f'<{tag} class="num"']
+    if n.check and getattr(_CHECKS, "on", False):  # (a number folded from many has no check of its own)
+        parts.append(f' data-check="{escape(n.check_json())}" data-value="{"" if missing else repr(n.value)}"')
+    parts.append('><span class="v" aria-label="no data">–</span>' if missing
+                 else f'><span class="v">{n.text()}</span>')
     if n.status == "E":
         parts.append('<abbr class="flag" title="estimated value">e</abbr>')
     if n.note:
@@ -211,15 +218,48 @@ def timed(fn):
     return inner
 
 
-def portal_router(get_store: Callable[[], Store]) -> APIRouter:
-    """The portal's pages over the store that ``get_store()`` returns (mount at the app's root)."""
+def portal_router(get_store: Callable[[], Store], state: ApiState | None = None) -> APIRouter:
+    """The portal's pages over the store that ``get_store()`` returns (mount at the app's root); with the app's
+    ``state``, each page is computed in its compute slots (:class:`~imdx.api.limits.ComputeSlots`: 503 ``busy``,
+    the portal's error page, when none was free in time) and the pages that only the store decides (a country, a
+    corridor, the map, the flows, the sources) are kept, rendered, in its answer cache (bounded by ``--cache-mb``,
+    emptied when a release is committed), from which the same address is answered again without computing."""
     router = APIRouter(include_in_schema=False)
+    slots = state.slots if state is not None else ComputeSlots(Limits())
 
     def reader() -> Reader:
         return reader_for(get_store())
 
+    def page(fn=None, *, kept: bool = False):
+        """The route ``fn`` (a plain function) as the app calls it: in a compute slot, timed; ``kept``: its 200
+        answers cached (see above)."""
+        def wrap(fn):
+            timed_fn = timed(fn)
+
+            @functools.wraps(fn)
+            async def inner(request: Request, *args, **kwargs):
+                if "request" in own:
+                    kwargs["request"] = request
+                if not kept or state is None:
+                    return await slots.run(timed_fn, *args, **kwargs)
+                key = cache_key(state.current(), request.scope)
+                response = await slots.run(timed_fn, *args, **kwargs)
+                if (response.status_code == 200 and isinstance(response, HTMLResponse)
+                        and reader().version == key[0]):  # rendered from the version the key names
+                    body = Body(bytes(response.body), "text/html; charset=utf-8", dict(HEADERS))
+                    state.responses.put(key, body, body.size)
+                return response
+
+            own = inspect.signature(fn).parameters
+            params = [p for p in own.values() if p.name != "request"]
+            inner.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+                [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+                + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params])
+            return inner
+        return wrap(fn) if fn is not None else wrap
+
     @router.get("/", response_class=HTMLResponse)
-    @timed
+    @page(kept=True)
     def home_page(indicator: str = "", year: str | None = None, checks: str = ""):
         r = reader()
         page = home.map_page(r, indicator, year)
@@ -228,7 +268,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                       about=explain.indicator(page["indicator"].id) if page["indicator"] else None)
 
     @router.get("/country/{code}", response_class=HTMLResponse)
-    @timed
+    @page(kept=True)
     def country(code: str, checks: str = "", q: str = "", edition: str = ""):
         r = reader()
         area = r.area(code) or r.area(code.upper())
@@ -245,12 +285,12 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
 
         return render("country.html", checks=checks == "1", reader=r, title=area["name"], area=area, region=region,
                       subregion=sub, p=data, searched=q.strip()[:200],
-                      research=country_research(r.store, area["code"]),
+                      research=country_research(r, area["code"]),
                       charts=country_charts(area, data),
                       income=names.get(area.get("wb_income")) if isinstance(area.get("wb_income"), str) else None)
 
     @router.get("/corridor/{origin}/{destination}", response_class=HTMLResponse)
-    @timed
+    @page(kept=True)
     def corridor(origin: str, destination: str, checks: str = "", edition: str = ""):
         r = reader()
         o, d = pages.resolve_area(r, origin), pages.resolve_area(r, destination)
@@ -269,7 +309,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                       origin_name=names.get(o, o), destination_name=names.get(d, d), c=c)
 
     @router.get("/flows", response_class=HTMLResponse)
-    @timed
+    @page(kept=True)
     def flows_page(year: str | None = None, method: str | None = None, sex: str | None = None,
                    level: str | None = None, incomplete: str = "", checks: str = ""):
         data = flows.flows_page(reader(), year=year, method=method, sex=sex, level=level, incomplete=incomplete == "1")
@@ -278,7 +318,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                       palette=chord.PALETTE)
 
     @router.get("/chart", response_class=HTMLResponse)
-    @timed
+    @page
     def chart_page(request: Request, checks: str = "", embed: str = ""):
         r = reader()
         try:
@@ -295,7 +335,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                       base_url=str(request.base_url))
 
     @router.get("/chart.{kind}")
-    @timed
+    @page
     def chart_file(request: Request, kind: str):
         r = reader()
         if kind not in ("csv", "json", "svg", "png"):
@@ -320,7 +360,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                                                           "Cache-Control": "public, max-age=300"})
 
     @router.get("/explore", response_class=HTMLResponse)
-    @timed
+    @page
     def explore_page(request: Request):
         r = reader()
         state = explore.state_from(r, request.query_params)
@@ -332,7 +372,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                       query_string=str(request.url.query))
 
     @router.get("/explore.xlsx")
-    @timed
+    @page
     def explore_excel(request: Request):
         r = reader()
         state = explore.state_from(r, request.query_params)
@@ -346,12 +386,12 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @router.get("/sources", response_class=HTMLResponse)
-    @timed
+    @page(kept=True)
     def sources():
         return render("sources.html", title="Sources and data issues", s=pages.sources_page(reader()))
 
     @router.get("/search", response_class=HTMLResponse)
-    @timed
+    @page
     def search(q: str = "", all: str = ""):
         """Search; a text that names one area exactly goes straight to its page (``all=1``: list the results)."""
         res = pages.search(reader(), q)
@@ -360,7 +400,7 @@ def portal_router(get_store: Callable[[], Store]) -> APIRouter:
         return render("search.html", title=f"Search: {q}" if q else "Search", res=res, q=q)
 
     @router.get("/static/{path:path}")
-    def static(path: str, request: Request):
+    async def static(path: str, request: Request):  # files read once and kept: on the event loop
         target = (STATIC / path).resolve()
         if STATIC.resolve() not in target.parents or not target.is_file():
             if path.startswith("vendor/"):

@@ -31,6 +31,21 @@ def test_every_page_type_renders_on_the_server(http, url):
         assert "<table" in html and "<caption>" in html  # tables are in the HTML: the page works without scripts
 
 
+def test_a_profile_is_rendered_once_then_answered_from_the_answer_cache(http):
+    """A page only the store decides is kept rendered (per store version): the same address is answered again
+    with the same bytes and headers without computing it (no Server-Timing), and with 304 to its ETag."""
+    url = "/country/NAM?q=kept+once"  # an address no other test asks for
+    first, again = http.get(url), http.get(url)
+    assert first.status_code == again.status_code == 200
+    assert "server-timing" in first.headers and "server-timing" not in again.headers
+    assert again.content == first.content and "<h1>Namibia</h1>" in again.text
+    for name in ("content-type", "content-security-policy", "cache-control", "x-content-type-options"):
+        assert again.headers[name] == first.headers[name], name
+    assert http.get(url, headers={"if-none-match": again.headers["etag"]}).status_code == 304
+    checked = http.get(url + "&checks=1")  # another address: rendered with its checks
+    assert "server-timing" in checked.headers and "data-check=" in checked.text and "data-check=" not in first.text
+
+
 def test_static_assets_are_served_locally(http):
     for path in ("/static/portal.css", "/static/portal.js", "/static/vendor/vega.min.js",
                  "/static/vendor/vega-lite.min.js", "/static/vendor/vega-embed.min.js",

@@ -16,7 +16,6 @@ from enum import Enum
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from imdx.api import params
@@ -212,7 +211,7 @@ class RegistryRoutes:
         if not isinstance(body, dict):
             raise ApiError(400, "malformed-body", "the body must be a JSON object", None)
         version = self._version(request, body)
-        saved = await run_in_threadpool(
+        saved = await self.state.slots.run(
             self._change, lambda store: self._registry(store).save(principal, kind, entry_id, body, version))
         return _send(saved, 200 if version is not None else 201)
 
@@ -224,7 +223,7 @@ class RegistryRoutes:
         if version is None:
             raise ApiError(400, "missing-parameter", "say which version you delete: If-Match: \"N\" or ?version=N",
                            "version")
-        await run_in_threadpool(self._change,
+        await self.state.slots.run(self._change,
                                 lambda store: self._registry(store).delete(principal, kind, entry_id, version))
         return Response(status_code=204)
 
@@ -246,7 +245,7 @@ class RegistryRoutes:
                 return import_3w(store, path, principal, owner=request.query_params.get("organisation"))
 
         try:
-            result = await run_in_threadpool(self._change, work)
+            result = await self.state.slots.run(self._change, work)
         except ThreeWImportError as err:
             return Response(json_bytes({"error": {"status": 422, "type": "invalid-3w", "message": str(err),
                                                   "parameter": None},
@@ -281,22 +280,22 @@ def register(app: FastAPI, state: ApiState, cases=None, *, editable: bool = Fals
     routes = RegistryRoutes(state, who, login, editable)
 
     async def index(request: Request) -> Response:
-        return _send(await run_in_threadpool(routes.index, request))
+        return _send(await state.slots.run(routes.index, request))
 
     async def entries(request: Request) -> Response:
-        return _send(await run_in_threadpool(routes.entries, request))
+        return _send(await state.slots.run(routes.entries, request))
 
     async def entry(request: Request, kind: str, id: str) -> Response:
-        return _send(await run_in_threadpool(routes.entry, request, kind, id))
+        return _send(await state.slots.run(routes.entry, request, kind, id))
 
     async def gaps(request: Request) -> Response:
-        return _send(await run_in_threadpool(routes.gaps, request))
+        return _send(await state.slots.run(routes.gaps, request))
 
     async def audit(request: Request) -> Response:
-        return _send(await run_in_threadpool(routes.audit, request))
+        return _send(await state.slots.run(routes.audit, request))
 
     async def export(request: Request) -> Response:
-        return await run_in_threadpool(routes.export_3w, request)
+        return await state.slots.run(routes.export_3w, request)
 
     tags: list[str | Enum] = ["registry"]
     limits = state.limits
