@@ -8,9 +8,9 @@ before a release was committed is not answered after it.
 A request for observations (``/api/v1/data/{dataflow}``) that is not cached is computed here too, by the same
 functions as its route (:func:`imdx.api.routes.data.parse` and :func:`~imdx.api.routes.data.answer`), without
 the framework's routing, its middleware and a thread pool: when the store holds the dataflow's current values in
-memory and the request asks for them (no ``edition``, no ``as_of``), selecting at most :data:`INLINE_ROWS` rows
-(:meth:`~imdx.store.base.Store.current_rows`), it is computed on the event loop (about a millisecond: handing it
-to a thread would cost more than it saves); otherwise in one of a few threads
+memory and the request asks for them (no ``edition``, no ``as_of``), answering at most :data:`INLINE_ROWS` rows
+(:meth:`~imdx.store.base.Store.current`), it is computed on the event loop (a few tenths of a millisecond:
+handing it to a thread would cost more than it saves); otherwise in one of a few threads
 (:meth:`~imdx.api.limits.Limits.slots`, by default one per CPU: more would only take turns), for which a request
 waits at most ``queue_seconds`` (then: 503 ``busy`` with ``Retry-After``). An error (a bad parameter, an unknown
 code) goes on to the route, which answers it in the API's envelope.
@@ -26,7 +26,7 @@ from imdx.api.responses import GZIP_MIN, Body, cache_key, negotiate
 from imdx.errors import ImdxError
 
 DATA = "/api/v1/data/"
-#: the most rows a query answered on the event loop may select (more: in a thread)
+#: the most rows an answer computed on the event loop may hold (more: in a thread)
 INLINE_ROWS = 20_000
 
 
@@ -70,7 +70,7 @@ class CachedResponses:
     async def _data(self, scope, key):
         """The body of an observations request, computed and cached; None when the route should answer it (an
         unknown dataflow, an error); :class:`~imdx.api.limits.Busy` when no compute slot was free in time."""
-        from imdx.api.routes.data import answer, parse
+        from imdx.api.routes.data import answer, current, parse
 
         state = self.state
         flow_id = scope["path"][len(DATA):]
@@ -84,19 +84,21 @@ class CachedResponses:
         except (ApiError, ImdxError):
             return None
 
-        def work() -> Body | None:
+        def work(rows=None) -> Body | None:
             try:
-                body = answer(state, query)
+                body = answer(state, query, rows)
             except (ApiError, ImdxError):
                 return None
             if gzip_wanted and len(body.content) >= GZIP_MIN:
                 body.gzipped()
             return body
 
-        rows = None if query.edition or query.as_of else \
-            state.store.current_rows(flow_id, query.filters, source=query.source)
-        if rows is not None and rows <= INLINE_ROWS:
-            body = work()
+        try:
+            rows = current(state, query, read=False)  # reading a copy takes seconds: not on the event loop
+        except (ApiError, ImdxError):
+            return None
+        if rows is not None and min(rows.total, query.size) <= INLINE_ROWS:
+            body = work(rows)
         else:  # in the compute slots every route shares
             try:
                 body = await state.slots.run(work)

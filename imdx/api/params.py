@@ -105,10 +105,11 @@ def page_bounds(total: int, page: int, size: int) -> tuple[int, int, int]:
 
 def links(request: Request, page: int, pages: int) -> dict[str, str | None]:
     """Relative links to this, the next and the previous page (same query, another ``page``)."""
-    items = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "page"])
+    base = f"{request.url.path}?{kept}{'&' if kept else ''}page="  # encoded once: this is on every answer's way
 
     def at(p: int) -> str:
-        return f"{request.url.path}?{urlencode(items + [('page', str(p))])}"
+        return f"{base}{p}"
 
     return {"self": at(page), "next": at(page + 1) if page < pages else None,
             "prev": at(page - 1) if page > 1 else None, "first": at(1), "last": at(pages)}

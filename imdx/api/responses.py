@@ -1,25 +1,26 @@
 """Encoded responses with an ETag, Cache-Control, conditional GET (304) and pre-compressed gzip.
 
 A :class:`Body` is computed once per distinct request (path and query) and cached; sending it again
-costs a dictionary lookup. Bodies of 500 bytes or more are gzip-compressed once (at the fastest level), on
-first demand, and sent with ``Content-Encoding: gzip`` to clients that accept it (the app's GZipMiddleware then
-leaves them alone and compresses only the other responses).
+costs a dictionary lookup. Bodies of 500 bytes or more are gzip-compressed once (by ISA-L through python-isal:
+six times as fast as zlib's fastest level on a page of observations, and smaller), on first demand, and sent
+with ``Content-Encoding: gzip`` to clients that accept it (the app's GZipMiddleware then leaves them alone and
+compresses only the other responses).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from isal import igzip
 from starlette.requests import Request
 from starlette.responses import Response
 
 CACHE_CONTROL = "public, max-age=300"
 GZIP_MIN = 500
-#: zlib's fastest level: 2.3x as fast as level 5 on a page of observations, whose output is 8% larger
+#: ISA-L's level 1: 50 us for a page of 420 observations (160 KB; zlib's fastest level: 290 us), 4% smaller
 GZIP_LEVEL = 1
 
 
@@ -42,7 +43,7 @@ class Body:
 
     def gzipped(self) -> bytes:
         if self._gzipped is None:
-            self._gzipped = gzip.compress(self.content, compresslevel=GZIP_LEVEL, mtime=0)
+            self._gzipped = igzip.compress(self.content, compresslevel=GZIP_LEVEL, mtime=0)
         return self._gzipped
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import socket
+import sys
 
 import click
 
@@ -13,6 +16,13 @@ from imdx.errors import StoreError
 #: the environment variables through which ``imdx serve`` hands its settings to each worker process
 DB_ENV, CACHE_ENV, CURRENT_ENV, EDITS_ENV = ("IMDX_API_DB", "IMDX_API_CACHE_MB", "IMDX_API_CURRENT_MB",
                                              "IMDX_API_REGISTRY_EDITS")
+
+
+#: uvicorn's event loop and HTTP parser. Python's own loop, not uvloop: a busy uvloop loop accepts one new connection
+#: per turn, and when 500 clients connected at once to a saturated server the last ones waited 15 s for their first
+#: answer (none waited more than 0.8 s with Python's loop, which accepts every waiting connection each turn); it
+#: costs about 0.025 ms more CPU per request. httptools (C) parses HTTP.
+SERVER = {"loop": "asyncio", "http": "httptools"}
 
 
 def app_from_env(cases=None):
@@ -86,9 +96,61 @@ def serve_cmd(db, host, port, workers, cache_mb, current_mb, registry_edits, log
     # one worker: open the store here, so that a store that cannot be opened fails with a clear message;
     # several: each worker process opens its own read-only connection through the factory
     app = app_from_env(cases) if workers == 1 else "imdx.cli.serve:app_from_env"
+    # Linux spreads connections over the sockets sharing a port; elsewhere one socket is shared
+    own_sockets = workers > 1 and port and sys.platform.startswith("linux")
+    if own_sockets:  # taken by another program: say so here, not in each worker
+        try:
+            _listening(host, port, 0, share=False).close()
+        except OSError as err:
+            raise click.UsageError(f"cannot listen on {host}:{port}: {err.strerror}; choose another --port") from None
     click.echo(f"imdx on http://{host}:{port}/ (portal), /api/v1 and /sdmx (store {display(path)}, {workers} "
                "worker(s)); "
                "Ctrl+C stops it",
                err=True)
-    uvicorn.run(app, factory=workers > 1, host=host, port=port, workers=workers, log_level=log_level,
-                access_log=False, proxy_headers=False)
+    if own_sockets:
+        _serve_workers(host, port, workers, log_level)
+    else:
+        uvicorn.run(app, factory=workers > 1, host=host, port=port, workers=workers, log_level=log_level,
+                    access_log=False, proxy_headers=False, **SERVER)
+
+
+class OwnSocket:
+    """What uvicorn's supervisor hands each worker process in place of the socket it would share: unpickled in the
+    worker, a listening socket of its own on the same port (``SO_REUSEPORT``), so that the kernel spreads new
+    connections evenly over the workers. A shared socket is accepted from by whichever worker wakes first: under a
+    crowd one worker held 124 connections and the other 76, and the first had the longer waits."""
+
+    def __init__(self, host: str, port: int, backlog: int):
+        self.host, self.port, self.backlog = host, port, backlog
+
+    def __reduce__(self):
+        return _listening, (self.host, self.port, self.backlog)
+
+    def close(self) -> None:  # the supervisor's socket: nothing to close
+        pass
+
+
+def _listening(host: str, port: int, backlog: int, share: bool = True) -> socket.socket:
+    """A socket on ``host:port``: listening, shared with the other workers (``share``); or bound only (a check
+    that no other program, another ``imdx serve`` included, listens there)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if share:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if share:
+        sock.listen(backlog)
+    return sock
+
+
+def _serve_workers(host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn's supervisor (restarts, signals) over ``workers`` processes, each with a socket of its own."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("imdx.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
+                            log_level=log_level, access_log=False, proxy_headers=False, **SERVER)
+    extra = {}
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn: also what each worker runs
+        extra["target"] = uvicorn.Server(config).run
+    Multiprocess(config, sockets=[OwnSocket(host, port, config.backlog)], **extra).run()

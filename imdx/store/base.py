@@ -316,9 +316,11 @@ class Store(ABC):
         that :meth:`select` of current values (no ``edition``, no ``as_of``) answers without a query; the same
         rows as the query would give. 0 (the default): none."""
 
-    def current_rows(self, dataflow: str, filters: dict[str, list], *, source: str | None = None) -> int | None:
-        """How many rows :meth:`select` of current values with these filters gives, when it answers them from
-        memory (:meth:`keep_current`; counted without decoding them); None when it would query."""
+    def current(self, dataflow: str, filters: dict[str, list], *, source: str | None = None, read: bool = True):
+        """The rows :meth:`select` of current values with these filters gives, chosen from memory
+        (:meth:`keep_current`) and not decoded yet: an :class:`imdx.store.reads.CurrentRows` (``total``; any slice
+        of them as a table, or as JSON objects); None when the store keeps no copy of them (then: :meth:`select`).
+        ``read=False``: None also when the copy is not in memory yet (instead of reading it now)."""
         return None
 
     @abstractmethod

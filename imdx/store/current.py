@@ -13,11 +13,17 @@ from its tables.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
-#: bytes per row of a copy, besides its dimensions: value (8), release id (4), seven attribute ids (28)
-ROW_BYTES = 40
+if TYPE_CHECKING:
+    from imdx.store.json_rows import JsonRows
+
+#: bytes per row of a copy, besides its dimensions: value (8), release id (4), seven attribute ids (28), and room
+#: for copies of columns holding nulls as numbers (null: -1 or NaN) with their masks (37)
+ROW_BYTES = 80
 #: bytes per row and dimension: the id (4), its place in the index (4), and room for a copy of a column with
 #: nulls or of another width (``year``) as numbers (4)
 DIMENSION_BYTES = 12
@@ -25,8 +31,8 @@ DIMENSION_BYTES = 12
 
 def estimated_bytes(rows: int, dimensions: int, measures: int = 0) -> int:
     """What a copy of ``rows`` current values with ``dimensions`` dimensions and ``measures`` measures beside
-    the value (8 bytes each) holds (to decide before reading)."""
-    return rows * (ROW_BYTES + DIMENSION_BYTES * dimensions + 8 * measures)
+    the value (8 bytes each, twice that when they hold nulls) holds (to decide before reading)."""
+    return rows * (ROW_BYTES + DIMENSION_BYTES * dimensions + 16 * measures)
 
 
 class CurrentCopy:
@@ -36,65 +42,87 @@ class CurrentCopy:
     def __init__(self, coded: pa.Table, dimensions: list[str]):
         self.table = coded.combine_chunks()
         self.dimensions = list(dimensions)
-        self.columns: dict[str, np.ndarray] = {}
+        #: every integer column as numbers (null: -1, or a mask in ``nulls``; a column of nulls only: None),
+        #: every floating column as numbers (null: NaN)
+        self.columns: dict[str, np.ndarray | None] = {}
+        self.nulls: dict[str, np.ndarray] = {}
+        made = 0  # bytes of the arrays made here (a column without nulls is a view of the table's)
+        for name, column in zip(self.table.column_names, self.table.columns):
+            if pa.types.is_integer(column.type):
+                self.columns[name] = None if column.null_count == len(column) > 0 else _values(column)
+                if column.null_count and name not in self.dimensions and self.columns[name] is not None:
+                    self.nulls[name] = column.combine_chunks().is_null().to_numpy(zero_copy_only=False)
+            elif pa.types.is_floating(column.type):
+                self.columns[name] = column.to_numpy()  # nulls: NaN
+            numbers = self.columns.get(name)
+            if column.null_count and numbers is not None:
+                made += numbers.nbytes
         #: per dimension: (its codes, ascending; where each code's rows start in ``rows``; the rows by code)
         self.index: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for name in self.dimensions + ["release_id"]:
-            self.columns[name] = _values(self.table[name])
         for name in self.dimensions:
             values = self.columns[name]
+            if values is None:  # a dimension without a code: no filter holds it
+                values = self.columns[name] = np.full(len(self), -1, dtype=np.int32)
             rows = np.argsort(values, kind="stable").astype(np.int32)  # ascending within each code
             codes, starts = np.unique(values[rows], return_index=True)
             self.index[name] = (codes, np.append(starts, len(rows)).astype(np.int64), rows)
-        self.nbytes = self.table.nbytes + sum(a.nbytes for a in self.columns.values() if a.base is None) \
+        self.nbytes = self.table.nbytes + made + sum(m.nbytes for m in self.nulls.values()) \
             + sum(c.nbytes + s.nbytes + r.nbytes for c, s, r in self.index.values())
+        #: what encodes its rows as JSON (:class:`imdx.store.json_rows.JsonRows`), set by the store that made it
+        self.json: JsonRows | None = None
 
     def __len__(self) -> int:
         return self.table.num_rows
 
-    def _rows_of(self, dimension: str, wanted: np.ndarray) -> tuple[int, list[tuple[int, int]]]:
-        """(how many rows, their (start, stop) spans in the dimension's index) holding one of ``wanted``."""
-        codes, starts, _ = self.index[dimension]
-        if len(codes) == 0:
-            return 0, []
-        at = np.searchsorted(codes, wanted)
-        at = at[(at < len(codes)) & (codes[np.minimum(at, len(codes) - 1)] == wanted)]
-        spans = [(int(starts[i]), int(starts[i + 1])) for i in np.unique(at)]
-        return sum(b - a for a, b in spans), spans
-
     def count(self, filters: dict[str, list[int]], release_ids: list[int] | None = None) -> int:
         """How many rows :meth:`select` gives (without taking them)."""
-        rows = self._rows(filters, release_ids)
-        return len(self) if rows is None else len(rows)
+        return len(self.positions(filters, release_ids))
 
     def select(self, filters: dict[str, list[int]], release_ids: list[int] | None = None) -> pa.Table:
         """The rows (in the store's order) whose dimensions hold one of the codes of ``filters`` (dimension ->
         ids; years as numbers) and, when given, whose release is one of ``release_ids``."""
-        rows = self._rows(filters, release_ids)
-        return self.table if rows is None else self.table.take(pa.array(rows, pa.int64()))
+        return self.take(self.positions(filters, release_ids))
 
-    def _rows(self, filters: dict[str, list[int]], release_ids: list[int] | None) -> np.ndarray | None:
-        """The positions (ascending) of the rows :meth:`select` gives; None for every row."""
-        wanted = {d: np.asarray(v, dtype=np.int64) for d, v in filters.items()}
+    def take(self, rows: np.ndarray) -> pa.Table:
+        """The rows at ``rows`` (positions from :meth:`positions`)."""
+        return self.table if len(rows) == len(self) else self.table.take(pa.array(rows, pa.int64()))
+
+    def positions(self, filters: dict[str, list[int]], release_ids: list[int] | None = None) -> np.ndarray:
+        """The positions (ascending: the store's order) of the rows :meth:`select` gives."""
+        wanted = dict(filters)
         if release_ids is not None:
-            wanted["release_id"] = np.asarray(release_ids, dtype=np.int64)
+            wanted["release_id"] = release_ids
         if not wanted:
-            return None
-        indexed = {d: self._rows_of(d, v) for d, v in wanted.items() if d in self.index}
-        if not indexed:
-            rows = np.arange(len(self), dtype=np.int64)
-        else:  # the rows of the most selective filter, then the others applied to them alone
-            first = min(indexed, key=lambda d: indexed[d][0])
+            return np.arange(len(self), dtype=np.int64)
+        spans = {d: self._spans(d, v) for d, v in wanted.items() if d in self.index}
+        if spans:  # the rows of the most selective filter, then the others applied to them alone
+            first = min(spans, key=lambda d: spans[d][0])
             by_code = self.index[first][2]
-            spans = indexed[first][1]
-            rows = np.sort(np.concatenate([by_code[a:b] for a, b in spans])) if spans else \
-                np.empty(0, dtype=np.int64)
+            found = [by_code[a:b] for a, b in spans[first][1]]
+            rows = found[0] if len(found) == 1 else np.sort(np.concatenate(found)) if found else \
+                np.empty(0, dtype=np.int32)
             del wanted[first]
+        else:
+            rows = np.arange(len(self), dtype=np.int64)
         for name, values in wanted.items():
             if len(rows) == 0:
                 break
-            rows = rows[np.isin(self.columns[name][rows], values)]
+            column = self.columns[name]
+            if column is None:  # nulls only: no filter holds it
+                return np.empty(0, dtype=np.int64)
+            rows = rows[column[rows] == values[0]] if len(values) == 1 else \
+                rows[np.isin(column[rows], np.asarray(values, dtype=np.int64))]
         return rows
+
+    def _spans(self, dimension: str, wanted: list[int]) -> tuple[int, list[tuple[int, int]]]:
+        """(how many rows, their (start, stop) spans in the dimension's index) holding one of ``wanted``."""
+        codes, starts, _ = self.index[dimension]
+        spans = []
+        for code in sorted(set(wanted)):
+            at = int(codes.searchsorted(code))
+            if at < len(codes) and codes[at] == code:
+                spans.append((int(starts[at]), int(starts[at + 1])))
+        return sum(b - a for a, b in spans), spans
 
 
 def _values(column: pa.ChunkedArray) -> np.ndarray:
@@ -102,4 +130,4 @@ def _values(column: pa.ChunkedArray) -> np.ndarray:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if array.null_count:
         array = array.fill_null(-1)
-    return array.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)  # a view of an int32 column
+    return array.to_numpy(zero_copy_only=False)  # a view of the column when it holds no null

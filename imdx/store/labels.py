@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,6 +78,14 @@ class Labels:
         """``mapping[text]`` for each id (null where the text is not a key), e.g. the names of area codes;
         ``name`` keys the cache, so one name must always mean one mapping."""
         return pc.take(self._cached(name, lambda t: pa.array([mapping.get(x) for x in t], pa.string())), ids)
+
+    def json(self, name: str = "texts", mapping: dict | None = None) -> np.ndarray:
+        """Each id's text (or ``mapping[text]``: null where the text is not a key) encoded as JSON, at ``id + 1``;
+        at 0, ``null`` (for a missing value); ``name`` keys the cache, as in :meth:`lookup`."""
+        def make(texts):
+            values = texts if mapping is None else [mapping.get(t) for t in texts]
+            return np.array([b"null"] + [orjson.dumps(v) for v in values], dtype=object)
+        return self._cached(f"json {name}", make)
 
     def _cached(self, name: str, make):
         count, array = self._read.get(name, (-1, None))  # no lock on the way that almost every call takes

@@ -19,7 +19,9 @@ import pyarrow.compute as pc
 
 from imdx.codes.areas import Areas
 from imdx.model.dataflows import Dataflow
+from imdx.store.base import result_columns
 from imdx.store.current import CurrentCopy
+from imdx.store.json_rows import JsonRows
 from imdx.store.labels import Labels, text_columns
 
 
@@ -44,6 +46,27 @@ class ReleaseNames:
 
     def column(self, name: str) -> pa.Array:
         return self.sources if name == "source" else self.editions
+
+
+class CurrentRows:
+    """Current values chosen from their copy in memory (:meth:`CodedReads.current`): how many, and any slice of
+    them decoded, as :meth:`~imdx.store.base.Store.select` gives them, or as JSON objects."""
+
+    def __init__(self, reads: CodedReads, flow: Dataflow, copy: CurrentCopy, encoder: JsonRows, rows,
+                 labels: Labels):
+        self._reads, self._flow, self._copy, self._rows, self._labels = reads, flow, copy, rows, labels
+        self._encoder = encoder
+        self.total = len(rows)
+        self.columns = result_columns(flow)
+
+    def table(self, start: int = 0, stop: int | None = None) -> pa.Table:
+        """The rows ``start:stop`` (of :attr:`total`), decoded."""
+        return self._reads._decoded(self._flow, self._copy.take(self._rows[start:stop]), self.columns, self._labels)
+
+    def json(self, start: int = 0, stop: int | None = None) -> bytes:
+        """The rows ``start:stop`` as a JSON array of objects: the bytes of ``orjson.dumps(records(table))``
+        (:func:`imdx.api.encode.records`) for :meth:`table`'s rows."""
+        return self._encoder.encode(self._rows[start:stop])
 
 
 class CodedReads:
@@ -136,12 +159,21 @@ class CodedReads:
         return self._kept("area names", read)
 
     # -- current values in memory ----------------------------------------------------------------
-    def current_rows(self, dataflow, filters, *, source=None) -> int | None:
-        kept = self._copies.get(dataflow)
-        if kept is None or kept[1] is None or kept[0] != self.version():
+    def current(self, dataflow, filters, *, source=None, read=True) -> CurrentRows | None:
+        if self._copy_budget == 0 or dataflow not in self.servable_dataflows():
             return None
-        ids = None if source is None else self._release_table().ids_of(source)
-        return kept[1].count(self._stored_filters(self.dataflow(dataflow), filters, self.labels()), ids)
+        flow = self.dataflow(dataflow)
+        if read:
+            copy = self._current_copy(flow)
+        else:
+            kept = self._copies.get(dataflow)
+            copy = kept[1] if kept is not None and kept[0] == self.version() else None
+        if copy is None or copy.json is None:  # the copy's encoder is made with it (_current_copy)
+            return None
+        labels = self.labels()
+        ids = self._stored_filters(flow, filters, labels)
+        rows = copy.positions(ids, None if source is None else self._release_table().ids_of(source))
+        return CurrentRows(self, flow, copy, copy.json, rows, labels)
 
     def keep_current(self, max_bytes: int, *, now: bool = False) -> None:
         self._copy_budget = max(0, int(max_bytes))
@@ -171,6 +203,11 @@ class CodedReads:
             read_at, coded = self._read_current(flow, self._copy_budget - used)
             copy = None if coded is None else \
                 CurrentCopy(self._ordered(flow, coded, self.labels()), flow.dimension_names)
+            if copy is not None:  # its JSON encoder made here too (a second or so for a million rows), not by a request
+                releases = self._release_table()
+                copy.json = JsonRows(copy, result_columns(flow), set(text_columns(flow)), flow.unit, self.labels(),
+                                     self._area_names(), (releases.release_ids.to_pylist(),
+                                                          releases.sources.to_pylist(), releases.editions.to_pylist()))
             copies = {f: c for f, c in self._copies.items() if c[0] == read_at}  # what another version kept goes
             copies[flow.id] = (read_at, copy)
             self._copies = copies

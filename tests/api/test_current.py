@@ -37,7 +37,7 @@ def test_memory_and_queries_give_the_same_answers(small_store):
     from_memory = _answers(kept)
     assert [s for s, _, _ in queried] == [200] * 8 + [400, 404]
     assert from_memory == queried
-    assert kept.state.imdx.store.current_rows("migrant_stock", {}) is not None  # answered from memory indeed
+    assert kept.state.imdx.store.current("migrant_stock", {}) is not None  # answered from memory indeed
 
 
 def test_the_answer_cache_never_holds_more_than_its_bytes():

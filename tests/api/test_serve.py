@@ -65,3 +65,38 @@ def test_serve_loads_an_empty_store_first_and_stops_when_nothing_loads(tmp_path)
     assert result.exit_code != 0
     assert "is empty: loading every source first" in result.output
     assert "nothing could be loaded" in str(result.exception)
+
+
+def test_workers_listen_each_on_their_own_socket(api_db):
+    """With --workers 2 each worker listens on a socket of its own (SO_REUSEPORT): the kernel spreads new
+    connections over both (a shared socket gave one worker most of a crowd); a second server on the port is
+    refused with the port named, before it starts."""
+    import socket
+
+    import psutil
+
+    proc, url = _serve(api_db, "--workers", "2")
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        _wait(proc, f"{url}/api/v1")
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        listening = {p.pid for p in workers for c in p.net_connections() if c.status == "LISTEN"
+                     and c.laddr.port == port}
+        assert len(listening) == 2
+        clients = []
+        for _ in range(40):  # open connections, each answered once and kept open
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(b"GET /api/v1 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(12).startswith(b"HTTP/1.1 200")
+            clients.append(s)
+        held = [sum(1 for c in psutil.Process(pid).net_connections() if c.status == "ESTABLISHED"
+                    and c.laddr.port == port) for pid in listening]
+        assert sum(held) == 40 and min(held) >= 5, held  # both took a share (binomial: below 5 of 40 is ~1e-7)
+        for s in clients:
+            s.close()
+        second = subprocess.run([sys.executable, "-m", "imdx.cli", "serve", "--db", str(api_db), "--port", str(port),
+                                 "--workers", "2"], capture_output=True, text=True, timeout=120)
+        assert second.returncode != 0 and f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert _wait(proc, f"{url}/api/v1").status_code == 200  # the first one still serves
+    finally:
+        _stop(proc)

@@ -195,7 +195,7 @@ def test_an_empty_place_is_not_a_store_to_serve(backend):
 SHARED = {"latest_release"}
 #: hints with a default that does nothing (a backend may ignore them): every backend still keeps current values
 #: in memory (the other one, CPUs shared with the load's workers, only DuckDB uses)
-HINTS = {"share_cpus", "keep_current", "current_rows"}
+HINTS = {"share_cpus", "keep_current", "current"}
 
 
 @pytest.mark.parametrize("module, name", [("imdx.store.duckdb_store", "DuckDBStore"),

@@ -7,9 +7,11 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import orjson
 import pandas as pd
 import pytest
 
+from imdx.api.encode import records
 from imdx.store import connect
 
 
@@ -56,7 +58,9 @@ def test_the_copy_answers_as_the_query(stores):
         if full.num_rows == 0:
             assert kept.select(flow_id, {"year": [2020]}).equals(queried.select(flow_id, {"year": [2020]}))
             continue
-        assert kept.current_rows(flow_id, {}) == full.num_rows
+        rows = kept.current(flow_id, {})
+        assert rows.total == full.num_rows and rows.table().equals(full)
+        assert rows.json() == orjson.dumps(records(full))  # every row of every dataflow, encoded from the copy
         flow, sources = queried.dataflow(flow_id), sorted(set(full["source"].to_pylist()))
         for _ in range(12):
             filters = _filters(rng, flow, full)
@@ -65,10 +69,17 @@ def test_the_copy_answers_as_the_query(stores):
             expected = queried.select(flow_id, filters, source=source, columns=columns)
             got = kept.select(flow_id, filters, source=source, columns=columns)
             assert got.equals(expected), (flow_id, filters, source, columns)
-            assert kept.current_rows(flow_id, filters, source=source) == got.num_rows
+            rows = kept.current(flow_id, filters, source=source)
+            assert rows.total == got.num_rows
+            if columns is None:  # a page of them, decoded and as JSON
+                start = rng.randrange(rows.total + 1)
+                stop = min(rows.total, start + rng.choice([0, 1, 7, 1000]))
+                page = expected.slice(start, stop - start)
+                assert rows.table(start, stop).equals(page), (flow_id, filters, source, start, stop)
+                assert rows.json(start, stop) == orjson.dumps(records(page)), (flow_id, filters, source, start)
             compared += 1
     assert compared > 100
-    assert queried.current_rows("migrant_stock", {}) is None  # not kept: queried
+    assert queried.current("migrant_stock", {}) is None  # not kept: queried
 
 
 def test_editions_and_dates_are_still_queried(stores):
@@ -82,7 +93,7 @@ def test_copies_stay_within_the_memory_given(small):
     with connect(small, read_only=True) as store:
         store.keep_current(1)  # too little for any copy: every read is a query
         assert store.select("births", {"area": ["KEN"]}).num_rows > 0
-        assert store.current_rows("births", {"area": ["KEN"]}) is None
+        assert store.current("births", {"area": ["KEN"]}) is None
         budget = 4 * 2**20
         store.keep_current(budget)
         for flow_id in store.servable_dataflows():
@@ -125,3 +136,38 @@ def test_measures_come_from_the_copy_as_from_the_query(backend, areas):
         now = both("harmonised_flows", {"origin": ["ESP"]}, source="imdx-estimates")
         assert now.select(["value", "lower", "upper"]).to_pylist() == [{"value": 6000.0, "lower": 5900.0,
                                                                         "upper": 6100.0}]
+
+
+def test_read_false_answers_only_from_a_copy_in_memory(small):
+    """``current(read=False)`` (what the server calls on its event loop) never reads a copy from the store."""
+    with connect(small, read_only=True) as store:
+        store.keep_current(2**30)
+        assert store.current("births", {"area": ["KEN"]}, read=False) is None and "births" not in store._copies
+        rows = store.current("births", {"area": ["KEN"]})  # reads it
+        assert rows.total == store.select("births", {"area": ["KEN"]}).num_rows > 0
+        assert store.current("births", {"area": ["KEN"]}, read=False).total == rows.total
+        assert store.current("births", {"area": ["NOWHERE"], "year": [99999]}, read=False).json() == b"[]"
+
+
+def test_hostile_texts_and_numbers_encode_as_the_decoded_rows(backend, areas):
+    """Notes with quotes, backslashes, newlines, markup, formula starts and emoji, and values at the edges of a
+    double (NaN, infinities, -0.0, the smallest and largest): the JSON written from the copy is byte for byte what
+    orjson writes for the decoded rows, in each backend."""
+    from imdx.ingest import ingest
+    from imdx.store.base import ReleaseRecord
+
+    notes = ['say "hi"', "back\\slash", "new\nline\ttab", "</script><b>", "=HYPERLINK(\"x\")", "🙂 ünïcödé", None]
+    values = [float("nan"), float("inf"), float("-inf"), -0.0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2]
+    rows = [{"origin": o, "destination": "BEL", "method": "de_beer_2010", "year": 2000 + i, "value": v, "note": n}
+            for i, (v, n) in enumerate(zip(values, notes)) for o in ("ESP", "FRA")]
+    record = ReleaseRecord("imdx-estimates", "h", "hostile", "2025-01-01", date(2025, 1, 1), "test")
+    with backend.open() as store:
+        ingest(store, record, {"harmonised_flows": pd.DataFrame(rows)}, areas=areas.copy())
+        store.keep_current(2**30)
+        for filters in ({}, {"origin": ["FRA"]}, {"year": [2001, 2005]}):
+            got = store.current("harmonised_flows", filters)
+            decoded = store.select("harmonised_flows", filters)
+            assert got.total == decoded.num_rows > 0
+            assert got.json() == orjson.dumps(records(decoded)), filters
+            assert got.json(1, 3) == orjson.dumps(records(decoded.slice(1, 2)))
+        assert {r["note"] for r in orjson.loads(store.current("harmonised_flows", {}).json())} == set(notes)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import orjson
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
@@ -93,30 +95,55 @@ def compute(state: ApiState, request: Request, flow_id: str) -> Body:
     return answer(state, parse(state, request, flow_id))
 
 
-def answer(state: ApiState, query: DataQuery) -> Body:
-    """The body of a checked request: its page of the query's rows, as JSON, CSV or Parquet."""
+def current(state: ApiState, query: DataQuery, read: bool = True):
+    """The query's rows chosen from the store's copy of current values in memory
+    (:meth:`~imdx.store.base.Store.current`; ``read=False``: only from a copy already in memory), or None when it
+    must query them (an edition, a date, no copy)."""
+    if query.edition is not None or query.as_of is not None:
+        return None
+    return state.store.current(query.flow.id, query.filters, source=query.source, read=read)
+
+
+def answer(state: ApiState, query: DataQuery, rows=None) -> Body:
+    """The body of a checked request: its page of the query's rows, as JSON, CSV or Parquet; ``rows``: its
+    :func:`current` rows when they were already chosen."""
     request, flow, fmt, page, size = query.request, query.flow, query.fmt, query.page, query.size
     filters, edition, source = query.filters, query.edition, query.source
     as_of = query.as_of
-    table = _table(state, state.store, flow, filters, edition, source, as_of)
-    start, stop, pages = params.page_bounds(table.num_rows, page, size)
-    chunk = table.slice(start, stop - start)
+    if rows is None:
+        rows = current(state, query)
+    if rows is None:  # queried (and the result kept, for its other pages)
+        table = _table(state, state.store, flow, filters, edition, source, as_of)
+        total = table.num_rows
+    else:  # chosen from memory again for another page: cheaper than keeping it
+        total = rows.total
+    start, stop, pages = params.page_bounds(total, page, size)
+
+    def chunk() -> pa.Table:
+        return table.slice(start, stop - start) if rows is None else rows.table(start, stop)
+
     link = params.links(request, page, pages)
-    paging = {"X-Total-Count": str(table.num_rows), "X-Page": str(page), "X-Page-Size": str(size),
+    paging = {"X-Total-Count": str(total), "X-Page": str(page), "X-Page-Size": str(size),
               "X-Pages": str(pages), "Link": params.link_header(link)}
     if fmt == "json":
+        data: list[dict] | orjson.Fragment
+        if rows is None:
+            page_rows = chunk()
+            columns, data = page_rows.column_names, records(page_rows)
+        else:  # the same bytes as records() of the decoded rows, encoded from the copy
+            columns, data = rows.columns, orjson.Fragment(rows.json(start, stop))
         document = {"dataflow": flow.id, "name": flow.name, "unit": flow.unit,
                     "query": {"filters": filters, "edition": edition, "source": source,
                               "as_of": as_of.isoformat() if as_of else None},
-                    "total": table.num_rows, "page": page, "page_size": size, "pages": pages, "links": link,
-                    "columns": chunk.column_names, "data": records(chunk)}
+                    "total": total, "page": page, "page_size": size, "pages": pages, "links": link,
+                    "columns": columns, "data": data}
         return Body(json_bytes(document), params.MEDIA_TYPES["json"], paging)
     name = f"{flow.id}{'-' + edition if edition else ''}{'-p' + str(page) if pages > 1 else ''}.{fmt}"
     headers = {**paging, "Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
-        return Body(csv_bytes(chunk), params.MEDIA_TYPES["csv"], headers)
-    meta = {"imdx:dataflow": flow.id, "imdx:unit": flow.unit, "imdx:total": str(table.num_rows)}
-    return Body(parquet_bytes(chunk, meta), params.MEDIA_TYPES["parquet"], headers)
+        return Body(csv_bytes(chunk()), params.MEDIA_TYPES["csv"], headers)
+    meta = {"imdx:dataflow": flow.id, "imdx:unit": flow.unit, "imdx:total": str(total)}
+    return Body(parquet_bytes(chunk(), meta), params.MEDIA_TYPES["parquet"], headers)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
