@@ -320,7 +320,8 @@ def implausible_jumps(flow: Dataflow, frame: pd.DataFrame, areas: Areas, context
     values, series = value[taking[order]], series[order]
     same = np.r_[False, series[1:] == series[:-1]]
     prev = np.r_[np.nan, values[:-1]]
-    ratio = values / prev
+    with np.errstate(over="ignore"):  # a jump past the largest double is infinite, still a jump
+        ratio = values / prev
     hits = np.flatnonzero(same & ((ratio > 10) | (ratio < 0.1)) & (np.maximum(values, prev) > 10_000))
     rows = frame.iloc[taking[order[hits[:LIMIT]]]]
     for n, ((_, row), r) in enumerate(zip(rows.iterrows(), ratio[hits[:LIMIT]])):
