@@ -117,16 +117,6 @@ class DuckDBStore(CodedReads, DocumentTables, Store):
                 self._cursors.append(cursor)
         return cursor
 
-    def _kept(self, name: str, compute):
-        """``compute()``, kept until the store's version changes."""
-        version = self.version()
-        hit = self._cache.get(name)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        value = compute()
-        self._cache[name] = (version, value)
-        return value
-
     def describe(self) -> str:
         return f"the DuckDB file {self.path}"
 

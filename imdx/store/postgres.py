@@ -151,16 +151,6 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
         state = self._local.state = self._state()
         return state
 
-    def _kept(self, name: str, compute):
-        """``compute()``, kept until the store's version changes."""
-        version = self.version()
-        hit = self._cache.get(name)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        value = compute()
-        self._cache[name] = (version, value)
-        return value
-
     def describe(self) -> str:
         parts = urlsplit(self.url)
         where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"

@@ -70,18 +70,27 @@ class CurrentRows:
 
 
 class CodedReads:
-    """Ordering, decoding and current values in memory, on a backend's ``_kept``, ``version``, ``labels``,
-    ``areas``, ``_df`` and the two readers of current values."""
+    """Ordering, decoding, current values in memory and what reads keep per store version (``_kept``), on a
+    backend's ``version``, ``labels``, ``areas``, ``_df`` and the two readers of current values."""
 
     _lock: threading.Lock
     _copy_budget: int
     _copies: dict[str, tuple[int, CurrentCopy | None]]
     _copy_locks: dict[str, threading.Lock]
 
-    # -- what the backend gives ----------------------------------------------------------------
-    def _kept(self, name: str, compute):
-        raise NotImplementedError
+    _cache: dict[str, tuple[int, object]]  # what reads keep, with the store's version they were read at
 
+    def _kept(self, name: str, compute):
+        """``compute()``, kept until the store's version changes."""
+        version = self.version()
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        self._cache[name] = (version, value)
+        return value
+
+    # -- what the backend gives ----------------------------------------------------------------
     def version(self) -> int:
         raise NotImplementedError
 
