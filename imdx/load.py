@@ -154,19 +154,29 @@ def _load(store: Store, settings: Settings, sources: list[str] | None, progress:
 
 
 def _next_to_write(work, waiting: list[int], preparer: _Preparer, owners: dict[str, str], areas: Areas) -> int | None:
-    """The release to write now: the next in the sources' order when it is prepared; else a prepared one
-    that may overtake it (:func:`_independent`, and the first of its source still waiting); else the
-    next in order again, to be prepared here if no worker has started it, or None: wait for a worker."""
+    """The release to write now: of the prepared ones that may be written now (the next in the sources'
+    order, and those that may overtake it: :func:`_independent`, and the first of their source still
+    waiting), the one with the most observations (what follows it is written while the store indexes it);
+    else the next in order again, to be prepared here if no worker has started it, or None: wait for a
+    worker."""
     spec, job, _ = work[waiting[0]]
-    if not isinstance(job, ReleaseRecord) or preparer.ready(spec) is not None:
+    if not isinstance(job, ReleaseRecord):
         return waiting[0]
+    head = preparer.ready(spec)
+    ready = [] if head is None else [(_size(head), 0, waiting[0])]
     for n, i in enumerate(waiting[1:], start=1):
         spec, job, _ = work[i]
         if isinstance(job, ReleaseRecord) and all(work[k][0].source != spec.source for k in waiting[:n]):
             prepared = preparer.ready(spec)
             if prepared is not None and _independent(spec, prepared, owners, areas):
-                return i
+                ready.append((_size(prepared), -n, i))
+    if ready:
+        return max(ready)[2]  # the largest; of equals, the first in order
     return None if preparer.running(work[waiting[0]][0]) else waiting[0]
+
+
+def _size(prepared: Prepared) -> int:
+    return sum(len(frame) for frame in prepared.observations.values())
 
 
 def _independent(spec: ReleaseSpec, prepared: Prepared, owners: dict[str, str], areas: Areas) -> bool:

@@ -228,7 +228,7 @@ def _long(row_columns: dict[str, np.ndarray], cells: dict[str, dict[str, str]], 
     frame["cell_sheet"] = none
     frame["cell_row"] = np.repeat(rows, k)
     frame["cell_column"] = _tile(columns, n)
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)  # the arrays are new: no copy of them into one block per type
 
 
 def _base(raw: pd.DataFrame, ctx: LoadContext, file: str) -> dict[str, np.ndarray]:
@@ -301,8 +301,9 @@ def harmonise_demographics(raw: pd.DataFrame, ctx: LoadContext, file: str) -> pd
     values = wide[list(DEMOGRAPHIC_CELLS)].to_numpy(dtype="float64", copy=True)
     no_breakdown = ((wide["f_total"] + wide["m_total"]) == 0).to_numpy() & (wide["total"] > 0).to_numpy()
     values[no_breakdown, :-1] = np.nan
-    note = wide["note"].astype("string")
-    notes = note.where(~no_breakdown, (note + "; ").fillna("") + NO_BREAKDOWN).array
+    notes = wide["note"].to_numpy(dtype=object, na_value=None).copy()
+    marked = np.flatnonzero(no_breakdown)
+    notes[marked] = [NO_BREAKDOWN if n is None else f"{n}; {NO_BREAKDOWN}" for n in notes[marked]]
     row_columns = {k: wide[k].array for k in ["origin", "asylum", "population_type", "location"]}
     row_columns |= {dim: wide[LOCATION_SPLITS[dim]].array for dim in split} | {"year": wide["year"].to_numpy()}
     cells = {col: {"sex": sex, "age": age} for col, (sex, age) in DEMOGRAPHIC_CELLS.items()}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from imdx.store.json_rows import JsonRows
@@ -129,5 +130,5 @@ def _values(column: pa.ChunkedArray) -> np.ndarray:
     """A column of ids (or years) as numbers, null as -1 (no code is negative, so no filter holds it)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if array.null_count:
-        array = array.fill_null(-1)
+        array = pc.coalesce(array, pa.scalar(-1, array.type))  # as fill_null, many times faster
     return array.to_numpy(zero_copy_only=False)  # a view of the column when it holds no null

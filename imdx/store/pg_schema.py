@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import re
 
+import psycopg
+
+from imdx.errors import StoreError
+
 #: the advisory lock that serialises migrations and writes (one writer at a time)
 WRITE_LOCK = 0x1D8C_0001
 
@@ -105,6 +109,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
           END LOOP;
         END $$""",
     ]),
+    (5, "each partition's indexes: a BRIN index of the year and one GIN index of the area dimensions (the "
+        "extension btree_gin; imdx/store/pg_index.py)", [
+        "CREATE EXTENSION IF NOT EXISTS btree_gin",
+        # the B-trees of migration 4 dropped; the store that migrates builds the new indexes once it is open
+        # (pg_index.unindexed), in the background, as after a stopped load
+        r"""DO $$
+        DECLARE found record;
+        BEGIN
+          FOR found IN
+            SELECT i.relname AS ind FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE i.relnamespace = 'imdx_release'::regnamespace
+          LOOP
+            EXECUTE format('DROP INDEX imdx_release.%I', found.ind);
+          END LOOP;
+        END $$""",
+    ]),
 ]
 
 #: the schema version this imdx writes and reads
@@ -134,7 +154,16 @@ def migrate(con) -> list[int]:
             if number <= current:
                 continue
             for statement in statements:
-                con.execute(statement)
+                try:
+                    con.execute(statement)
+                except psycopg.errors.InsufficientPrivilege as err:
+                    raise StoreError(f"the store's schema migration {number} ({description}) needs a right the "
+                                     f"database user lacks: {str(err).strip()}. Ask the database's owner to run "
+                                     f"it once, or to run `imdx load` once as the owner.") from err
+                except psycopg.errors.UndefinedFile as err:  # an extension PostgreSQL was installed without
+                    raise StoreError(f"the store's schema migration {number} ({description}) failed: "
+                                     f"{str(err).strip()}. Install PostgreSQL's contrib extensions (Debian and "
+                                     "the PGDG packages include them; docs/deploy.md).") from err
             con.execute("INSERT INTO imdx_schema (version, description) VALUES (%s, %s)", [number, description])
             applied.append(number)
     return applied

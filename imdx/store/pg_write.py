@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 import numpy as np
@@ -94,6 +95,36 @@ def create_obs_table(con: psycopg.Connection, flow: Dataflow) -> None:
                 table, sql.Identifier(measure)))
 
 
+def row_keys(flow: Dataflow, table: pa.Table) -> pa.Table:
+    """The keys of a release's rows of a dataflow (``table``, coded): its dimensions as 32-bit integers, a
+    missing id or year as -1 (never a real one)."""
+    keys = {}
+    for d in flow.dimension_names:
+        column = table[d] if table[d].type == pa.int32() else pc.cast(table[d], pa.int32())
+        keys[d] = pc.coalesce(column, pa.scalar(-1, pa.int32())) if column.null_count else column  # fill_null is slower
+    return pa.table(keys)
+
+
+class KeysWritten:
+    """The keys (:func:`row_keys`) of the partitions this store has written and committed, the newest kept
+    within ``max_bytes``: the next release of the same source need not read them back from the server to know
+    which of its rows they supersede (a load writes several editions of a source one after another)."""
+
+    def __init__(self, max_bytes: int = 256 << 20):
+        self.max_bytes, self._kept, self._bytes = max_bytes, OrderedDict[tuple[str, int], pa.Table](), 0
+
+    def add(self, key: tuple[str, int], keys: pa.Table) -> None:
+        if keys.nbytes > self.max_bytes:
+            return
+        self._kept[key] = keys
+        self._bytes += keys.nbytes
+        while self._bytes > self.max_bytes:
+            self._bytes -= self._kept.popitem(last=False)[1].nbytes
+
+    def get(self, key: tuple[str, int]) -> pa.Table | None:
+        return self._kept.get(key)
+
+
 class ReleaseWriter:
     """``write_release`` for :class:`~imdx.store.postgres.PostgresStore` (its ``_admin`` connection, its labels
     and caches)."""
@@ -104,6 +135,7 @@ class ReleaseWriter:
     _cache: dict
     _merged: tuple[Areas, tuple] | None
     _indexer: pg_index.Indexer
+    _keys_written: KeysWritten
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -121,7 +153,8 @@ class ReleaseWriter:
             raise StoreError(f"{self.describe()} was opened read-only")
         con = self._admin
         brought = {flow.id: flow for flow in definitions}
-        written: list[tuple[str, list[str]]] = []  # the partitions written, and the columns to index
+        written: list[tuple[str, list[str]]] = []  # the partitions written, and their area columns
+        keys: list[tuple[str, pa.Table]] = []  # the dataflows written, and the keys of their rows
         try:
             with con.transaction():
                 con.execute("SELECT pg_advisory_xact_lock(%s)", [pg_schema.WRITE_LOCK])  # one writer at a time
@@ -130,8 +163,9 @@ class ReleaseWriter:
                 release_id = self._record(con, release)
                 for flow_id, frame in observations.items():
                     flow = brought.get(flow_id) or self.dataflow(flow_id)
-                    self._write_observations(con, flow, release_id, frame, labels, release.source)
-                    written.append((partition_name(flow.id, release_id), pg_index.indexed_columns(flow)))
+                    keys.append((flow.id, self._write_observations(con, flow, release_id, frame, labels,
+                                                                   release.source)))
+                    written.append((partition_name(flow.id, release_id), pg_index.area_columns(flow)))
                     con.execute("INSERT INTO release_dataflow VALUES (%s, %s, %s)", [release_id, flow_id, len(frame)])
                     self._mark_current(con, flow, release_id, release.source)
                 self._copy_issues(con, release_id, report)
@@ -152,8 +186,10 @@ class ReleaseWriter:
         if changed:
             self._merged = merged
         self._cache.clear()
-        for part, columns in written:
-            self._indexer.add(PARTITIONS, part, columns)
+        for part, area_columns in written:
+            self._indexer.add(PARTITIONS, part, area_columns)
+        for flow_id, held in keys:  # committed: a release's rows never change keys, and its id is never reused
+            self._keys_written.add((flow_id, release_id), held)
         return release_id
 
     def _define(self, con, definitions: tuple[Dataflow, ...]) -> None:
@@ -178,9 +214,10 @@ class ReleaseWriter:
         return release_id
 
     def _write_observations(self, con, flow: Dataflow, release_id: int, frame: pd.DataFrame,
-                            labels: Labels, source: str) -> sql.Identifier:
+                            labels: Labels, source: str) -> pa.Table:
         """The release's partition of the dataflow's table: made, filled by COPY (binary, its rows already
-        marked current or not) and attached; indexed once the release is committed (:mod:`pg_index`)."""
+        marked current or not) and attached; indexed once the release is committed (:mod:`pg_index`). Returns
+        the keys of its rows (:func:`row_keys`)."""
         part = partition(flow.id, release_id)
         parent = sql.Identifier(coded_table(flow.id))
         con.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (release_id = {}))").format(
@@ -188,16 +225,22 @@ class ReleaseWriter:
         cols, text = flow.dimension_names + ["value", *flow.measures] + ATTRIBUTES, set(text_columns(flow))
         table = pa.table({c: labels.encode(frame[c]) if c in text else pa.array(frame[c]) for c in cols})
         table = table.append_column("release_id", pa.repeat(pa.scalar(release_id, pa.int32()), len(table)))
-        table = table.append_column("current", self._not_superseded(con, flow, release_id, source, table))
-        types = [column_type(flow, c) for c in table.column_names]
+        keys = row_keys(flow, table)
+        table = table.append_column("current", self._not_superseded(con, flow, release_id, source, keys))
+        table, constants = pg_copy.constant_columns(table, [column_type(flow, c) for c in table.column_names])
+        if constants:  # a value every row holds is the partition's default, not sent (nor read) row by row
+            con.execute(sql.SQL("ALTER TABLE {} {}").format(part, sql.SQL(", ").join(
+                sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(sql.Identifier(c), sql.Literal(v))
+                for c, v in constants.items())))
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
             part, sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names))
+        types, by = [column_type(flow, c) for c in table.column_names], "year" if "year" in table.column_names else None
         with con.cursor().copy(statement) as copy:  # in blocks: the server reads one while numpy makes the next
-            for block in pg_copy.blocks(table, types, order_by="year"):  # a year's rows together, as read
+            for block in pg_copy.blocks(table, types, order_by=by):  # a year's rows together, as queries read them
                 copy.write(block)
         con.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
             parent, part, sql.Literal(release_id)))
-        return part
+        return keys
 
     def _others(self, con, flow: Dataflow, release_id: int, source: str) -> list[tuple[int, bool]]:
         """The other releases of ``source`` holding ``flow``: (id, whether it ranks above the new release)."""
@@ -208,22 +251,26 @@ class ReleaseWriter:
               AND r.release_id IN (SELECT release_id FROM release_dataflow WHERE dataflow = %s)
             ORDER BY r.release_id""", [release_id, source, flow.id]).fetchall()
 
-    def _not_superseded(self, con, flow: Dataflow, release_id: int, source: str, table: pa.Table) -> pa.Array:
-        """Whether each new row is current: false where a release of the source ranked above the new one (an
-        older edition loaded late) holds the same key. Those keys are read and matched here (in Arrow),
-        before the rows are written, rather than by an UPDATE of the rows once written."""
+    def _not_superseded(self, con, flow: Dataflow, release_id: int, source: str, keys: pa.Table) -> pa.Array:
+        """Whether each new row (of the keys ``keys``) is current: false where a release of the source ranked
+        above the new one (an older edition loaded late) holds the same key. Those keys are matched here (in
+        Arrow), before the rows are written, rather than by an UPDATE of the rows once written; they are read
+        from the server, unless this store wrote them (:class:`KeysWritten`)."""
         newer = [other for other, above in self._others(con, flow, release_id, source) if above]
-        if not newer or not table.num_rows:
-            return pa.repeat(pa.scalar(True), table.num_rows)
+        if not newer or not keys.num_rows:
+            return pa.repeat(pa.scalar(True), keys.num_rows)
         dims = flow.dimension_names
-        picks = sql.SQL(", ").join(sql.Identifier(d) for d in dims)
-        query = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT {} FROM {}").format(picks, partition(flow.id, other))
-                                            for other in newer)
-        held = pa.table(pg_copy.read_ints(con, query, dims))  # missing ids and years are -1 (never a real one)
-        rows = pa.table({d: pc.cast(pc.fill_null(table[d], -1), pa.int32()) for d in dims}
-                        | {"__row": pa.array(np.arange(table.num_rows))})
-        hit = rows.join(held, keys=dims, join_type="left semi")["__row"].to_numpy()
-        current = np.ones(table.num_rows, dtype=bool)
+        held = [self._keys_written.get((flow.id, other)) for other in newer]
+        unknown = [other for other, found in zip(newer, held) if found is None]
+        if unknown:
+            picks = sql.SQL(", ").join(sql.Identifier(d) for d in dims)
+            query = sql.SQL(" UNION ALL ").join(sql.SQL("SELECT {} FROM {}").format(picks, partition(flow.id, other))
+                                                for other in unknown)
+            held.append(pa.table(pg_copy.read_ints(con, query, dims)))  # missing ids and years: -1, as row_keys
+        rows = keys.append_column("__row", pa.array(np.arange(keys.num_rows)))
+        newer_keys = pa.concat_tables([t for t in held if t is not None])
+        hit = rows.join(newer_keys, keys=dims, join_type="left semi", use_threads=False)["__row"].to_numpy()
+        current = np.ones(keys.num_rows, dtype=bool)
         current[hit] = False
         return pa.array(current)
 

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -44,13 +45,13 @@ from imdx.codes.areas import AREA_COLUMNS, Areas
 from imdx.errors import QueryError, StoreError
 from imdx.model import dataflows
 from imdx.model.dataflows import ATTRIBUTES, Dataflow
-from imdx.store import display, pg_index, pg_schema
+from imdx.store import display, pg_copy, pg_index, pg_schema
 from imdx.store.base import EDITION_COLUMNS, ReleaseRecord, Store, editions_frame, notes_frame, result_columns, typed
 from imdx.store.current import CurrentCopy, estimated_bytes
 from imdx.store.labels import Labels, coded_table
 from imdx.store.library_tables import DocumentTables
 from imdx.store.pg_documents import DuckLike
-from imdx.store.pg_write import PARTITIONS, RANK, ReleaseWriter, create_obs_table
+from imdx.store.pg_write import PARTITIONS, RANK, KeysWritten, ReleaseWriter, create_obs_table
 from imdx.store.reads import CodedReads
 
 #: what is committed, read in one statement: the last release, the count of library and registry writes
@@ -113,9 +114,11 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
         self._copies: dict[str, tuple[int, CurrentCopy | None]] = {}  # by dataflow, with the version read at
         self._copy_locks: dict[str, threading.Lock] = {}
         self._indexer = pg_index.Indexer(url, self._options)  # the partitions' indexes, built after each commit
+        self._keys_written = KeysWritten()
         if not read_only:  # what a stopped load left without indexes
-            for part, table in pg_index.unindexed(self._admin, PARTITIONS):
-                self._indexer.add(PARTITIONS, part, pg_index.indexed_columns(self.dataflow(table[len("coded_"):])))
+            for part, areas in pg_index.unindexed(
+                    self._admin, PARTITIONS, lambda table: pg_index.area_columns(self.dataflow(table[len("coded_"):]))):
+                self._indexer.add(PARTITIONS, part, areas)
 
     # -- plumbing -----------------------------------------------------------------------------
     @contextmanager
@@ -373,16 +376,20 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
     @classmethod
     def _fetch_out(cls, con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],
                    numbers: list[str]) -> pa.Table:
-        """The rows of ``query`` (which picks ``release_id`` and ``year``) as :meth:`_copy_out` gives them, read
-        as a few values of CSV text made by the server, one per release and year (a value of text holds at most
-        1 GB; one release's year is far less), rather than row by row: a query's answer in a few messages."""
-        line = sql.SQL(" || ',' || ").join(sql.SQL("coalesce(q.{}::text, '')").format(_ident(c)) for c in columns)
-        statement = sql.SQL("SELECT string_agg({}, E'\\n') FROM ({}) q GROUP BY q.release_id, q.year").format(
-            line, query)
-        chunks = [text for (text,) in con.execute(statement, params).fetchall()]
-        if not chunks:
-            return pa.table({c: pa.array([], t) for c, t in cls._arrow_types(columns, numbers).items()})
-        return cls._parse_csv(io.BytesIO("\n".join(chunks).encode()), columns, numbers)
+        """The rows of ``query`` as an Arrow table of ``columns`` (ids, years, and the ``numbers``: value and
+        measures), read in PostgreSQL's binary form (:func:`pg_copy.read_rows`)."""
+        ints, doubles = pg_copy.read_rows(con, query, params, [c for c in columns if c not in numbers],
+                                          [c for c in columns if c in numbers],
+                                          group_by=("release_id", "year"))  # a release's year: far less than 1 GB
+        types = cls._arrow_types(columns, numbers)
+        out = {}
+        for c in columns:
+            if c in doubles:
+                values = doubles[c]
+                out[c] = pa.array(values.data, mask=np.ma.getmaskarray(values) if values.mask.any() else None)
+            else:
+                out[c] = pa.array(ints[c].astype(types[c].to_pandas_dtype()), mask=ints[c] == -1)
+        return pa.table(out)
 
     @classmethod
     def _copy_out(cls, con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],

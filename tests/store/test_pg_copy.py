@@ -51,7 +51,8 @@ def test_the_rows_of_a_year_come_together(pg_database):
     table = pa.table({"i": pa.array(range(6), pa.int32()), "y": pa.array(years, pa.int16()),
                       "v": pa.array([1.0] * 6), "b": pa.array([True] * 6), "n": pa.array([1, None] * 3, pa.int32())})
     back = _round_trip(pg_database(), table, order_by="y")
-    for layout in (1, None):  # within each layout of missing values, in the order of the year, stable
+    assert [y for _, y, *_ in back] == sorted(years)  # in the order of the year, whatever their missing values
+    for layout in (1, None):  # and within each layout of missing values, stable
         rows = [(i, y) for i, y, _, _, n in back if n == layout]
         assert rows == sorted(rows, key=lambda r: r[1])
 

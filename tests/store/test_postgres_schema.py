@@ -103,22 +103,24 @@ def test_a_table_without_its_measures_is_served_once_the_store_is_opened_for_wri
         assert store.select("harmonised_flows", {}).num_rows == 0
 
 
-def _indexes(url) -> list[tuple[str, str, bool]]:
-    """(table, index, whether it holds the current values only) of migrant_stock's table and partitions."""
+def _indexes(url) -> list[tuple[str, str, str]]:
+    """(table, index, its definition) of migrant_stock's table and partitions."""
     with psycopg.connect(url, autocommit=True) as con:
         return con.execute("""
-            SELECT t.relname, i.relname, coalesce(pg_get_expr(x.indpred, x.indrelid), '') = 'current'
+            SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid)
             FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
             WHERE t.relname = 'coded_migrant_stock'
                OR t.relnamespace = 'imdx_release'::regnamespace AND t.relname ~ '^migrant_stock_[0-9]+$'
             ORDER BY 1, 2""").fetchall()
 
 
-def test_the_partitions_indexes_hold_current_values_and_migration_4_makes_them_so(pg_database, mirror, tmp_path):
-    """Each release's partition has its own indexes (year and the area dimensions), holding the current values
-    only, built after the release committed and there when the load's store is closed; the table itself has
-    none. A store written before (indexes of the table, whole; schema 3) gets them so when opened for writing,
-    and answers the same; a partition a stopped load left without indexes gets them too."""
+def test_the_partitions_indexes_hold_current_values_and_migrations_make_them_so(pg_database, mirror, tmp_path):
+    """Each release's partition has its own indexes, a BRIN of the year and one GIN of the area dimensions,
+    holding the current values only, built after the release committed and there when the load's store is
+    closed; the table itself has none. Each query of current values by year or by any one area finds its rows
+    by them. A store written before (indexes of the table, whole; schema 3) gets them when opened for writing
+    (through migration 4's B-trees of each partition, which migration 5 replaces), and answers the same; a
+    partition a stopped load left without its indexes, or one of them, gets them too."""
     from tests.store.test_conformance import _load_releases
 
     url = pg_database()
@@ -127,21 +129,27 @@ def test_the_partitions_indexes_hold_current_values_and_migration_4_makes_them_s
         before = store.select("migrant_stock", {"year": [2020]})
     found = _indexes(url)
     (part,) = {t for t, _, _ in found}
-    assert sorted(i for _, i, _ in found) == [f"{part}_{c}" for c in ("destination", "origin", "year")]
-    assert all(p for _, _, p in found)
+    assert [(i, d.split(" USING ")[1]) for _, i, d in found] == [
+        (f"{part}_areas", "gin (destination, origin) WHERE current"), (f"{part}_year", "brin (year) WHERE current")]
+    with psycopg.connect(url, autocommit=True) as con:  # the planner finds the rows by them, when told not to scan
+        con.execute("SET enable_seqscan = off")
+        for where in ("year = 2020", "destination = 1", "origin = 1", "origin = 1 AND destination = 2"):
+            plan = "\n".join(r[0] for r in con.execute(f"EXPLAIN SELECT value FROM coded_migrant_stock "
+                                                       f"WHERE current AND {where}").fetchall())
+            assert "Index Scan" in plan and ("_year" if where.startswith("year") else "_areas") in plan, plan
     with psycopg.connect(url, autocommit=True) as con:  # as schema 3 left it: the table's indexes, whole
         for _, index, _ in found:
             con.execute(f'DROP INDEX imdx_release."{index}"')
         for column in ("year", "origin", "destination"):
             con.execute(f'CREATE INDEX "coded_migrant_stock_{column}" ON coded_migrant_stock ("{column}")')
         con.execute("DELETE FROM imdx_schema WHERE version >= 4")
-        assert len(_indexes(url)) == 6 and not any(p for _, _, p in _indexes(url))
+        assert len(_indexes(url)) == 6 and not any("WHERE current" in d for _, _, d in _indexes(url))
     connect(url).close()
     assert _indexes(url) == found
-    with psycopg.connect(url, autocommit=True) as con:  # as a load stopped before the indexes were built
-        con.execute(f'DROP INDEX imdx_release."{part}_year", imdx_release."{part}_origin", '
-                    f'imdx_release."{part}_destination"')
-    connect(url).close()
-    assert _indexes(url) == found
+    for dropped in ([f"{part}_year", f"{part}_areas"], [f"{part}_areas"]):  # a load stopped before, or between
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("DROP INDEX " + ", ".join(f'imdx_release."{name}"' for name in dropped))
+        connect(url).close()
+        assert _indexes(url) == found
     with connect(url, read_only=True) as store:
         assert store.select("migrant_stock", {"year": [2020]}).equals(before)

@@ -236,7 +236,8 @@ def encode(values: pd.Series) -> tuple[np.ndarray, list]:
 
     array = pa.array(values.astype("string"))
     encoded = pc.dictionary_encode(array)
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    indices = pc.coalesce(encoded.indices, pa.scalar(-1, encoded.indices.type))  # as fill_null, faster
+    indices = indices.to_numpy(zero_copy_only=False).astype(np.int32)
     return indices, encoded.dictionary.to_pylist()
 
 
