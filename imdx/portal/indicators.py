@@ -212,12 +212,14 @@ def coverage(reader: Reader, ind: Indicator) -> dict[int, dict]:
 
 
 def releases_drawn(reader: Reader, frame: pd.DataFrame) -> list[dict]:
-    """The releases ``frame``'s values were read from, with how many values each gave (most first)."""
+    """The releases ``frame``'s values were read from, with how many values each gave (most first; of as many,
+    by source and key: release ids follow the order of loading, which differs from one load to another)."""
     counts: dict[int, int] = {}
     for rel in frame["releases"]:
         for rid in set(rel):
             counts[rid] = counts.get(rid, 0) + 1
     table = reader.releases().set_index("release_id")
+    found = [rid for rid in counts if rid in table.index]
+    found.sort(key=lambda rid: (-counts[rid], table.at[rid, "source"], table.at[rid, "key"]))
     return [{"release_id": rid, "source": table.at[rid, "source"], "title": table.at[rid, "title"],
-             "edition": table.at[rid, "edition"], "n": n}
-            for rid, n in sorted(counts.items(), key=lambda kv: -kv[1]) if rid in table.index]
+             "edition": table.at[rid, "edition"], "n": counts[rid]} for rid in found]

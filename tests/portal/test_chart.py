@@ -113,3 +113,22 @@ def test_a_value_past_the_servers_limit_is_refused_by_the_portals_page(http):
     """A parameter value longer than IMDX_HTTP_MAX_VALUE_CHARS (2,000) never reaches the chart: a 400 page."""
     r = http.get("/chart?countries=" + "x" * 5000)
     assert r.status_code == 400 and "<title>Bad request" in r.text and "2000" in r.text.replace(",", "")
+
+
+def test_the_releases_drawn_are_in_the_same_order_whatever_the_order_of_loading(store):
+    """A map's source line lists the releases most values first, and releases that gave as many values by
+    source and key: never by release id, which follows the order of loading (it differs from one load to
+    another, and the two backends' pages must agree)."""
+    import pandas as pd
+
+    from imdx.portal.data import Reader
+    from imdx.portal.indicators import releases_drawn
+
+    releases = store.releases()
+    wdi = releases[releases["source"] == "wdi"].sort_values("key")
+    first, second, third = (int(r) for r in wdi["release_id"][:3])
+    names = {int(r.release_id): r.key for r in wdi.itertuples()}
+    for rows in ([(first,), (second,), (third,), (third,)], [(second,), (first,), (third,), (third,)]):
+        drawn = releases_drawn(Reader(store), pd.DataFrame({"releases": rows}))
+        assert [(names[d["release_id"]], d["n"]) for d in drawn] == [
+            (names[third], 2), (names[first], 1), (names[second], 1)]
