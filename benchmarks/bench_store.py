@@ -13,7 +13,8 @@ shared machine hits both alike:
   ``--current-mb 512`` (current values answered from the copy each worker keeps in memory).
 
 Prints each figure and the ratio PostgreSQL / DuckDB. Targets: the load within 2x of DuckDB's, the API
-answers (requests/s) within 1.5x. With the server started for the run, also the CPU seconds each load took
+answers as imdx serve gives them (requests/s) within 1.5x; "from the store" shows the store alone (what a
+query by edition or date costs, or one of a dataflow past the memory budget), with no target. With the server started for the run, also the CPU seconds each load took
 (the loading process, its workers and, for PostgreSQL, the server's processes): on a shared machine the wall
 times depend on what else runs, the CPU seconds much less.
 
@@ -200,9 +201,11 @@ def main(argv=None) -> int:
         d = max(r[i]["rps"] for r in answers["duckdb"])
         p = max(r[i]["rps"] for r in answers["postgres"])
         slower = d / max(p, 1e-9)
+        served = "as served" in label  # the API as imdx serve answers it; from the store: what an edition or a
+        # date, or a dataflow past the memory budget, costs (no target: the store's own speed)
         print(f"{label} (no answer cache), {args.clients} clients: DuckDB {d:,.0f} req/s, PostgreSQL {p:,.0f} req/s, "
-              f"DuckDB/PostgreSQL {slower:.2f}x (target <= 1.5x)")
-        ok &= slower <= 1.5
+              f"DuckDB/PostgreSQL {slower:.2f}x" + (" (target <= 1.5x)" if served else " (the store alone)"))
+        ok &= slower <= 1.5 or not served
     return 0 if ok else 1
 
 
