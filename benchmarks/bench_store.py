@@ -14,9 +14,10 @@ shared machine hits both alike:
 
 Prints each figure and the ratio PostgreSQL / DuckDB. Targets: the load within 2x of DuckDB's, the API
 answers as imdx serve gives them (requests/s) within 1.5x; "from the store" shows the store alone (what a
-query by edition or date costs, or one of a dataflow past the memory budget), with no target. With the server started for the run, also the CPU seconds each load took
-(the loading process, its workers and, for PostgreSQL, the server's processes): on a shared machine the wall
-times depend on what else runs, the CPU seconds much less.
+query by edition or date costs, or one of a dataflow past the memory budget), with no target. With the
+server started for the run, also the CPU seconds each load took (the loading process, its workers and, for
+PostgreSQL, the server's processes): on a shared machine the wall times depend on what else runs, the CPU
+seconds much less.
 
     python benchmarks/bench_store.py [--pg postgresql://...] [--repeat 2] [--duration 10] [--clients 16]
 
