@@ -3,10 +3,10 @@
 A release's partition is written, attached and committed without indexes; the :class:`Indexer` then builds
 them (and ANALYZEs the partition) on connections of its own, in threads, while the loading process goes
 on with the next release: the server indexes one release's rows while it takes in the next release's.
-Readers see the release whole from its commit (its rows are found by scanning
-its partition until its indexes are there). ``imdx load`` waits for the indexes before it ends
-(:meth:`Indexer.wait`, from the store's ``close``); partitions a stopped load left without indexes are
-found and indexed by the next store opened for writing (:func:`unindexed`).
+Readers see the release whole from its commit (its rows are found by scanning its partition until its
+indexes are there). ``imdx load`` waits for the indexes before it ends (:meth:`Indexer.wait`, from the
+store's ``close``); partitions a stopped load left without indexes are found and indexed by the next store
+opened for writing (:func:`unindexed`).
 
 Two indexes per partition, each holding the current values only (``WHERE current``: the queries of current
 values find them without visiting the rows superseded, marking a value superseded adds nothing to the

@@ -14,7 +14,8 @@ One writer at a time
     load`` waits for the first.
 The current value
     The new rows are written marked: not current where a release of the same source ranked above the new one
-    holds the same key (an old edition loaded late; its keys are read and matched in Arrow before the COPY).
+    holds the same key (an old edition loaded late; its keys are matched in Arrow before the COPY, read from
+    the server unless this store wrote them: :class:`KeysWritten`).
     The values of older releases that the new rows supersede are then corrected by one UPDATE per release
     concerned, each a hash join of two partitions (an UPDATE that adds nothing to the indexes, which hold the
     current values only).

@@ -377,7 +377,8 @@ class PostgresStore(CodedReads, ReleaseWriter, DocumentTables, Store):
     def _fetch_out(cls, con: psycopg.Connection, query: sql.Composable, params: list, columns: list[str],
                    numbers: list[str]) -> pa.Table:
         """The rows of ``query`` as an Arrow table of ``columns`` (ids, years, and the ``numbers``: value and
-        measures), read in PostgreSQL's binary form (:func:`pg_copy.read_rows`)."""
+        measures), read in PostgreSQL's binary form (:func:`pg_copy.read_rows`): the reads of queries. A whole
+        dataflow's current values, for the copy in memory, are streamed by :meth:`_copy_out` instead."""
         ints, doubles = pg_copy.read_rows(con, query, params, [c for c in columns if c not in numbers],
                                           [c for c in columns if c in numbers],
                                           group_by=("release_id", "year"))  # a release's year: far less than 1 GB
